@@ -1,0 +1,287 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Tier is a service level: it sets the concurrent MCP sessions, the default
+// replicas and resources of the server, and the namespace quota.
+// +kubebuilder:validation:Enum=small;medium;enterprise
+type Tier string
+
+// The tiers a BlueTenant can have.
+const (
+	TierSmall      Tier = "small"
+	TierMedium     Tier = "medium"
+	TierEnterprise Tier = "enterprise"
+)
+
+// AuthMode says how MCP clients authenticate to the tenant's endpoint.
+// +kubebuilder:validation:Enum=token;oidc
+type AuthMode string
+
+// The auth modes a BlueTenant can have.
+const (
+	AuthModeToken AuthMode = "token"
+	AuthModeOIDC  AuthMode = "oidc"
+)
+
+// BlueTenantSpec is what a platform team declares for one client.
+type BlueTenantSpec struct {
+	// DisplayName is the client's name as people read it (dashboards, events).
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	DisplayName string `json:"displayName,omitempty"`
+
+	// Tier is the service level: small (2 concurrent sessions), medium (10) or
+	// enterprise (unlimited, 2 replicas). It sets resources and the namespace
+	// quota; changing it rolls the server pods.
+	// +kubebuilder:default=small
+	// +optional
+	Tier Tier `json:"tier,omitempty"`
+
+	// Endpoint is where the client's Claude Code reaches the server.
+	Endpoint EndpointSpec `json:"endpoint"`
+
+	// Auth is how MCP clients authenticate. Defaults to generated bearer tokens.
+	// +kubebuilder:default={mode: token}
+	// +optional
+	Auth AuthSpec `json:"auth,omitempty"`
+
+	// AWS locates the client's AWS resources and the hop role the server pod
+	// starts from.
+	AWS AWSSpec `json:"aws"`
+
+	// Infisical locates the client's Infisical workspace, which holds the
+	// client's role ARN, ExternalId, bucket, table and KMS key.
+	Infisical InfisicalSpec `json:"infisical"`
+
+	// Suspend scales the server to zero (a kill switch) without deleting
+	// anything. Set it back to false to resume.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+
+	// Replicas overrides the tier's server replica count (small and medium: 1,
+	// enterprise: 2). A PodDisruptionBudget is created when it is above 1.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=20
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Resources overrides the tier's container requests and limits. The
+	// namespace quota follows the effective values.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// Image overrides the operator's default blue-mcp server image.
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$`
+	// +optional
+	Image string `json:"image,omitempty"`
+}
+
+// EndpointSpec is the public address of the tenant's MCP server.
+type EndpointSpec struct {
+	// Host is the DNS name the Ingress serves, e.g. acme.mcp.superviber.com.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\\\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$')",message="endpoint.host must be a lower-case DNS name such as acme.mcp.superviber.com (no scheme, port or path)"
+	Host string `json:"host"`
+
+	// TLSSecretName names the Secret (in the tenant namespace) holding the
+	// Ingress certificate. Leave empty when the load balancer terminates TLS
+	// with its own certificate (for example ACM on an ALB).
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +optional
+	TLSSecretName string `json:"tlsSecretName,omitempty"`
+}
+
+// AuthSpec says how MCP clients authenticate.
+// +kubebuilder:validation:XValidation:rule="self.mode != 'oidc' || has(self.oidc)",message="auth.oidc (issuerURL) is required when auth.mode is oidc"
+// +kubebuilder:validation:XValidation:rule="self.mode == 'oidc' || !has(self.oidc)",message="auth.oidc may only be set when auth.mode is oidc"
+type AuthSpec struct {
+	// Mode is token (bearer tokens the operator generates into the Secret
+	// blue-mcp-tokens; the server only sees their hashes) or oidc (JWTs from
+	// the client's identity provider).
+	// +kubebuilder:default=token
+	// +optional
+	Mode AuthMode `json:"mode,omitempty"`
+
+	// OIDC configures JWT validation; required when mode is oidc.
+	// +optional
+	OIDC *OIDCSpec `json:"oidc,omitempty"`
+}
+
+// OIDCSpec is the client's OpenID Connect provider.
+type OIDCSpec struct {
+	// IssuerURL is the provider's issuer; its discovery document and JWKS are
+	// read from there.
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^https://[^\s]+$`
+	IssuerURL string `json:"issuerURL"`
+
+	// Audience the tokens must carry. Defaults to the endpoint URL
+	// (https://<host>/mcp), as the MCP authorization spec asks.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Audience string `json:"audience,omitempty"`
+}
+
+// AWSSpec locates the AWS side of the tenant.
+type AWSSpec struct {
+	// Region of the client's bucket and table, e.g. eu-west-1. Immutable: the
+	// client's data lives there.
+	// +kubebuilder:validation:Pattern=`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="aws.region is immutable: the client's data lives in that region; create a new BlueTenant to move it"
+	Region string `json:"region"`
+
+	// HopRoleArn is the IAM role in Superviber's account that the server pod
+	// gets through IRSA; the client's role trusts it. Defaults to the
+	// operator's --hop-role-arn-template.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$')",message="aws.hopRoleArn must be an IAM role ARN such as arn:aws:iam::111111111111:role/blue-hop-acme"
+	// +optional
+	HopRoleArn string `json:"hopRoleArn,omitempty"`
+}
+
+// InfisicalSpec locates the client's Infisical secrets.
+type InfisicalSpec struct {
+	// SiteURL is the Infisical instance, e.g. https://app.infisical.com.
+	// +kubebuilder:default="https://app.infisical.com"
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^https?://[^\s/]+(/[^\s]*)?$`
+	// +optional
+	SiteURL string `json:"siteURL,omitempty"`
+
+	// ProjectID is the client's Infisical project (workspace). Immutable: it
+	// is what ties this tenant to the client's data.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="infisical.projectId is immutable: it ties the tenant to the client's data; create a new BlueTenant for another workspace"
+	ProjectID string `json:"projectId"`
+
+	// Environment slug in that project, e.g. prod.
+	// +kubebuilder:default=prod
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
+	// +optional
+	Environment string `json:"environment,omitempty"`
+
+	// SecretPath is the folder holding AWS_ROLE_ARN, EXTERNAL_ID,
+	// BLUE_S3_BUCKET, BLUE_DYNAMODB_TABLE, BLUE_KMS_KEY_ID and API_ENDPOINT.
+	// +kubebuilder:default="/"
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^/[A-Za-z0-9_/-]*$`
+	// +optional
+	SecretPath string `json:"secretPath,omitempty"`
+
+	// Auth is how the server logs in to Infisical: exactly one of kubernetes
+	// or universalAuth.
+	Auth InfisicalAuth `json:"auth"`
+}
+
+// InfisicalAuth is the machine identity the server logs in with.
+// +kubebuilder:validation:XValidation:rule="has(self.kubernetes) != has(self.universalAuth)",message="infisical.auth needs exactly one of kubernetes or universalAuth"
+type InfisicalAuth struct {
+	// Kubernetes logs in with the pod's projected service-account token.
+	// +optional
+	Kubernetes *InfisicalKubernetesAuth `json:"kubernetes,omitempty"`
+
+	// UniversalAuth logs in with a client ID and secret.
+	// +optional
+	UniversalAuth *InfisicalUniversalAuth `json:"universalAuth,omitempty"`
+}
+
+// InfisicalKubernetesAuth is Infisical's Kubernetes auth method.
+type InfisicalKubernetesAuth struct {
+	// IdentityID is the Infisical machine identity's ID.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	IdentityID string `json:"identityId"`
+
+	// Audience of the projected token the pod presents. Empty means the API
+	// server's default audience.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Audience string `json:"audience,omitempty"`
+}
+
+// InfisicalUniversalAuth is Infisical's universal (client credentials) auth.
+type InfisicalUniversalAuth struct {
+	// CredentialsSecretName names a Secret in the tenant namespace
+	// (blue-<tenant>) with the keys clientId and clientSecret. The operator
+	// never reads it; the pod gets it as environment.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	CredentialsSecretName string `json:"credentialsSecretName"`
+}
+
+// BlueTenantStatus is what the operator observed.
+type BlueTenantStatus struct {
+	// ObservedGeneration is the generation the conditions describe.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Namespace holding the tenant's objects.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+
+	// Endpoint is the MCP URL to give the client.
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// Replicas is the server pods' desired count; ReadyReplicas how many are
+	// available.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+
+	// Conditions: Ready (the endpoint serves), Progressing (a change is
+	// rolling out) and Degraded (the operator cannot do what the spec asks;
+	// the reason says why).
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// BlueTenant is one client's hosted Blue MCP server: a namespace blue-<name>
+// with the server Deployment, Service, Ingress, NetworkPolicy, IRSA
+// ServiceAccount and quotas. Client data stays in the client's AWS account.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=bt,categories=blue
+// +kubebuilder:printcolumn:name="Tier",type=string,JSONPath=`.spec.tier`
+// +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoint`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 58",message="BlueTenant name must be at most 58 characters: the namespace is blue-<name>"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="BlueTenant name must be a DNS label (lower-case letters, digits and '-'): it becomes the namespace blue-<name>"
+type BlueTenant struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is the desired tenant.
+	Spec BlueTenantSpec `json:"spec"`
+
+	// Status is the observed state.
+	// +optional
+	Status BlueTenantStatus `json:"status,omitempty"`
+}
+
+// BlueTenantList is a list of BlueTenants.
+//
+// +kubebuilder:object:root=true
+type BlueTenantList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []BlueTenant `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&BlueTenant{}, &BlueTenantList{})
+}

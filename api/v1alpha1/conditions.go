@@ -1,0 +1,22 @@
+package v1alpha1
+
+// Condition types on BlueTenant.status.conditions.
+const (
+	ConditionReady       = "Ready"
+	ConditionProgressing = "Progressing"
+	ConditionDegraded    = "Degraded"
+)
+
+// Condition reasons.
+const (
+	ReasonAvailable             = "Available"
+	ReasonReconciling           = "Reconciling"
+	ReasonRollingOut            = "RollingOut"
+	ReasonDeploymentUnavailable = "DeploymentUnavailable"
+	ReasonSuspended             = "Suspended"
+	ReasonNamespaceConflict     = "NamespaceConflict"
+	ReasonNamespaceTerminating  = "NamespaceTerminating"
+	ReasonHopRoleUnset          = "HopRoleUnset"
+	ReasonApplyFailed           = "ApplyFailed"
+	ReasonAsExpected            = "AsExpected"
+)

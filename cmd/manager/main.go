@@ -1,0 +1,138 @@
+// Command manager runs the blue-operator: it reconciles BlueTenants into one
+// isolated MCP server per client.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+	"github.com/superviber/blue-operator/controllers"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "blue-operator:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	opts := controllers.DefaultOptions()
+	var (
+		metricsAddr, probeAddr, leaderNS string
+		leaderElect, showVersion         bool
+		qps                              float64
+		burst                            int
+		annotations, cidrs               stringList
+		syncPeriod                       time.Duration
+	)
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	fs.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so only one replica reconciles")
+	fs.StringVar(&leaderNS, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace)")
+	fs.Float64Var(&qps, "kube-api-qps", 50, "client-side rate limit on API server requests per second")
+	fs.IntVar(&burst, "kube-api-burst", 100, "client-side burst of API server requests")
+	fs.DurationVar(&syncPeriod, "sync-period", 10*time.Hour, "how often every tenant is reconciled even without changes")
+	fs.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", opts.MaxConcurrentReconciles, "tenants reconciled in parallel")
+	fs.StringVar(&opts.DefaultImage, "default-image", opts.DefaultImage, "blue-mcp server image for tenants that name none")
+	fs.StringVar(&opts.HopRoleARNTemplate, "hop-role-arn-template", "", "IRSA hop role for tenants without spec.aws.hopRoleArn; {tenant} is replaced by the tenant name")
+	fs.StringVar(&opts.IngressClassName, "ingress-class", opts.IngressClassName, "IngressClass of tenant Ingresses")
+	fs.Var(&annotations, "ingress-annotation", "key=value annotation for every tenant Ingress (repeatable)")
+	fs.StringVar(&opts.IngressNamespace, "ingress-namespace", opts.IngressNamespace, "namespace of the ingress controller, the only one allowed to reach the MCP port")
+	fs.Var(&cidrs, "ingress-cidr", "CIDR also allowed to reach the MCP port, e.g. the VPC for an ALB in IP mode (repeatable)")
+	fs.StringVar(&opts.MetricsNamespace, "metrics-namespace", opts.MetricsNamespace, "namespace of the Prometheus scraper, the only one allowed to reach the metrics port")
+	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if showVersion {
+		fmt.Println(version)
+		return nil
+	}
+	var err error
+	if opts.IngressAnnotations, err = controllers.ParseAnnotations(annotations); err != nil {
+		return err
+	}
+	opts.IngressCIDRs = cidrs
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("setup")
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := bluev1.AddToScheme(scheme); err != nil {
+		return err
+	}
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	cfg.QPS, cfg.Burst = float32(qps), burst
+	cfg.UserAgent = "blue-operator/" + version
+
+	cacheOpts := controllers.CacheOptions()
+	cacheOpts.SyncPeriod = &syncPeriod
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         cacheOpts,
+		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:        probeAddr,
+		LeaderElection:                leaderElect,
+		LeaderElectionID:              "blue-operator.blue.superviber.com",
+		LeaderElectionNamespace:       leaderNS,
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	r := &controllers.BlueTenantReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("blue-operator"),
+		Options:   opts,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up reconciler: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return fmt.Errorf("cache not synced")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	log.Info("starting", "version", version, "maxConcurrentReconciles", opts.MaxConcurrentReconciles)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}

@@ -1,0 +1,321 @@
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+)
+
+// BlueTenantReconciler turns a BlueTenant into its namespace and objects.
+type BlueTenantReconciler struct {
+	// Client reads from the label-filtered cache and writes to the API server.
+	Client client.Client
+	// APIReader reads past the cache: for objects the cache does not hold,
+	// such as a namespace someone else made.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Options   Options
+}
+
+// errConflict stops a reconcile without retrying: a person must act.
+var errConflict = errors.New("namespace conflict")
+
+// requeueWhileTerminating is how soon to look again at a namespace that is
+// still being deleted (an earlier tenant of the same name).
+const requeueWhileTerminating = 5 * time.Second
+
+// +kubebuilder:rbac:groups=blue.superviber.com,resources=bluetenants,verbs=get;list;watch
+// +kubebuilder:rbac:groups=blue.superviber.com,resources=bluetenants/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=blue.superviber.com,resources=bluetenants/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=namespaces;serviceaccounts;services;resourcequotas;limitranges,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one tenant's objects to what its spec asks and reports
+// what it sees in the status.
+func (r *BlueTenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx).WithValues("tenant", req.Name)
+	ctx = log.IntoContext(ctx, logger)
+
+	var tenant bluev1.BlueTenant
+	if err := r.Client.Get(ctx, req.NamespacedName, &tenant); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !tenant.DeletionTimestamp.IsZero() {
+		// The garbage collector removes what the tenant owns.
+		return ctrl.Result{}, nil
+	}
+
+	st := newStatus(&tenant)
+	result, err := r.ensureAll(ctx, &tenant, st)
+	if err != nil && !errors.Is(err, errConflict) {
+		st.degraded(bluev1.ReasonApplyFailed, err.Error())
+	}
+	if serr := r.writeStatus(ctx, &tenant, st); serr != nil {
+		return ctrl.Result{}, errors.Join(err, serr)
+	}
+	if errors.Is(err, errConflict) {
+		return result, nil
+	}
+	return result, err
+}
+
+// ensureAll applies every owned object in dependency order.
+func (r *BlueTenantReconciler) ensureAll(ctx context.Context, t *bluev1.BlueTenant, st *statusBuilder) (ctrl.Result, error) {
+	if res, err := r.ensureNamespace(ctx, t, st); err != nil || !res.IsZero() {
+		return res, err
+	}
+	if hopRoleARN(t, r.Options) == "" {
+		st.degraded(bluev1.ReasonHopRoleUnset, "spec.aws.hopRoleArn is empty and the operator has no --hop-role-arn-template")
+		return ctrl.Result{}, errConflict
+	}
+	steps := []struct {
+		name string
+		fn   func(context.Context, *bluev1.BlueTenant) error
+	}{
+		{"ensure service account", r.ensureServiceAccount},
+		{"ensure resource quota", r.ensureResourceQuota},
+		{"ensure limit range", r.ensureLimitRange},
+		{"ensure network policy", r.ensureNetworkPolicy},
+		{"ensure service", r.ensureService},
+		{"ensure ingress", r.ensureIngress},
+		{"ensure pod disruption budget", r.ensurePodDisruptionBudget},
+	}
+	for _, s := range steps {
+		if err := s.fn(ctx, t); err != nil {
+			return ctrl.Result{}, errorf(s.name, err)
+		}
+	}
+	hashes, err := r.ensureTokenSecret(ctx, t)
+	if err != nil {
+		return ctrl.Result{}, errorf("ensure token secret", err)
+	}
+	dep, err := r.ensureDeployment(ctx, t, hashes)
+	if err != nil {
+		return ctrl.Result{}, errorf("ensure deployment", err)
+	}
+	st.fromDeployment(dep)
+	return ctrl.Result{}, nil
+}
+
+func (r *BlueTenantReconciler) apply(ctx context.Context, ac interface {
+	IsApplyConfiguration()
+}) error {
+	return r.Client.Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership)
+}
+
+// ensureNamespace creates the tenant namespace, refusing to adopt one that
+// exists and is not this tenant's.
+func (r *BlueTenantReconciler) ensureNamespace(ctx context.Context, t *bluev1.BlueTenant, st *statusBuilder) (ctrl.Result, error) {
+	name := NamespaceFor(t.Name)
+	var ns corev1.Namespace
+	err := r.Client.Get(ctx, types.NamespacedName{Name: name}, &ns)
+	if apierrors.IsNotFound(err) {
+		// Not in the label-filtered cache: either absent or someone else's.
+		err = r.APIReader.Get(ctx, types.NamespacedName{Name: name}, &ns)
+		if err == nil {
+			st.conflict(fmt.Sprintf("namespace %s exists and was not made by blue-operator for this tenant; delete or rename it", name))
+			return ctrl.Result{}, errConflict
+		}
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return ctrl.Result{}, errorf("get namespace", err)
+	case !metav1.IsControlledBy(&ns, t):
+		if !ns.DeletionTimestamp.IsZero() {
+			st.progressing(bluev1.ReasonNamespaceTerminating, fmt.Sprintf("namespace %s of an earlier tenant is still being deleted", name))
+			return ctrl.Result{RequeueAfter: requeueWhileTerminating}, nil
+		}
+		st.conflict(fmt.Sprintf("namespace %s belongs to another BlueTenant object (uid %s); delete it to let this tenant use the name", name, controllerUID(&ns)))
+		return ctrl.Result{}, errConflict
+	}
+	if err := r.apply(ctx, buildNamespace(t)); err != nil {
+		return ctrl.Result{}, errorf("ensure namespace", err)
+	}
+	return ctrl.Result{}, nil
+}
+
+func controllerUID(o metav1.Object) types.UID {
+	if ref := metav1.GetControllerOf(o); ref != nil {
+		return ref.UID
+	}
+	return "none"
+}
+
+func (r *BlueTenantReconciler) ensureServiceAccount(ctx context.Context, t *bluev1.BlueTenant) error {
+	return r.apply(ctx, buildServiceAccount(t, r.Options))
+}
+
+func (r *BlueTenantReconciler) ensureResourceQuota(ctx context.Context, t *bluev1.BlueTenant) error {
+	return r.apply(ctx, buildResourceQuota(t))
+}
+
+func (r *BlueTenantReconciler) ensureLimitRange(ctx context.Context, t *bluev1.BlueTenant) error {
+	return r.apply(ctx, buildLimitRange(t))
+}
+
+func (r *BlueTenantReconciler) ensureNetworkPolicy(ctx context.Context, t *bluev1.BlueTenant) error {
+	return r.apply(ctx, buildNetworkPolicy(t, r.Options))
+}
+
+func (r *BlueTenantReconciler) ensureService(ctx context.Context, t *bluev1.BlueTenant) error {
+	return r.apply(ctx, buildService(t))
+}
+
+func (r *BlueTenantReconciler) ensureIngress(ctx context.Context, t *bluev1.BlueTenant) error {
+	return r.apply(ctx, buildIngress(t, r.Options))
+}
+
+// ensurePodDisruptionBudget keeps a budget only while there is more than one
+// replica.
+func (r *BlueTenantReconciler) ensurePodDisruptionBudget(ctx context.Context, t *bluev1.BlueTenant) error {
+	if wantsPDB(t) {
+		return r.apply(ctx, buildPodDisruptionBudget(t))
+	}
+	var pdb policyv1.PodDisruptionBudget
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: NamespaceFor(t.Name), Name: ServerName}, &pdb)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return client.IgnoreNotFound(r.Client.Delete(ctx, &pdb))
+}
+
+// ensureTokenSecret creates the token Secret once (in token auth mode) and
+// returns the hashes of the tokens it holds. Existing Secrets are never
+// overwritten: they may hold rotated tokens.
+func (r *BlueTenantReconciler) ensureTokenSecret(ctx context.Context, t *bluev1.BlueTenant) (string, error) {
+	if t.Spec.Auth.Mode == bluev1.AuthModeOIDC {
+		return "", nil
+	}
+	var s corev1.Secret
+	key := types.NamespacedName{Namespace: NamespaceFor(t.Name), Name: TokenSecretName}
+	err := r.Client.Get(ctx, key, &s)
+	if err == nil {
+		return tokenHashes(s.Data), nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return "", err
+	}
+	token, err := newToken()
+	if err != nil {
+		return "", err
+	}
+	s = *buildTokenSecret(t, token)
+	err = r.Client.Create(ctx, &s, client.FieldOwner(FieldManager))
+	if apierrors.IsAlreadyExists(err) {
+		// The cache lagged behind an earlier create: read the real one.
+		if err := r.APIReader.Get(ctx, key, &s); err != nil {
+			return "", err
+		}
+		return tokenHashes(s.Data), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	r.event(t, corev1.EventTypeNormal, "TokenCreated", "CreateToken", "generated an API token in Secret %s/%s", key.Namespace, key.Name)
+	return tokenHashes(map[string][]byte{"token": []byte(token)}), nil
+}
+
+// newToken is 32 random bytes, URL-safe, with a prefix secret scanners know.
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate token: %w", err)
+	}
+	return "blue_" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// ensureDeployment applies the server Deployment and returns it as the API
+// server answered, status included.
+func (r *BlueTenantReconciler) ensureDeployment(ctx context.Context, t *bluev1.BlueTenant, hashes string) (*appsv1ac.DeploymentApplyConfiguration, error) {
+	dep := buildDeployment(t, r.Options, hashes)
+	if err := r.apply(ctx, dep); err != nil {
+		return nil, err
+	}
+	return dep, nil
+}
+
+func (r *BlueTenantReconciler) event(t *bluev1.BlueTenant, eventType, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(t, nil, eventType, reason, action, note, args...)
+	}
+}
+
+// writeStatus patches the status only when it changed, so an idle operator
+// writes nothing, and records an event for each condition that changed.
+func (r *BlueTenantReconciler) writeStatus(ctx context.Context, t *bluev1.BlueTenant, st *statusBuilder) error {
+	next := st.build()
+	if statusEqual(t.Status, next) {
+		return nil
+	}
+	for _, c := range next.Conditions {
+		old := meta.FindStatusCondition(t.Status.Conditions, c.Type)
+		if old != nil && old.Status == c.Status && old.Reason == c.Reason {
+			continue
+		}
+		if c.Type == bluev1.ConditionProgressing && c.Status == metav1.ConditionTrue {
+			continue // noise: every change rolls out
+		}
+		eventType := corev1.EventTypeNormal
+		if (c.Type == bluev1.ConditionDegraded && c.Status == metav1.ConditionTrue) ||
+			(c.Type == bluev1.ConditionReady && c.Status == metav1.ConditionFalse && c.Reason != bluev1.ReasonSuspended && old != nil) {
+			eventType = corev1.EventTypeWarning
+		}
+		if c.Type == bluev1.ConditionDegraded && c.Status == metav1.ConditionFalse && old == nil {
+			continue
+		}
+		r.event(t, eventType, c.Reason, "Reconcile", "%s=%s: %s", c.Type, c.Status, c.Message)
+	}
+	base := t.DeepCopy()
+	t.Status = next
+	if err := r.Client.Status().Patch(ctx, t, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("write status: %w", err)
+	}
+	return nil
+}
+
+// SetupWithManager registers the reconciler and what it watches: the tenants
+// and every kind of object it owns, so drift is repaired.
+func (r *BlueTenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&bluev1.BlueTenant{}).
+		Owns(&corev1.Namespace{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ResourceQuota{}).
+		Owns(&corev1.LimitRange{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&networkingv1.Ingress{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		WithOptions(controllerOptions(r.Options)).
+		Named("bluetenant").
+		Complete(r)
+}

@@ -1,0 +1,283 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+)
+
+// The integration tests run the reconciler against a real kube-apiserver and
+// etcd (envtest) plus a real kube-controller-manager for the controllers the
+// operator relies on: garbage collection, namespace deletion, Deployments,
+// ReplicaSets and quota accounting. Binaries come from hack/setup-envtest.sh
+// (`make test` sets KUBEBUILDER_ASSETS).
+
+var (
+	k8s      client.Client // uncached, for assertions
+	testOpts = Options{
+		DefaultImage:            "blue-mcp:test",
+		HopRoleARNTemplate:      "arn:aws:iam::111111111111:role/blue-hop-{tenant}",
+		IngressClassName:        "alb",
+		IngressAnnotations:      map[string]string{"alb.ingress.kubernetes.io/group.name": "blue"},
+		IngressNamespace:        "ingress-system",
+		MetricsNamespace:        "monitoring",
+		MaxConcurrentReconciles: 4,
+	}
+	testScheme = runtime.NewScheme()
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run the tests with `make test` (it builds the control plane with hack/setup-envtest.sh)")
+		return 1
+	}
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
+	_ = clientgoscheme.AddToScheme(testScheme)
+	_ = bluev1.AddToScheme(testScheme)
+
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start envtest:", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+
+	stopKCM, err := startControllerManager(env)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start kube-controller-manager:", err)
+		return 1
+	}
+	defer stopKCM()
+
+	if k8s, err = client.New(cfg, client.Options{Scheme: testScheme}); err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done, err := startManager(ctx, cfg, testOpts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start manager:", err)
+		return 1
+	}
+	code := m.Run()
+	cancel()
+	<-done
+	return code
+}
+
+func zapLevel() zapcore.Level {
+	if os.Getenv("TEST_VERBOSE") != "" {
+		return -2
+	}
+	return 10 // errors only surface through test failures
+}
+
+// startManager runs the operator in-process, as cmd/manager does.
+func startManager(ctx context.Context, cfg *rest.Config, opts Options) (<-chan struct{}, error) {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 testScheme,
+		Cache:                  CacheOptions(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &BlueTenantReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("blue-operator"),
+		Options:   opts,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager stopped:", err)
+		}
+	}()
+	return done, nil
+}
+
+// startControllerManager runs the real kube-controller-manager against the
+// envtest API server, with only the controllers a cluster without nodes can
+// run.
+func startControllerManager(env *envtest.Environment) (func(), error) {
+	user, err := env.ControlPlane.AddUser(envtest.User{Name: "kube-controller-manager", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "kcm-")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kube-controller-manager"),
+		"--kubeconfig="+path,
+		"--controllers=garbage-collector-controller,namespace-controller,deployment-controller,replicaset-controller,resourcequota-controller,disruption-controller",
+		"--leader-elect=false",
+		"--use-service-account-credentials=false",
+		"--secure-port=0",
+		"--concurrent-gc-syncs=5",
+		"--namespace-sync-period=10s",
+		"--v=0",
+	)
+	logFile, err := os.Create(filepath.Join(dir, "kcm.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	return func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		_ = logFile.Close()
+		_ = os.RemoveAll(dir)
+	}, nil
+}
+
+// eventually polls cond until it returns nil or the timeout passes: a wait
+// for a condition, never a fixed sleep.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for {
+		if err = cond(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// newTenant is a valid BlueTenant; tests change what they need.
+func newTenant(name string) *bluev1.BlueTenant {
+	return &bluev1.BlueTenant{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: bluev1.BlueTenantSpec{
+			DisplayName: "Test " + name,
+			Tier:        bluev1.TierSmall,
+			Endpoint:    bluev1.EndpointSpec{Host: name + ".mcp.example.com", TLSSecretName: name + "-tls"},
+			AWS:         bluev1.AWSSpec{Region: "eu-west-1"},
+			Infisical: bluev1.InfisicalSpec{
+				ProjectID: "proj-" + name,
+				Auth:      bluev1.InfisicalAuth{Kubernetes: &bluev1.InfisicalKubernetesAuth{IdentityID: "id-" + name}},
+			},
+		},
+	}
+}
+
+func createTenant(t *testing.T, bt *bluev1.BlueTenant) *bluev1.BlueTenant {
+	t.Helper()
+	if err := k8s.Create(context.Background(), bt); err != nil {
+		t.Fatalf("create BlueTenant %s: %v", bt.Name, err)
+	}
+	t.Cleanup(func() {
+		_ = k8s.Delete(context.Background(), bt)
+	})
+	return bt
+}
+
+func getTenant(t *testing.T, name string) *bluev1.BlueTenant {
+	t.Helper()
+	var bt bluev1.BlueTenant
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: name}, &bt); err != nil {
+		t.Fatalf("get BlueTenant %s: %v", name, err)
+	}
+	return &bt
+}
+
+// markPodsRunning plays the kubelet of one node for a tenant namespace:
+// it binds pending pods to the node and reports them Running and Ready, so
+// the real deployment controller computes availability.
+func markPodsRunning(ctx context.Context, ns string) error {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "test-node"}}
+	if err := k8s.Create(ctx, node); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	var pods corev1.PodList
+	if err := k8s.List(ctx, &pods, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	if len(pods.Items) == 0 {
+		return fmt.Errorf("no pods in %s yet", ns)
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if !p.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if p.Spec.NodeName == "" {
+			b := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: ns}, Target: corev1.ObjectReference{Kind: "Node", Name: node.Name}}
+			if err := k8s.SubResource("binding").Create(ctx, p, b); err != nil {
+				return fmt.Errorf("bind %s: %w", p.Name, err)
+			}
+		}
+		if p.Status.Phase == corev1.PodRunning {
+			continue
+		}
+		now := metav1.Now()
+		p.Status.Phase = corev1.PodRunning
+		p.Status.StartTime = &now
+		p.Status.Conditions = []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		}
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+			Name: ServerName, Ready: true, Image: p.Spec.Containers[0].Image,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+		}}
+		if err := k8s.Status().Update(ctx, p); err != nil {
+			return fmt.Errorf("report %s running: %w", p.Name, err)
+		}
+	}
+	return nil
+}
