@@ -13,6 +13,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -458,3 +459,27 @@ func buildPodDisruptionBudget(t *bluev1.BlueTenant) *policyv1ac.PodDisruptionBud
 
 // errorf keeps wrapped errors uniform across ensure functions.
 func errorf(step string, err error) error { return fmt.Errorf("%s: %w", step, err) }
+
+// DesiredObjects is every object the reconciler applies for a tenant (all but
+// the token Secret, which is created once), in the order it applies them.
+// Benchmarks use it to apply the same objects without the operator.
+func DesiredObjects(t *bluev1.BlueTenant, o Options, tokenHashes string) []runtime.ApplyConfiguration {
+	objs := []runtime.ApplyConfiguration{
+		buildNamespace(t),
+		buildServiceAccount(t, o),
+		buildResourceQuota(t),
+		buildLimitRange(t),
+		buildNetworkPolicy(t, o),
+		buildService(t),
+		buildIngress(t, o),
+	}
+	if wantsPDB(t) {
+		objs = append(objs, buildPodDisruptionBudget(t))
+	}
+	return append(objs, buildDeployment(t, o, tokenHashes))
+}
+
+// TokenSecret is the token Secret the reconciler creates for a tenant.
+func TokenSecret(t *bluev1.BlueTenant, token string) *corev1.Secret {
+	return buildTokenSecret(t, token)
+}
