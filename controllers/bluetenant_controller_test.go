@@ -81,6 +81,7 @@ func envOf(c corev1.Container) map[string]corev1.EnvVar {
 }
 
 func TestCreateTenantBuildsEveryObject(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	bt := createTenant(t, newTenant("acme"))
 	ns := NamespaceFor("acme")

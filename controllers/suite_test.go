@@ -281,3 +281,22 @@ func markPodsRunning(ctx context.Context, ns string) error {
 	}
 	return nil
 }
+
+// finishTerminatingPods is the kubelet's half of pod deletion: once a pod is
+// marked for deletion and its containers have stopped, the kubelet removes it.
+func finishTerminatingPods(ctx context.Context, ns string) error {
+	var pods corev1.PodList
+	if err := k8s.List(ctx, &pods, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if err := k8s.Delete(ctx, p, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}

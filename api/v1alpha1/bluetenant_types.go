@@ -132,7 +132,8 @@ type OIDCSpec struct {
 type AWSSpec struct {
 	// Region of the client's bucket and table, e.g. eu-west-1. Immutable: the
 	// client's data lives there.
-	// +kubebuilder:validation:Pattern=`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$')",message="aws.region must be an AWS region such as eu-west-1"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="aws.region is immutable: the client's data lives in that region; create a new BlueTenant to move it"
 	Region string `json:"region"`
 

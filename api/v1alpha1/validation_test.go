@@ -1,0 +1,161 @@
+package v1alpha1_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+)
+
+// These tests send BlueTenants to a real kube-apiserver with the generated
+// CRD installed: what the OpenAPI schema and CEL rules refuse, and the
+// message a user sees.
+
+var k8s client.Client
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run the tests with `make test`")
+		return 1
+	}
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start envtest:", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	scheme := runtime.NewScheme()
+	_ = bluev1.AddToScheme(scheme)
+	if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+func valid(name string) *bluev1.BlueTenant {
+	return &bluev1.BlueTenant{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: bluev1.BlueTenantSpec{
+			Endpoint: bluev1.EndpointSpec{Host: name + ".mcp.superviber.com"},
+			AWS:      bluev1.AWSSpec{Region: "eu-west-1", HopRoleArn: "arn:aws:iam::111111111111:role/blue-hop-" + name},
+			Infisical: bluev1.InfisicalSpec{
+				ProjectID: "p-" + name,
+				Auth:      bluev1.InfisicalAuth{Kubernetes: &bluev1.InfisicalKubernetesAuth{IdentityID: "id"}},
+			},
+		},
+	}
+}
+
+func TestInvalidTenantsAreRefused(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*bluev1.BlueTenant)
+		want   string
+	}{
+		{"name too long for the namespace", func(b *bluev1.BlueTenant) { b.Name = strings.Repeat("a", 59) }, "at most 58 characters"},
+		{"name with a dot", func(b *bluev1.BlueTenant) { b.Name = "acme.corp" }, "must be a DNS label"},
+		{"unknown tier", func(b *bluev1.BlueTenant) { b.Spec.Tier = "huge" }, `supported values: "small", "medium", "enterprise"`},
+		{"host with scheme", func(b *bluev1.BlueTenant) { b.Spec.Endpoint.Host = "https://acme.example.com" }, "endpoint.host must be a lower-case DNS name"},
+		{"host with path", func(b *bluev1.BlueTenant) { b.Spec.Endpoint.Host = "acme.example.com/mcp" }, "endpoint.host must be a lower-case DNS name"},
+		{"single-label host", func(b *bluev1.BlueTenant) { b.Spec.Endpoint.Host = "localhost" }, "endpoint.host must be a lower-case DNS name"},
+		{"missing host", func(b *bluev1.BlueTenant) { b.Spec.Endpoint.Host = "" }, "endpoint.host must be a lower-case DNS name"},
+		{"bad TLS secret name", func(b *bluev1.BlueTenant) { b.Spec.Endpoint.TLSSecretName = "Acme_TLS" }, "spec.endpoint.tlsSecretName"},
+		{"short account id in ARN", func(b *bluev1.BlueTenant) { b.Spec.AWS.HopRoleArn = "arn:aws:iam::1234:role/x" }, "aws.hopRoleArn must be an IAM role ARN"},
+		{"user ARN, not a role", func(b *bluev1.BlueTenant) { b.Spec.AWS.HopRoleArn = "arn:aws:iam::111111111111:user/x" }, "aws.hopRoleArn must be an IAM role ARN"},
+		{"bad region", func(b *bluev1.BlueTenant) { b.Spec.AWS.Region = "Europe" }, "aws.region must be an AWS region"},
+		{"oidc without issuer", func(b *bluev1.BlueTenant) { b.Spec.Auth.Mode = bluev1.AuthModeOIDC }, "auth.oidc (issuerURL) is required when auth.mode is oidc"},
+		{"oidc over http", func(b *bluev1.BlueTenant) {
+			b.Spec.Auth = bluev1.AuthSpec{Mode: bluev1.AuthModeOIDC, OIDC: &bluev1.OIDCSpec{IssuerURL: "http://idp.example.com"}}
+		}, "spec.auth.oidc.issuerURL"},
+		{"oidc settings in token mode", func(b *bluev1.BlueTenant) {
+			b.Spec.Auth = bluev1.AuthSpec{Mode: bluev1.AuthModeToken, OIDC: &bluev1.OIDCSpec{IssuerURL: "https://idp.example.com"}}
+		}, "auth.oidc may only be set when auth.mode is oidc"},
+		{"two infisical logins", func(b *bluev1.BlueTenant) {
+			b.Spec.Infisical.Auth.UniversalAuth = &bluev1.InfisicalUniversalAuth{CredentialsSecretName: "creds"}
+		}, "infisical.auth needs exactly one of kubernetes or universalAuth"},
+		{"no infisical login", func(b *bluev1.BlueTenant) { b.Spec.Infisical.Auth = bluev1.InfisicalAuth{} }, "infisical.auth needs exactly one of kubernetes or universalAuth"},
+		{"missing project", func(b *bluev1.BlueTenant) { b.Spec.Infisical.ProjectID = "" }, "spec.infisical.projectId"},
+		{"secret path not absolute", func(b *bluev1.BlueTenant) { b.Spec.Infisical.SecretPath = "blue" }, "spec.infisical.secretPath"},
+		{"zero replicas (use suspend)", func(b *bluev1.BlueTenant) { r := int32(0); b.Spec.Replicas = &r }, "spec.replicas"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			bt := valid("refused")
+			tc.mutate(bt)
+			err := k8s.Create(context.Background(), bt)
+			if err == nil {
+				_ = k8s.Delete(context.Background(), bt)
+				t.Fatalf("accepted, want refusal mentioning %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("refused with %q, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDefaultsAreFilledIn(t *testing.T) {
+	bt := valid("defaults")
+	ctx := context.Background()
+	if err := k8s.Create(ctx, bt); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, bt) })
+	s := bt.Spec
+	if s.Tier != bluev1.TierSmall || s.Auth.Mode != bluev1.AuthModeToken || s.Infisical.SiteURL != "https://app.infisical.com" ||
+		s.Infisical.Environment != "prod" || s.Infisical.SecretPath != "/" {
+		t.Errorf("defaults: %+v", s)
+	}
+}
+
+func TestDataLocationIsImmutable(t *testing.T) {
+	ctx := context.Background()
+	bt := valid("pinned")
+	if err := k8s.Create(ctx, bt); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, bt) })
+	cases := []struct {
+		name   string
+		mutate func(*bluev1.BlueTenant)
+		want   string
+	}{
+		{"project", func(b *bluev1.BlueTenant) { b.Spec.Infisical.ProjectID = "other" }, "infisical.projectId is immutable"},
+		{"region", func(b *bluev1.BlueTenant) { b.Spec.AWS.Region = "us-east-1" }, "aws.region is immutable"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cp := bt.DeepCopy()
+			tc.mutate(cp)
+			err := k8s.Update(ctx, cp)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("update: %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// Mutable fields still change.
+	cp := bt.DeepCopy()
+	cp.Spec.Tier = bluev1.TierEnterprise
+	cp.Spec.Endpoint.Host = "pinned.example.org"
+	if err := k8s.Update(ctx, cp); err != nil {
+		t.Fatalf("changing tier and host: %v", err)
+	}
+}
