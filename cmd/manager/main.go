@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -63,6 +64,8 @@ func run(args []string) error {
 	fs.Var(&cidrs, "ingress-cidr", "CIDR also allowed to reach the MCP port, e.g. the VPC for an ALB in IP mode (repeatable)")
 	fs.StringVar(&opts.MetricsNamespace, "metrics-namespace", opts.MetricsNamespace, "namespace of the Prometheus scraper, the only one allowed to reach the metrics port")
 	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
+	// --kubeconfig (also KUBECONFIG or in-cluster config) as every controller has it.
+	config.RegisterFlags(fs)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
