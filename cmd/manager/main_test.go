@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -25,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+	"github.com/superviber/blue-operator/hack/manifests"
 )
 
 // The tests run this very binary as the operator process (the test binary
@@ -129,18 +131,6 @@ func TestOperatorProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "operator", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = bluev1.AddToScheme(scheme)
@@ -150,6 +140,31 @@ func TestOperatorProcess(t *testing.T) {
 	}
 	ctx := context.Background()
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "blue-system"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The operator runs as its ServiceAccount with exactly the RBAC that
+	// config/rbac installs (generated from the reconciler's markers), so a
+	// missing permission fails here.
+	rbac, err := manifests.Render(filepath.Join("..", "..", "config", "rbac"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := manifests.Apply(ctx, k8s, rbac, false); err != nil {
+		t.Fatal(err)
+	}
+	user, err := env.ControlPlane.AddUser(envtest.User{
+		Name:   "system:serviceaccount:blue-system:blue-operator",
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:blue-system", "system:authenticated"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -221,6 +236,13 @@ func TestOperatorProcess(t *testing.T) {
 		}
 		return nil
 	})
+	var dep appsv1.Deployment
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "blue-proc", Name: "blue-mcp"}, &dep); err != nil {
+		t.Errorf("the operator's ServiceAccount could not create the server Deployment: %v", err)
+	}
+	if c := meta.FindStatusCondition(bt.Status.Conditions, bluev1.ConditionDegraded); c == nil || c.Status != metav1.ConditionFalse {
+		t.Errorf("degraded under least-privilege RBAC: %+v", c)
+	}
 	waitFor(t, "reconcile metrics", func() error {
 		_, body, err := get("http://" + metrics + "/metrics")
 		if err != nil {
