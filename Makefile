@@ -71,3 +71,9 @@ $(CONTROLLER_GEN):
 	@mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) GOFLAGS=-mod=mod go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(TOOLS_BIN)/controller-gen $(CONTROLLER_GEN)
+
+##@ Run
+
+.PHONY: run-local
+run-local: ## The local stack: control plane, operator and the sample tenant, until Ctrl-C.
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager)" go run ./hack/local-stack $(LOCAL_ARGS)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,12 +17,12 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+	"github.com/superviber/blue-operator/hack/controlplane"
 )
 
 // The integration tests run the reconciler against a real kube-apiserver and
@@ -59,23 +58,16 @@ func runSuite(m *testing.M) int {
 	_ = clientgoscheme.AddToScheme(testScheme)
 	_ = bluev1.AddToScheme(testScheme)
 
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
+	plane, err := controlplane.Start(controlplane.Options{
+		CRDDirs:     []string{filepath.Join("..", "config", "crd", "bases")},
+		Controllers: controlplane.DefaultControllers,
+	})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "start envtest:", err)
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer func() { _ = env.Stop() }()
-
-	stopKCM, err := startControllerManager(env)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start kube-controller-manager:", err)
-		return 1
-	}
-	defer stopKCM()
+	defer func() { _ = plane.Stop() }()
+	cfg := plane.Config
 
 	if k8s, err = client.New(cfg, client.Options{Scheme: testScheme}); err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)
@@ -129,54 +121,6 @@ func startManager(ctx context.Context, cfg *rest.Config, opts Options) (<-chan s
 		}
 	}()
 	return done, nil
-}
-
-// startControllerManager runs the real kube-controller-manager against the
-// envtest API server, with only the controllers a cluster without nodes can
-// run.
-func startControllerManager(env *envtest.Environment) (func(), error) {
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "kube-controller-manager", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return nil, err
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "kcm-")
-	if err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kube-controller-manager"),
-		"--kubeconfig="+path,
-		"--controllers=garbage-collector-controller,namespace-controller,deployment-controller,replicaset-controller,resourcequota-controller,disruption-controller",
-		"--leader-elect=false",
-		"--use-service-account-credentials=false",
-		"--secure-port=0",
-		"--concurrent-gc-syncs=5",
-		"--namespace-sync-period=10s",
-		"--v=0",
-	)
-	logFile, err := os.Create(filepath.Join(dir, "kcm.log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	return func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		_ = logFile.Close()
-		_ = os.RemoveAll(dir)
-	}, nil
 }
 
 // eventually polls cond until it returns nil or the timeout passes: a wait
