@@ -1,0 +1,207 @@
+package blue
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Doc is a markdown document as Blue writes it: a heading, a header table of
+// **Key** | Value rows, then "## Section" blocks. The Blue CLI reads the
+// same shape, so an export of a client's bucket works with it.
+type Doc struct {
+	Heading  string
+	Header   []Row
+	Sections []Section
+}
+
+// Row is one header-table row.
+type Row struct{ Key, Value string }
+
+// Section is a "## Name" block.
+type Section struct{ Name, Text string }
+
+// Render writes the document.
+func (d Doc) Render() []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# %s\n\n| | |\n|---|---|\n", d.Heading)
+	for _, r := range d.Header {
+		if r.Value == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "| **%s** | %s |\n", r.Key, cell(r.Value))
+	}
+	b.WriteString("\n---\n")
+	for _, s := range d.Sections {
+		fmt.Fprintf(&b, "\n## %s\n\n", s.Name)
+		if t := strings.TrimSpace(s.Text); t != "" {
+			b.WriteString(t)
+			b.WriteString("\n")
+		}
+	}
+	return b.Bytes()
+}
+
+// cell keeps a value on one table row.
+func cell(v string) string {
+	v = strings.ReplaceAll(v, "\n", " ")
+	return strings.ReplaceAll(v, "|", `\|`)
+}
+
+// Bullets renders a list.
+func Bullets(items []string) string {
+	var b strings.Builder
+	for _, it := range items {
+		if it = strings.TrimSpace(it); it != "" {
+			fmt.Fprintf(&b, "- %s\n", it)
+		}
+	}
+	return b.String()
+}
+
+var headerRow = regexp.MustCompile(`(?m)^\| \*\*([^*]+)\*\* \| (.*) \|$`)
+
+// HeaderValue reads a header-table value, "" if absent.
+func HeaderValue(body []byte, key string) string {
+	for _, m := range headerRow.FindAllSubmatch(body, -1) {
+		if string(m[1]) == key {
+			return strings.ReplaceAll(string(m[2]), `\|`, "|")
+		}
+	}
+	return ""
+}
+
+// SetHeader rewrites (or adds, after the last header row) a header value, as
+// Blue rewrites the Status row on every status change.
+func SetHeader(body []byte, key, value string) []byte {
+	row := fmt.Sprintf("| **%s** | %s |", key, cell(value))
+	found := false
+	out := headerRow.ReplaceAllFunc(body, func(line []byte) []byte {
+		m := headerRow.FindSubmatch(line)
+		if string(m[1]) == key {
+			found = true
+			return []byte(row)
+		}
+		return line
+	})
+	if found {
+		return out
+	}
+	locs := headerRow.FindAllIndex(body, -1)
+	if len(locs) == 0 {
+		return append([]byte(row+"\n\n"), body...)
+	}
+	end := locs[len(locs)-1][1]
+	res := append([]byte{}, body[:end]...)
+	res = append(res, '\n')
+	res = append(res, row...)
+	return append(res, body[end:]...)
+}
+
+// SectionText returns a section's text, "" if absent.
+func SectionText(body []byte, name string) string {
+	var (
+		in  bool
+		out []string
+	)
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 64*1024), len(body)+1)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "## ") {
+			if in {
+				break
+			}
+			in = strings.EqualFold(strings.TrimSpace(line[3:]), name)
+			continue
+		}
+		if in {
+			out = append(out, line)
+		}
+	}
+	return strings.TrimSpace(strings.Join(out, "\n"))
+}
+
+// AppendToSection adds text at the end of a section, creating it at the end
+// of the document when absent.
+func AppendToSection(body []byte, name, text string) []byte {
+	lines := strings.Split(string(body), "\n")
+	start := -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, "## ") && strings.EqualFold(strings.TrimSpace(l[3:]), name) {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		return []byte(strings.TrimRight(string(body), "\n") + "\n\n## " + name + "\n\n" + strings.TrimSpace(text) + "\n")
+	}
+	end := len(lines)
+	for i := start + 1; i < len(lines); i++ {
+		if strings.HasPrefix(lines[i], "## ") {
+			end = i
+			break
+		}
+	}
+	// Insert before the trailing blank lines of the section.
+	at := end
+	for at > start+1 && strings.TrimSpace(lines[at-1]) == "" {
+		at--
+	}
+	ins := []string{strings.TrimSpace(text)}
+	if at == start+1 {
+		ins = append([]string{""}, ins...)
+	}
+	out := append([]string{}, lines[:at]...)
+	out = append(out, ins...)
+	out = append(out, lines[at:]...)
+	return []byte(strings.Join(out, "\n"))
+}
+
+// Task is one checkbox line.
+type Task struct {
+	Text string
+	Done bool
+}
+
+var checkbox = regexp.MustCompile(`^\s*[-*] \[([ xX])\] (.*)$`)
+
+// Tasks reads every checkbox in text.
+func Tasks(text string) []Task {
+	var out []Task
+	for _, l := range strings.Split(text, "\n") {
+		if m := checkbox.FindStringSubmatch(l); m != nil {
+			out = append(out, Task{Text: strings.TrimSpace(m[2]), Done: m[1] != " "})
+		}
+	}
+	return out
+}
+
+// RenderTasks writes tasks as a checklist.
+func RenderTasks(tasks []Task) string {
+	var b strings.Builder
+	for _, t := range tasks {
+		mark := " "
+		if t.Done {
+			mark = "x"
+		}
+		fmt.Fprintf(&b, "- [%s] %s\n", mark, t.Text)
+	}
+	return b.String()
+}
+
+// Progress is done/total as a percentage (0 with no tasks).
+func Progress(tasks []Task) (done, total, percent int) {
+	for _, t := range tasks {
+		if t.Done {
+			done++
+		}
+	}
+	total = len(tasks)
+	if total > 0 {
+		percent = done * 100 / total
+	}
+	return done, total, percent
+}
