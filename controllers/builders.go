@@ -22,32 +22,34 @@ import (
 	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+	"github.com/superviber/blue-operator/mcpserver/serverenv"
 )
 
 // Every builder here is pure: a tenant (and operator options) in, an apply
 // configuration out. The reconciler applies them; unit tests check them.
 
-// Environment the server container gets. cmd/blue-mcp reads the same names.
+// Environment the server container gets, named in mcpserver/serverenv so
+// cmd/blue-mcp reads the same names.
 const (
-	EnvTenant          = "BLUE_TENANT"
-	EnvTier            = "BLUE_TIER"
-	EnvMaxSessions     = "BLUE_MAX_SESSIONS"
-	EnvListenAddr      = "BLUE_LISTEN_ADDR"
-	EnvMetricsAddr     = "BLUE_METRICS_ADDR"
-	EnvPublicURL       = "BLUE_PUBLIC_URL"
-	EnvAuthMode        = "BLUE_AUTH_MODE"
-	EnvTokenHashes     = "BLUE_TOKEN_SHA256"
-	EnvOIDCIssuer      = "BLUE_OIDC_ISSUER"
-	EnvOIDCAudience    = "BLUE_OIDC_AUDIENCE"
-	EnvInfisicalSite   = "INFISICAL_SITE_URL"
-	EnvInfisicalProj   = "INFISICAL_PROJECT_ID"
-	EnvInfisicalEnv    = "INFISICAL_ENVIRONMENT"
-	EnvInfisicalPath   = "INFISICAL_SECRET_PATH"
-	EnvInfisicalMethod = "INFISICAL_AUTH_METHOD"
-	EnvInfisicalID     = "INFISICAL_IDENTITY_ID"
-	EnvInfisicalToken  = "INFISICAL_TOKEN_FILE"
-	EnvInfisicalCID    = "INFISICAL_CLIENT_ID"
-	EnvInfisicalSecret = "INFISICAL_CLIENT_SECRET"
+	EnvTenant          = serverenv.Tenant
+	EnvTier            = serverenv.Tier
+	EnvMaxSessions     = serverenv.MaxSessions
+	EnvListenAddr      = serverenv.ListenAddr
+	EnvMetricsAddr     = serverenv.MetricsAddr
+	EnvPublicURL       = serverenv.PublicURL
+	EnvAuthMode        = serverenv.AuthMode
+	EnvTokenHashes     = serverenv.TokenHashes
+	EnvOIDCIssuer      = serverenv.OIDCIssuer
+	EnvOIDCAudience    = serverenv.OIDCAudience
+	EnvInfisicalSite   = serverenv.InfisicalSite
+	EnvInfisicalProj   = serverenv.InfisicalProj
+	EnvInfisicalEnv    = serverenv.InfisicalEnv
+	EnvInfisicalPath   = serverenv.InfisicalPath
+	EnvInfisicalMethod = serverenv.InfisicalMethod
+	EnvInfisicalID     = serverenv.InfisicalID
+	EnvInfisicalToken  = serverenv.InfisicalToken
+	EnvInfisicalCID    = serverenv.InfisicalCID
+	EnvInfisicalSecret = serverenv.InfisicalSecret
 
 	// IRSA: the same variables EKS's pod identity webhook sets, so the AWS
 	// SDK's default chain finds the hop role with or without the webhook.
