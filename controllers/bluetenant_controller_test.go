@@ -183,8 +183,7 @@ func TestCreateTenantBuildsEveryObject(t *testing.T) {
 
 	// The real ReplicaSet controller made the pod (so it passed Pod Security
 	// "restricted" admission and the quota); play its kubelet.
-	eventually(t, wait, "pods running", func() error { return markPodsRunning(ctx, ns) })
-	bt = waitCondition(t, "acme", bluev1.ConditionReady, metav1.ConditionTrue, bluev1.ReasonAvailable)
+	bt = runUntilReady(t, "acme")
 	if bt.Status.ReadyReplicas != 1 {
 		t.Errorf("readyReplicas %d", bt.Status.ReadyReplicas)
 	}

@@ -46,8 +46,7 @@ func TestTierChangeResizesAndRollsPods(t *testing.T) {
 	ctx := context.Background()
 	createTenant(t, newTenant("tiered"))
 	ns := NamespaceFor("tiered")
-	eventually(t, wait, "pods running", func() error { return markPodsRunning(ctx, ns) })
-	waitCondition(t, "tiered", bluev1.ConditionReady, metav1.ConditionTrue, bluev1.ReasonAvailable)
+	runUntilReady(t, "tiered")
 	before := getDeployment(t, "tiered").Spec.Template.Annotations[AnnotationConfig]
 	var quota corev1.ResourceQuota
 	getObj(t, &quota, ns, ServerName)
@@ -86,8 +85,7 @@ func TestTierChangeResizesAndRollsPods(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, wait, "new pods running", func() error { return markPodsRunning(ctx, ns) })
-	waitCondition(t, "tiered", bluev1.ConditionReady, metav1.ConditionTrue, bluev1.ReasonAvailable)
+	runUntilReady(t, "tiered")
 
 	// Back to one replica: the budget goes away.
 	patchTenant(t, "tiered", func(bt *bluev1.BlueTenant) { bt.Spec.Tier = bluev1.TierMedium })
@@ -124,13 +122,13 @@ func TestDriftIsRepaired(t *testing.T) {
 	})
 
 	// Someone edits the Deployment by hand: image and security context.
-	dep := getDeployment(t, "drift")
-	dep.Spec.Template.Spec.Containers[0].Image = "evil:latest"
-	dep.Spec.Template.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem = ptr.To(false)
-	dep.ManagedFields = nil
-	if err := k8s.Update(ctx, dep, client.FieldOwner("kubectl-edit")); err != nil {
-		t.Fatal(err)
-	}
+	eventually(t, wait, "hand edit of the deployment", func() error {
+		dep := getDeployment(t, "drift")
+		dep.Spec.Template.Spec.Containers[0].Image = "evil:latest"
+		dep.Spec.Template.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem = ptr.To(false)
+		dep.ManagedFields = nil
+		return k8s.Update(ctx, dep, client.FieldOwner("kubectl-edit"))
+	})
 	eventually(t, wait, "deployment reverted", func() error {
 		d := getDeployment(t, "drift")
 		c := d.Spec.Template.Spec.Containers[0]
@@ -141,11 +139,11 @@ func TestDriftIsRepaired(t *testing.T) {
 	})
 
 	// Someone widens the network policy: reverted too.
-	getObj(t, &np, ns, ServerName)
-	np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{})
-	if err := k8s.Update(ctx, &np, client.FieldOwner("kubectl-edit")); err != nil {
-		t.Fatal(err)
-	}
+	eventually(t, wait, "hand edit of the network policy", func() error {
+		getObj(t, &np, ns, ServerName)
+		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{})
+		return k8s.Update(ctx, &np, client.FieldOwner("kubectl-edit"))
+	})
 	eventually(t, wait, "network policy reverted", func() error {
 		var again networkingv1.NetworkPolicy
 		if err := k8s.Get(ctx, key(ns, ServerName), &again); err != nil {
@@ -163,8 +161,7 @@ func TestSuspendScalesToZeroAndBack(t *testing.T) {
 	ctx := context.Background()
 	createTenant(t, newTenant("pause"))
 	ns := NamespaceFor("pause")
-	eventually(t, wait, "pods running", func() error { return markPodsRunning(ctx, ns) })
-	waitCondition(t, "pause", bluev1.ConditionReady, metav1.ConditionTrue, bluev1.ReasonAvailable)
+	runUntilReady(t, "pause")
 	var secret corev1.Secret
 	getObj(t, &secret, ns, TokenSecretName)
 
@@ -191,8 +188,7 @@ func TestSuspendScalesToZeroAndBack(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, wait, "pods running", func() error { return markPodsRunning(ctx, ns) })
-	waitCondition(t, "pause", bluev1.ConditionReady, metav1.ConditionTrue, bluev1.ReasonAvailable)
+	runUntilReady(t, "pause")
 }
 
 func hasEvent(ctx context.Context, bt *bluev1.BlueTenant, reason string) error {

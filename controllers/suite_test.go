@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -189,14 +190,18 @@ func markPodsRunning(ctx context.Context, ns string) error {
 	if err := k8s.List(ctx, &pods, client.InNamespace(ns)); err != nil {
 		return err
 	}
-	if len(pods.Items) == 0 {
-		return fmt.Errorf("no pods in %s yet", ns)
-	}
+	live := 0
 	for i := range pods.Items {
 		p := &pods.Items[i]
 		if !p.DeletionTimestamp.IsZero() {
+			// The kubelet's half of deletion: the container stopped, the
+			// pod goes.
+			if err := k8s.Delete(ctx, p, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
 			continue
 		}
+		live++
 		if p.Spec.NodeName == "" {
 			b := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: ns}, Target: corev1.ObjectReference{Kind: "Node", Name: node.Name}}
 			if err := k8s.SubResource("binding").Create(ctx, p, b); err != nil {
@@ -223,7 +228,30 @@ func markPodsRunning(ctx context.Context, ns string) error {
 			return fmt.Errorf("report %s running: %w", p.Name, err)
 		}
 	}
+	if live == 0 {
+		return fmt.Errorf("no live pods in %s yet", ns)
+	}
 	return nil
+}
+
+// runUntilReady plays the kubelet for a tenant until the BlueTenant reports
+// Ready: pods the ReplicaSet controller makes later (a rollout, a scale-up)
+// are started too.
+func runUntilReady(t *testing.T, name string) *bluev1.BlueTenant {
+	t.Helper()
+	var bt *bluev1.BlueTenant
+	eventually(t, wait, name+" Ready=True", func() error {
+		if err := markPodsRunning(context.Background(), NamespaceFor(name)); err != nil {
+			return err
+		}
+		bt = getTenant(t, name)
+		c := meta.FindStatusCondition(bt.Status.Conditions, bluev1.ConditionReady)
+		if c == nil || c.Status != metav1.ConditionTrue || c.Reason != bluev1.ReasonAvailable || bt.Status.ObservedGeneration != bt.Generation {
+			return fmt.Errorf("ready condition %+v", c)
+		}
+		return nil
+	})
+	return bt
 }
 
 // finishTerminatingPods is the kubelet's half of pod deletion: once a pod is
