@@ -49,8 +49,15 @@ envtest-assets: ## Build etcd, kube-apiserver and kube-controller-manager (cache
 
 ##@ Test
 
+# npm packages the tests run (dynalite, a real DynamoDB API), pinned by
+# package-lock.json.
+node_modules: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
 .PHONY: test
-test: lint verify-generated ## Unit and envtest integration tests (the CI command).
+test: lint verify-generated node_modules ## Unit and envtest integration tests (the CI command).
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager)" \
 		go test $(GO_TEST_FLAGS) -count=1 ./...
 

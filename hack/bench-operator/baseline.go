@@ -73,7 +73,16 @@ func (b *bench) runBaseline(ctx context.Context, n int) (phaseResult, error) {
 	if err != nil {
 		return res, err
 	}
+	if err := warm(user, tenantGVK); err != nil {
+		return res, err
+	}
+	if err := warm(op, append(kinds, tenantGVK)...); err != nil {
+		return res, err
+	}
 
+	if err := cl.settle(ctx, kinds); err != nil {
+		return res, err
+	}
 	before, err := cl.writes(ctx)
 	if err != nil {
 		return res, err

@@ -39,8 +39,14 @@ func startCluster(root string) (*cluster, error) {
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
+	// envtest's default Service range is a /24: 254 ClusterIPs, fewer than
+	// the tenants' Services, and random allocation collides often when full.
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.0.0.0/16")
 	cfg, err := env.Start()
 	if err != nil {
+		// Start can fail after etcd and kube-apiserver run (installing the
+		// CRDs, say); stop whatever it started.
+		_ = env.Stop()
 		return nil, fmt.Errorf("start envtest: %w", err)
 	}
 	c := &cluster{env: env, admin: rest.CopyConfig(cfg)}
@@ -91,7 +97,7 @@ func (k writeKey) String() string {
 	if k.Subresource != "" {
 		r += "/" + k.Subresource
 	}
-	return fmt.Sprintf("%-6s %-44s %s", k.Verb, r, k.Code)
+	return k.Verb + " " + r + " " + k.Code
 }
 
 // housekeeping marks writes the API server makes on its own (its identity
@@ -104,13 +110,17 @@ func (k writeKey) housekeeping() bool {
 // writeCounts are cumulative write request counts by series.
 type writeCounts map[writeKey]float64
 
+// writeVerbs are the verb labels of writes. The API server labels requests by
+// HTTP method (POST creates, PUT updates), except server-side apply (APPLY)
+// and reads (GET, LIST, WATCH); the rest are there in case that changes.
 var writeVerbs = map[string]bool{
-	"CREATE": true, "UPDATE": true, "PATCH": true, "APPLY": true, "DELETE": true, "DELETECOLLECTION": true,
+	"POST": true, "PUT": true, "PATCH": true, "APPLY": true, "DELETE": true,
+	"CREATE": true, "UPDATE": true, "DELETECOLLECTION": true,
 }
 
 // writes scrapes the API server's request counter: it counts every request
 // it served, whoever made it, so it sees the operator's writes without
-// instrumenting the operator. Server-side apply is the verb APPLY.
+// instrumenting the operator.
 func (c *cluster) writes(ctx context.Context) (writeCounts, error) {
 	body, err := c.metrics.Get().AbsPath("/metrics").SetHeader("Accept", "text/plain").DoRaw(ctx)
 	if err != nil {
@@ -216,27 +226,65 @@ func diffWrites(after, before writeCounts) writeDelta {
 }
 
 // quiesce waits until a whole interval passes without writes (beyond
-// housekeeping), at most limit, and returns the last scrape. It tells the
-// trailing writes of a converging operator apart from idle writes.
-func (c *cluster) quiesce(ctx context.Context, from writeCounts, interval, limit time.Duration) (writeCounts, error) {
+// housekeeping), at most limit, and returns the last scrape and when the last
+// writes were seen (from if none came after it). It tells the trailing writes
+// of a converging operator apart from idle writes.
+func (c *cluster) quiesce(ctx context.Context, from writeCounts, fromAt time.Time, interval, limit time.Duration) (writeCounts, time.Time, error) {
 	deadline := time.Now().Add(limit)
-	last := from
+	last, busyAt := from, fromAt
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, busyAt, ctx.Err()
 		case <-time.After(interval):
 		}
 		now, err := c.writes(ctx)
 		if err != nil {
-			return nil, err
+			return nil, busyAt, err
 		}
-		if diffWrites(now, last).Total == 0 || time.Now().After(deadline) {
-			return now, nil
+		if diffWrites(now, last).Total == 0 {
+			return now, busyAt, nil
+		}
+		busyAt = time.Now()
+		if busyAt.After(deadline) {
+			return now, busyAt, nil
 		}
 		last = now
 	}
 }
+
+// settle readies a fresh API server before a phase's clock starts. It reads
+// every kind the phase writes: the API server builds a custom resource's
+// handler (schemas, CEL validators) on first use, which takes seconds, and
+// the operator's informers have always paid for that before its workers
+// start. Then it waits for the API server's own start-up writes (bootstrap
+// RBAC, priority levels and the like) to end.
+func (c *cluster) settle(ctx context.Context, kinds []schema.GroupVersionKind) error {
+	if _, err := c.snapshot(ctx, kinds); err != nil {
+		return err
+	}
+	from, err := c.writes(ctx)
+	if err != nil {
+		return err
+	}
+	_, _, err = c.quiesce(ctx, from, time.Now(), time.Second, 30*time.Second)
+	return err
+}
+
+// warm resolves the REST mapping of every kind a client will use, which
+// also opens its connection: the operator's client has done both by the time
+// its workers start, so a cold client would put API discovery on the
+// baseline's clock.
+func warm(cl client.Client, gvks ...schema.GroupVersionKind) error {
+	for _, gvk := range gvks {
+		if _, err := cl.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+			return fmt.Errorf("resolve %s: %w", gvk, err)
+		}
+	}
+	return nil
+}
+
+var tenantGVK = bluev1.GroupVersion.WithKind("BlueTenant")
 
 // objKey names one object in a snapshot.
 type objKey struct{ Kind, Namespace, Name string }
@@ -278,7 +326,7 @@ func (c *cluster) snapshot(ctx context.Context, kinds []schema.GroupVersionKind)
 		}
 		return nil
 	}
-	if err := list(bluev1.GroupVersion.WithKind("BlueTenant")); err != nil {
+	if err := list(tenantGVK); err != nil {
 		return nil, err
 	}
 	for _, gvk := range kinds {

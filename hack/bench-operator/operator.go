@@ -29,6 +29,9 @@ type operatorResult struct {
 	// SettleWrites are the writes after the last tenant converged and before
 	// the API server saw a quiet interval; they are part of Writes.
 	SettleWrites int `json:"settleWrites"`
+	// BusySeconds is when the API server last saw writes after convergence
+	// (at most settleInterval late): the end of the operator's work.
+	BusySeconds float64 `json:"busySeconds"`
 	// RSS and peak RSS (VmHWM) of the manager process once converged, and
 	// its RSS after the idle window.
 	RSSMiB      float64 `json:"rssMiB"`
@@ -47,8 +50,8 @@ type operatorResult struct {
 
 // settle bounds the wait for the operator's trailing writes.
 const (
-	settleInterval = 2 * time.Second
-	settleLimit    = 60 * time.Second
+	settleInterval = time.Second
+	settleLimit    = 5 * time.Minute
 )
 
 // runOperator runs the real manager binary against a fresh API server,
@@ -66,6 +69,9 @@ func (b *bench) runOperator(ctx context.Context, n int) (res operatorResult, err
 	}
 	user, err := cl.throttledClient(b.qps, b.burst, "bench-operator/user")
 	if err != nil {
+		return res, err
+	}
+	if err := warm(user, tenantGVK); err != nil {
 		return res, err
 	}
 
@@ -102,6 +108,9 @@ func (b *bench) runOperator(ctx context.Context, n int) (res operatorResult, err
 		return res, err
 	}
 
+	if err := cl.settle(ctx, kinds); err != nil {
+		return res, err
+	}
 	before, err := cl.writes(ctx)
 	if err != nil {
 		return res, err
@@ -125,18 +134,19 @@ func (b *bench) runOperator(ctx context.Context, n int) (res operatorResult, err
 	if err != nil {
 		return res, err
 	}
-	settled, err := cl.quiesce(ctx, atConv, settleInterval, settleLimit)
+	settled, busyAt, err := cl.quiesce(ctx, atConv, doneAt, settleInterval, settleLimit)
 	if err != nil {
 		return res, err
 	}
+	res.BusySeconds = busyAt.Sub(start).Seconds()
 	res.Writes = diffWrites(settled, before)
 	res.SettleWrites = diffWrites(settled, atConv).Total
 	res.WritesPerTenant = float64(res.Writes.Total) / float64(n)
 	if res.RSSMiB, res.PeakRSSMiB, err = procMemory(mgr.cmd.Process.Pid); err != nil {
 		return res, err
 	}
-	progress("N=%d: operator %.2fs, %.1f writes/tenant (%d after the last status), RSS %.1f MiB",
-		n, res.Seconds, res.WritesPerTenant, res.SettleWrites, res.RSSMiB)
+	progress("N=%d: operator %.2fs (writing until %.1fs), %.1f writes/tenant (%d after the last status), RSS %.1f MiB",
+		n, res.Seconds, res.BusySeconds, res.WritesPerTenant, res.SettleWrites, res.RSSMiB)
 
 	snapBefore, err := cl.snapshot(ctx, kinds)
 	if err != nil {

@@ -58,10 +58,10 @@ func printReport(w io.Writer, s settings, results []result) {
 		targetRatio, targetRSSMiB, targetIdleWrit)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "N\tbaseline s\toperator s\tratio\t\twrites/tenant base\top\t\tRSS MiB\tpeak\t\tidle writes\t\tidle RV changes\t")
+	fmt.Fprintln(tw, "N\tbaseline s\toperator s\tratio\t\toperator quiet s\twrites/tenant base\top\t\tRSS MiB\tpeak\t\tidle writes\t\tidle RV changes\t")
 	for _, r := range results {
 		if r.Baseline.Seconds == 0 || r.Operator.Seconds == 0 {
-			fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t-\tERR\t\t\t\t\t\t\t\t\t\t\n", r.N, r.Baseline.Seconds, r.Operator.Seconds)
+			fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t-\tERR\t\t\t\t\t\t\t\t\t\t\t\n", r.N, r.Baseline.Seconds, r.Operator.Seconds)
 			continue
 		}
 		op := r.Operator
@@ -72,13 +72,14 @@ func printReport(w io.Writer, s settings, results []result) {
 			idleChanges = fmt.Sprint(sumValues(op.IdleChanges))
 		}
 		ratioMark := mark(r.ok() && r.Ratio() <= targetRatio)
-		fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t%.2f\t%s\t%.1f\t%.1f\t(%.2fx)\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t\n",
-			r.N, r.Baseline.Seconds, op.Seconds, r.Ratio(), ratioMark,
+		fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t%.2f\t%s\t%.1f\t%.1f\t%.1f\t(%.2fx)\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t\n",
+			r.N, r.Baseline.Seconds, op.Seconds, r.Ratio(), ratioMark, op.BusySeconds,
 			r.Baseline.WritesPerTenant, op.WritesPerTenant, safeDiv(op.WritesPerTenant, r.Baseline.WritesPerTenant),
 			op.RSSMiB, op.PeakRSSMiB, mark(op.RSSMiB > 0 && op.RSSMiB < targetRSSMiB),
 			idleWrites, idleMark, idleChanges)
 	}
 	_ = tw.Flush()
+	fmt.Fprintln(w, "operator s: until every tenant's status was written; operator quiet s: until its API writes stopped (to 1 s).")
 
 	for _, r := range results {
 		printDetails(w, s, r)
@@ -91,7 +92,7 @@ func printDetails(w io.Writer, s settings, r result) {
 		fmt.Fprintf(w, "ERROR %s\n", e)
 	}
 	b, op := r.Baseline, r.Operator
-	fmt.Fprintf(w, "writes per tenant by request (verb, resource, HTTP code):\n")
+	fmt.Fprintf(w, "writes per tenant by request (verb, resource, HTTP code; APPLY 201 created, 200 existed):\n")
 	keys := map[string]bool{}
 	for k := range b.Writes.BySeries {
 		keys[k] = true
@@ -105,14 +106,17 @@ func printDetails(w io.Writer, s settings, r result) {
 	}
 	sort.Strings(sorted)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  request\tbaseline\toperator\t")
+	fmt.Fprintln(tw, "  verb\tresource\tcode\tbaseline\toperator\t")
 	per := func(v, n int) string { return fmt.Sprintf("%.2f", float64(v)/float64(n)) }
 	for _, k := range sorted {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t\n", k, per(b.Writes.BySeries[k], r.N), per(op.Writes.BySeries[k], r.N))
+		// Keys are "VERB resource code" (writeKey.String).
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t\n", strings.ReplaceAll(k, " ", "\t"),
+			per(b.Writes.BySeries[k], r.N), per(op.Writes.BySeries[k], r.N))
 	}
-	fmt.Fprintf(tw, "  total\t%s\t%s\t\n", per(b.Writes.Total, r.N), per(op.Writes.Total, r.N))
+	fmt.Fprintf(tw, "  total\t\t\t%s\t%s\t\n", per(b.Writes.Total, r.N), per(op.Writes.Total, r.N))
 	_ = tw.Flush()
-	fmt.Fprintf(w, "operator writes after the last tenant converged (included above): %d\n", op.SettleWrites)
+	fmt.Fprintf(w, "operator writes after the last tenant converged (included above): %d; writes went on until %.1fs (converged at %.2fs)\n",
+		op.SettleWrites, op.BusySeconds, op.Seconds)
 	if hk := b.Writes.Housekeeping + op.Writes.Housekeeping + op.IdleWrites.Housekeeping; hk > 0 {
 		fmt.Fprintf(w, "API server lease renewals left out of all counts: %d baseline, %d operator, %d idle\n",
 			b.Writes.Housekeeping, op.Writes.Housekeeping, op.IdleWrites.Housekeeping)

@@ -1,0 +1,263 @@
+// Command blue-mcp is the per-tenant Blue MCP server. One process serves one
+// tenant: it reads the tenant's settings from the client's Infisical
+// workspace, assumes the client's AWS role with the ExternalId and keeps
+// documents in the client's S3 bucket and DynamoDB table.
+//
+// Settings come from flags, each defaulting to the environment variable the
+// operator sets (see mcpserver/serverenv).
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/superviber/blue-operator/mcpserver/awscreds"
+	"github.com/superviber/blue-operator/mcpserver/backend"
+	"github.com/superviber/blue-operator/mcpserver/server"
+	env "github.com/superviber/blue-operator/mcpserver/serverenv"
+	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
+	"github.com/superviber/blue-operator/mcpserver/tools"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "blue-mcp:", err)
+		os.Exit(1)
+	}
+}
+
+type settings struct {
+	tenant, tier, publicURL, authMode, tokenHashes, oidcIssuer, oidcAudience string
+	listen, metricsListen, tlsCert, tlsKey                                   string
+	maxSessions                                                              int
+	maxBody                                                                  int64
+	region, stsEndpoint, s3Endpoint, ddbEndpoint                             string
+	infisical                                                                tenantconfig.Settings
+	shutdown, sessionIdle                                                    time.Duration
+	showVersion                                                              bool
+}
+
+func parse(args []string, getenv func(string) string) (settings, error) {
+	var s settings
+	fs := flag.NewFlagSet("blue-mcp", flag.ContinueOnError)
+	str := func(p *string, name, envName, def, usage string) {
+		v := getenv(envName)
+		if v == "" {
+			v = def
+		}
+		fs.StringVar(p, name, v, usage+" (env "+envName+")")
+	}
+	str(&s.tenant, "tenant", env.Tenant, "", "tenant name")
+	str(&s.tier, "tier", env.Tier, "small", "tier: small, medium or enterprise")
+	str(&s.publicURL, "public-url", env.PublicURL, "", "the endpoint's public URL, e.g. https://acme.mcp.superviber.com/mcp")
+	str(&s.authMode, "auth-mode", env.AuthMode, "token", "token or oidc")
+	str(&s.tokenHashes, "token-sha256", env.TokenHashes, "", "comma-separated sha256:<hex> hashes of the accepted bearer tokens")
+	str(&s.oidcIssuer, "oidc-issuer", env.OIDCIssuer, "", "OIDC issuer URL (auth-mode oidc)")
+	str(&s.oidcAudience, "oidc-audience", env.OIDCAudience, "", "audience OIDC tokens must carry (auth-mode oidc)")
+	str(&s.listen, "listen", env.ListenAddr, ":8080", "address of /mcp, /healthz and /readyz")
+	str(&s.metricsListen, "metrics-listen", env.MetricsAddr, ":9090", "address of /metrics")
+	str(&s.region, "region", "AWS_REGION", "", "AWS region of the client's bucket and table")
+	str(&s.stsEndpoint, "sts-endpoint", "BLUE_STS_ENDPOINT", "", "STS endpoint override")
+	str(&s.s3Endpoint, "s3-endpoint", "BLUE_S3_ENDPOINT", "", "S3 endpoint override (path-style)")
+	str(&s.ddbEndpoint, "dynamodb-endpoint", "BLUE_DYNAMODB_ENDPOINT", "", "DynamoDB endpoint override")
+	str(&s.infisical.SiteURL, "infisical-site-url", env.InfisicalSite, "https://app.infisical.com", "Infisical instance")
+	str(&s.infisical.ProjectID, "infisical-project-id", env.InfisicalProj, "", "client's Infisical project")
+	str(&s.infisical.Environment, "infisical-environment", env.InfisicalEnv, "prod", "Infisical environment slug")
+	str(&s.infisical.SecretPath, "infisical-secret-path", env.InfisicalPath, "/", "Infisical folder")
+	str(&s.infisical.AuthMethod, "infisical-auth-method", env.InfisicalMethod, "kubernetes", "kubernetes or universal")
+	str(&s.infisical.IdentityID, "infisical-identity-id", env.InfisicalID, "", "machine identity (kubernetes auth)")
+	str(&s.infisical.TokenFile, "infisical-token-file", env.InfisicalToken, "", "projected service-account token (kubernetes auth)")
+	fs.StringVar(&s.tlsCert, "tls-cert", getenv("BLUE_TLS_CERT"), "serve TLS 1.3 with this certificate file (env BLUE_TLS_CERT)")
+	fs.StringVar(&s.tlsKey, "tls-key", getenv("BLUE_TLS_KEY"), "key of --tls-cert (env BLUE_TLS_KEY)")
+	fs.DurationVar(&s.infisical.Refresh, "infisical-refresh", envDuration(getenv, "BLUE_INFISICAL_REFRESH", 30*time.Second), "how often the Infisical settings are re-read")
+	fs.DurationVar(&s.infisical.Grace, "infisical-grace", envDuration(getenv, "BLUE_INFISICAL_GRACE", 5*time.Minute), "how long cached settings serve while Infisical is unreachable")
+	fs.DurationVar(&s.shutdown, "shutdown-timeout", 20*time.Second, "how long in-flight calls may finish after SIGTERM")
+	fs.DurationVar(&s.sessionIdle, "session-idle", 30*time.Minute, "an MCP session unused this long no longer counts against the tier limit")
+	fs.Int64Var(&s.maxBody, "max-body-bytes", 1<<20, "largest request body accepted")
+	maxSessions := getenv(env.MaxSessions)
+	fs.BoolVar(&s.showVersion, "version", false, "print the version and exit")
+	var sessionsFlag string
+	fs.StringVar(&sessionsFlag, "max-sessions", maxSessions, "concurrent MCP sessions; 0 or empty: the tier's (small 2, medium 10, enterprise unlimited) (env "+env.MaxSessions+")")
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	if s.showVersion {
+		return s, nil
+	}
+	// Universal-auth credentials only from the environment: a flag would show
+	// them in the process list.
+	s.infisical.ClientID, s.infisical.ClientSecret = getenv(env.InfisicalCID), getenv(env.InfisicalSecret)
+	tierSessions := map[string]int{"small": 2, "medium": 10, "enterprise": 0}
+	def, ok := tierSessions[s.tier]
+	if !ok {
+		return s, fmt.Errorf("--tier %q: want small, medium or enterprise", s.tier)
+	}
+	s.maxSessions = def
+	if sessionsFlag != "" {
+		n, err := strconv.Atoi(sessionsFlag)
+		if err != nil || n < 0 {
+			return s, fmt.Errorf("--max-sessions %q: want a whole number, 0 for unlimited", sessionsFlag)
+		}
+		s.maxSessions = n
+	}
+	return s, s.validate()
+}
+
+func envDuration(getenv func(string) string, name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(getenv(name)); err == nil {
+		return d
+	}
+	return def
+}
+
+func (s settings) validate() error {
+	switch {
+	case s.tenant == "":
+		return fmt.Errorf("--tenant (%s) is required", env.Tenant)
+	case s.region == "":
+		return errors.New("--region (AWS_REGION) is required")
+	case s.publicURL == "" || !strings.HasPrefix(s.publicURL, "http"):
+		return fmt.Errorf("--public-url (%s) must be the endpoint's URL, got %q", env.PublicURL, s.publicURL)
+	case s.maxBody < 1024:
+		return fmt.Errorf("--max-body-bytes %d is too small (at least 1024)", s.maxBody)
+	case (s.tlsCert == "") != (s.tlsKey == ""):
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	switch s.authMode {
+	case "token":
+		if s.tokenHashes == "" {
+			return fmt.Errorf("--token-sha256 (%s) is required in token auth mode", env.TokenHashes)
+		}
+	case "oidc":
+		if s.oidcIssuer == "" || s.oidcAudience == "" {
+			return fmt.Errorf("--oidc-issuer (%s) and --oidc-audience (%s) are required in oidc auth mode", env.OIDCIssuer, env.OIDCAudience)
+		}
+	default:
+		return fmt.Errorf("--auth-mode %q: want token or oidc", s.authMode)
+	}
+	if err := s.infisical.Validate(); err != nil {
+		return fmt.Errorf("infisical settings: %w", err)
+	}
+	return nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	s, err := parse(args, getenv)
+	if err != nil {
+		return err
+	}
+	if s.showVersion {
+		fmt.Println(version)
+		return nil
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("tenant", s.tenant)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	source, err := tenantconfig.New(s.infisical, log, reg)
+	if err != nil {
+		return fmt.Errorf("infisical: %w", err)
+	}
+	assumer, err := awscreds.New(ctx, awscreds.Options{Tenant: s.tenant, Region: s.region, STSEndpoint: s.stsEndpoint}, log, reg)
+	if err != nil {
+		return fmt.Errorf("aws: %w", err)
+	}
+	be := backend.New(source, assumer, backend.Options{
+		Region: s.region, S3Endpoint: s.s3Endpoint, DDBEndpoint: s.ddbEndpoint, Caller: server.Caller,
+	})
+	source.OnChange(be.Changed)
+
+	srv, err := server.New(ctx, server.Options{
+		Tenant: s.tenant, Version: version, PublicURL: s.publicURL,
+		MaxSessions: s.maxSessions, SessionIdle: s.sessionIdle, MaxBodyBytes: s.maxBody,
+		TokenHashes: splitList(s.tokenHashes), OIDCIssuer: oidcOnly(s, s.oidcIssuer), OIDCAudience: s.oidcAudience,
+		Ready: source.Ready, Log: log, Registry: reg,
+	}, &tools.Service{Store: be.Store})
+	if err != nil {
+		return err
+	}
+
+	go func() {
+		if err := source.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("infisical refresh loop stopped", "event", "infisical_stopped", "err", err)
+		}
+	}()
+
+	api := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if s.tlsCert != "" {
+		api.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS13}
+	}
+	metrics := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	apiLn, err := net.Listen("tcp", s.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", s.listen, err)
+	}
+	metricsLn, err := net.Listen("tcp", s.metricsListen)
+	if err != nil {
+		return fmt.Errorf("--metrics-listen %s: %w", s.metricsListen, err)
+	}
+	errs := make(chan error, 2)
+	go func() {
+		if s.tlsCert != "" {
+			errs <- api.ServeTLS(apiLn, s.tlsCert, s.tlsKey)
+		} else {
+			errs <- api.Serve(apiLn)
+		}
+	}()
+	go func() { errs <- metrics.Serve(metricsLn) }()
+	log.Info("serving", "event", "start", "version", version, "listen", apiLn.Addr().String(), "metrics", metricsLn.Addr().String(),
+		"tier", s.tier, "max_sessions", s.maxSessions, "auth_mode", s.authMode)
+
+	select {
+	case <-ctx.Done():
+	case err := <-errs:
+		return fmt.Errorf("serve: %w", err)
+	}
+	// In-flight calls finish; new ones are refused; bounded.
+	sctx, cancel := context.WithTimeout(context.Background(), s.shutdown)
+	defer cancel()
+	log.Info("shutting down", "event", "stop")
+	err = errors.Join(api.Shutdown(sctx), metrics.Shutdown(sctx))
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func oidcOnly(s settings, v string) string {
+	if s.authMode == "oidc" {
+		return v
+	}
+	return ""
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

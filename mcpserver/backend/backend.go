@@ -1,0 +1,136 @@
+// Package backend connects the tools to the tenant's data: it takes the
+// client's settings from Infisical, assumes the client's role for the
+// calling user, and hands out S3 and DynamoDB clients bound to those
+// credentials. Clients are cached per caller and dropped the moment the
+// client rotates or revokes anything.
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/superviber/blue-operator/mcpserver/awscreds"
+	"github.com/superviber/blue-operator/mcpserver/blue"
+	"github.com/superviber/blue-operator/mcpserver/store"
+	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
+	"github.com/superviber/blue-operator/mcpserver/tools"
+)
+
+// ErrRevoked is what every tool answers once the client has revoked access.
+var ErrRevoked = errors.New("access revoked by the client")
+
+// Config is the tenant's current settings.
+type Config interface {
+	Current() (tenantconfig.Config, error)
+}
+
+// Credentials gives the client role's credentials for a caller.
+type Credentials interface {
+	Provider(t awscreds.Target, caller string) aws.CredentialsProvider
+	Drop()
+}
+
+// Options locate AWS for tests and other partitions.
+type Options struct {
+	Region      string
+	S3Endpoint  string // optional override; path-style addressing when set
+	DDBEndpoint string
+	HTTPClient  *http.Client
+	// Caller names the authenticated user of a call (for the session name).
+	Caller func(ctx context.Context) string
+}
+
+// Backend resolves the store for each call.
+type Backend struct {
+	cfg   Config
+	creds Credentials
+	o     Options
+
+	mu     sync.Mutex
+	stores map[key]*store.Store
+}
+
+type key struct {
+	cfg    tenantconfig.Config
+	caller string
+}
+
+// New builds a backend. Call Changed from the config source's OnChange.
+func New(cfg Config, creds Credentials, o Options) *Backend {
+	if o.Caller == nil {
+		o.Caller = func(context.Context) string { return "" }
+	}
+	return &Backend{cfg: cfg, creds: creds, o: o, stores: map[key]*store.Store{}}
+}
+
+// Changed forgets every cached client and credential: the client rotated a
+// value or revoked access.
+func (b *Backend) Changed(_, _ tenantconfig.Config) {
+	b.mu.Lock()
+	b.stores = map[key]*store.Store{}
+	b.mu.Unlock()
+	b.creds.Drop()
+}
+
+// Store is tools.Service's Store function.
+func (b *Backend) Store(ctx context.Context) (tools.Store, error) {
+	cfg, err := b.cfg.Current()
+	if err != nil {
+		if errors.Is(err, tenantconfig.ErrRevoked) {
+			return nil, ErrRevoked
+		}
+		return nil, fmt.Errorf("tenant configuration unavailable: %w", err)
+	}
+	if cfg.APIEndpoint != "" {
+		return nil, fmt.Errorf("API_ENDPOINT is set, but routing tools to the client's API Gateway is not available yet; unset it to use the bucket and table directly")
+	}
+	k := key{cfg: cfg, caller: b.o.Caller(ctx)}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if st, ok := b.stores[k]; ok {
+		return st, nil
+	}
+	awsCfg := aws.Config{
+		Region:      b.o.Region,
+		Credentials: aws.NewCredentialsCache(b.creds.Provider(awscreds.Target{RoleARN: cfg.RoleARN, ExternalID: cfg.ExternalID}, k.caller)),
+		APIOptions:  []func(*middleware.Stack) error{recordRequestID},
+	}
+	if b.o.HTTPClient != nil {
+		awsCfg.HTTPClient = b.o.HTTPClient
+	}
+	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if b.o.S3Endpoint != "" {
+			o.BaseEndpoint = aws.String(b.o.S3Endpoint)
+			o.UsePathStyle = true
+		}
+	})
+	ddb := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if b.o.DDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(b.o.DDBEndpoint)
+		}
+	})
+	st := store.New(s3c, ddb, store.Options{Bucket: cfg.Bucket, Table: cfg.Table, KMSKeyID: cfg.KMSKeyID, Plural: blue.Plural})
+	b.stores[k] = st
+	return st, nil
+}
+
+// recordRequestID notes each AWS response's request id for the audit line.
+func recordRequestID(stack *middleware.Stack) error {
+	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("BlueAuditRequestID",
+		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleDeserialize(ctx, in)
+			if id, ok := awsmiddleware.GetRequestIDMetadata(md); ok {
+				tools.NoteAWSRequestID(ctx, id)
+			}
+			return out, md, err
+		}), middleware.Before)
+}

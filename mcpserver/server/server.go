@@ -1,0 +1,300 @@
+// Package server is the tenant's MCP endpoint over HTTP: authentication,
+// tier session limits, request caps, health, metrics and the audit log
+// around the go-sdk streamable HTTP transport. One process serves one tenant.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/superviber/blue-operator/mcpserver/tools"
+)
+
+// Options configure a Server.
+type Options struct {
+	Tenant  string
+	Version string
+	// PublicURL is the endpoint clients use, e.g. https://acme.mcp.superviber.com/mcp.
+	PublicURL string
+	// MaxSessions is the tier's concurrent-session limit; 0 is unlimited.
+	MaxSessions int
+	// SessionIdle ends a session nobody used for this long (default 30m).
+	SessionIdle time.Duration
+	// MaxBodyBytes caps request bodies (default 1 MiB).
+	MaxBodyBytes int64
+
+	// TokenHashes ("sha256:<hex>") enable token auth; OIDCIssuer enables
+	// OIDC auth instead.
+	TokenHashes  []string
+	OIDCIssuer   string
+	OIDCAudience string
+	// HTTPClient reaches the OIDC provider (tests: a loopback issuer).
+	HTTPClient *http.Client
+
+	// Ready reports whether the tenant can be served (config loaded, access
+	// not revoked); /readyz fails with its error.
+	Ready func() error
+
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+}
+
+// Server serves one tenant.
+type Server struct {
+	o        Options
+	mcp      *mcp.Server
+	handler  http.Handler
+	metrics  *metrics
+	sessions *sessions
+}
+
+type metrics struct {
+	calls    *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	sessions prometheus.Gauge
+	authFail prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "blue_mcp_tool_calls_total", Help: "MCP tool calls by tool and outcome (success, blocked, rfc_required, error).",
+		}, []string{"tool", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "blue_mcp_tool_duration_seconds", Help: "MCP tool call latency.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"tool"}),
+		sessions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "blue_mcp_active_sessions", Help: "MCP sessions seen by this process within the idle timeout."}),
+		authFail: prometheus.NewCounter(prometheus.CounterOpts{Name: "blue_mcp_auth_failures_total", Help: "Requests refused for a missing or invalid bearer token."}),
+	}
+	reg.MustRegister(m.calls, m.latency, m.sessions, m.authFail)
+	return m
+}
+
+// New builds the server; tool handlers come from svc.
+func New(ctx context.Context, o Options, svc *tools.Service) (*Server, error) {
+	if o.Tenant == "" {
+		return nil, fmt.Errorf("tenant name is empty")
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.SessionIdle == 0 {
+		o.SessionIdle = 30 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.Ready == nil {
+		o.Ready = func() error { return nil }
+	}
+	s := &Server{o: o, metrics: newMetrics(o.Registry)}
+	s.sessions = newSessions(o.MaxSessions, o.SessionIdle, func(n int) { s.metrics.sessions.Set(float64(n)) })
+
+	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "blue", Title: "Blue (hosted for " + o.Tenant + ")", Version: o.Version}, &mcp.ServerOptions{
+		Instructions: "Blue keeps this team's RFCs, spikes, ADRs, decisions, PRDs, post-mortems, runbooks, audits and dialogues. " +
+			"Start with blue_status and blue_next. Documents are also resources at blue://docs/<kind plural>/<id>.",
+	})
+	tools.Register(s.mcp, svc)
+	s.mcp.AddReceivingMiddleware(s.audit)
+
+	verifier, bearerOpts, err := s.authenticator(ctx)
+	if err != nil {
+		return nil, err
+	}
+	streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
+		Stateless:           true,
+		JSONResponse:        true,
+		MaxRequestBodyBytes: o.MaxBodyBytes,
+		// Behind an ingress the Host header is the tenant's public name.
+		DisableLocalhostProtection: true,
+	})
+	var mcpHandler http.Handler = s.sessions.handler(streamable)
+	mcpHandler = auth.RequireBearerToken(verifier, bearerOpts)(mcpHandler)
+	mcpHandler = s.countAuthFailures(challenge("blue-"+o.Tenant, mcpHandler))
+	mcpHandler = capBody(o.MaxBodyBytes, mcpHandler)
+
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", mcpHandler)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if o.OIDCIssuer != "" {
+		mux.Handle("GET /.well-known/oauth-protected-resource", auth.ProtectedResourceMetadataHandler(&oauthex.ProtectedResourceMetadata{
+			Resource:               o.PublicURL,
+			AuthorizationServers:   []string{o.OIDCIssuer},
+			BearerMethodsSupported: []string{"header"},
+			ResourceName:           "Blue MCP for " + o.Tenant,
+		}))
+	}
+	s.handler = mux
+	return s, nil
+}
+
+func (s *Server) authenticator(ctx context.Context) (auth.TokenVerifier, *auth.RequireBearerTokenOptions, error) {
+	if s.o.OIDCIssuer != "" {
+		if s.o.OIDCAudience == "" {
+			return nil, nil, fmt.Errorf("oidc auth needs an audience (BLUE_OIDC_AUDIENCE)")
+		}
+		v, err := oidcVerifier(ctx, s.o.OIDCIssuer, s.o.OIDCAudience, s.o.HTTPClient)
+		if err != nil {
+			return nil, nil, err
+		}
+		return v, &auth.RequireBearerTokenOptions{
+			ResourceMetadataURL: strings.TrimSuffix(s.o.PublicURL, "/mcp") + "/.well-known/oauth-protected-resource",
+			ClockSkew:           30 * time.Second,
+		}, nil
+	}
+	v, err := tokenVerifier(s.o.TokenHashes)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true}, nil
+}
+
+// Handler serves /mcp, /healthz, /readyz (and the OIDC metadata document).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves Prometheus metrics, for a separate port.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{Registry: s.o.Registry})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	if err := s.o.Ready(); err != nil {
+		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// capBody refuses oversize bodies before anything reads them.
+func capBody(limit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			http.Error(w, fmt.Sprintf("request body exceeds %d bytes", limit), http.StatusRequestEntityTooLarge)
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) countAuthFailures(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.code == http.StatusUnauthorized {
+			s.metrics.authFail.Inc()
+			s.o.Log.Warn("auth refused", "event", "auth_refused", "tenant", s.o.Tenant, "remote", r.RemoteAddr)
+		}
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// audit writes one structured line per tool call: who, what, which
+// document, the outcome and latency, and the AWS request id. Never
+// arguments, content, tokens or secrets.
+func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		call, isCall := req.(*mcp.CallToolRequest)
+		if !isCall {
+			return next(ctx, method, req)
+		}
+		info := &tools.CallInfo{}
+		ctx = tools.WithCallInfo(ctx, info)
+		caller := "unknown"
+		if ti := call.Extra; ti != nil && ti.TokenInfo != nil {
+			caller = ti.TokenInfo.UserID
+			ctx = WithCaller(ctx, caller)
+		}
+		start := time.Now()
+		res, err := next(ctx, method, req)
+		elapsed := time.Since(start)
+		outcome := "success"
+		switch r := res.(type) {
+		case *mcp.CallToolResult:
+			if r.IsError {
+				outcome = "error"
+			} else if st, ok := r.StructuredContent.(interface{ MarshalJSON() ([]byte, error) }); ok {
+				outcome = statusOf(st)
+			}
+		}
+		if err != nil {
+			outcome = "error"
+		}
+		tool := call.Params.Name
+		if !s.knownTool(tool) {
+			tool = "unknown" // bound the metric's label values
+		}
+		s.metrics.calls.WithLabelValues(tool, outcome).Inc()
+		s.metrics.latency.WithLabelValues(tool).Observe(elapsed.Seconds())
+		s.o.Log.Info("tool call", "event", "tool_call", "tenant", s.o.Tenant, "caller", caller, "tool", tool,
+			"doc_type", info.DocType, "doc_id", info.DocID, "outcome", outcome,
+			"latency_ms", float64(elapsed.Microseconds())/1000, "aws_request_id", info.AWSRequestID)
+		return res, err
+	}
+}
+
+func (s *Server) knownTool(name string) bool {
+	return strings.HasPrefix(name, "blue_") && len(name) < 64 && !strings.ContainsAny(name, " \n\t")
+}
+
+// statusOf reads Blue's status field from a tool's structured result.
+func statusOf(m interface{ MarshalJSON() ([]byte, error) }) string {
+	b, err := m.MarshalJSON()
+	if err != nil {
+		return "success"
+	}
+	for _, st := range []string{"blocked", "rfc_required"} {
+		if strings.Contains(string(b), `"status":"`+st+`"`) {
+			return st
+		}
+	}
+	return "success"
+}
+
+type callerKey struct{}
+
+// WithCaller records the authenticated caller for the layers below (the
+// AWS session name names it).
+func WithCaller(ctx context.Context, caller string) context.Context {
+	return context.WithValue(ctx, callerKey{}, caller)
+}
+
+// Caller is the authenticated caller, "" outside a call.
+func Caller(ctx context.Context) string {
+	c, _ := ctx.Value(callerKey{}).(string)
+	return c
+}

@@ -1,0 +1,101 @@
+// Package store is a generic, revisioned document store over a client's own
+// S3 bucket (markdown bodies, SSE-KMS with the client's key) and DynamoDB table
+// (index and state). It knows nothing of Blue's kinds or lifecycles; the
+// document tools build those on top of it. Nothing is written to local disk;
+// the only state in memory is a bounded cache of immutable bodies.
+//
+// # Why this write protocol
+//
+// S3 and DynamoDB share no transaction, and the table has to work with
+// single-item conditional writes only (DynamoDB's transactions are not used, so
+// the tests run on dynalite, which has none). So every change has exactly one
+// linearization point: a conditional write of the document's META item.
+// Everything else is either written before that point and unreachable until it
+// (an immutable body revision, a pending marker, a title claim) or derived
+// from it afterwards (the export object, cleanup).
+//
+//  1. The body goes to an immutable revision object
+//     `.revisions/<plural>/<id>/v<version>-<txn>.md`, written create-only
+//     (If-None-Match: *) so it is never overwritten; <txn> is 128 random bits
+//     per attempt. It is uploaded in parallel with steps 2–3. (A change that keeps the body, such as a status
+//     change or delete, reuses the current revision.)
+//  2. Create writes a pending META (ver 0, no index keys: invisible to Get and
+//     List) carrying <txn>; a rename or restore instead marks the committed
+//     META with <txn> and the title it wants, conditioned on its version.
+//  3. If the title is new to the document, it claims it: the claim item
+//     `<KIND>#` / `TITLE#<normalized title>` (whitespace collapsed, lower-cased)
+//     names the owner id and <txn>.
+//  4. Commit: one conditional write of META (version check, and <txn> still
+//     present when a title was claimed) that sets the new fields, the index
+//     keys and the pointer to the revision written in step 1, bumps the version
+//     and clears the pending marker. Readers see the new state from here on.
+//  5. After the commit: the derived export object `<plural>/<id>-<slug>.md` (the
+//     layout a Blue CLI export reads) is written with the latest committed body,
+//     then META is read again and the export redone if someone committed
+//     meanwhile, so racing writers converge on the newest version; the old title
+//     claim and the superseded revision are deleted (best effort).
+//
+// A reader only follows META's pointer, so it only ever sees a body that was
+// fully written before the commit that made it current. A reader that raced a
+// later commit and finds its revision already deleted re-reads META.
+//
+// # Titles are unique per kind without a transaction
+//
+// A claim is valid while its owner's META is committed, not deleted, and has
+// that title. A claim whose owner is mid-operation (META carries the claim's
+// <txn> and wants that title) is aborted by whoever needs the title: a
+// conditional write removing that <txn> from the owner's META, after which the
+// owner's commit (conditioned on its <txn>) fails. Any other claim is stale and
+// is taken over with a compare-and-swap on the claim item. Since a document
+// commits a new title only under a <txn> that the title's claim named and that
+// nobody removed, two live documents of a kind never share a title. Soft
+// delete releases the title; restore claims it again (ErrExists if taken).
+//
+// # What a crash at each step leaves behind
+//
+//   - during or after 1: an orphan revision object. Nothing points to it; Purge
+//     of the document removes it.
+//   - after 2: a pending META (invisible; the next Create of that id overwrites
+//     it) or a pending marker on a committed META (ignored by readers; the next
+//     write replaces or clears it).
+//   - after 3: a claim whose owner never committed that title: stale by the rule
+//     above, so the next claimant takes it over. The number from NextNumber is
+//     not lost: a retried Create with the same id reuses it.
+//   - commit answered with an error that is not a failed condition (network,
+//     timeout): the outcome is unknown, so nothing is cleaned up; a retry reads
+//     the truth (ErrConflict or ErrExists if it had in fact committed).
+//   - after 4: the document is committed and consistent; the export object may
+//     be stale or missing until the next write of the document or SyncExport,
+//     and an old claim or revision may linger (stale, unreferenced).
+//
+// Purge first marks META as purging (removing its index keys and bumping the
+// version, so no in-flight commit can land), then deletes the other items and
+// S3 objects, and deletes META last; a crash leaves an invisible purging META
+// that a repeated Purge finishes.
+//
+// # Table schema (the client's Terraform must match it)
+//
+// One table, billing mode on demand, server-side encryption with the client's
+// KMS key, point-in-time recovery recommended.
+//
+//	key:   PK (S, HASH), SK (S, RANGE)
+//	GSI ByKind:       GSI1PK (S, HASH), GSI1SK (S, RANGE), projection ALL
+//	GSI ByKindStatus: GSI2PK (S, HASH), GSI2SK (S, RANGE), projection ALL
+//
+// Items (<KIND> is the kind upper-cased, e.g. RFC):
+//
+//	document   PK=<KIND>#<id>  SK=META#
+//	           kind id num slug title status attrs(M of S) ver created updated
+//	           [deleted] body(revision key) size export(export key) ctxn
+//	           [txn ptitle] (pending marker) [purging]
+//	           GSI1PK=<KIND> GSI1SK=<id> GSI2PK=<KIND>#<status> GSI2SK=<id>
+//	           (index keys only on committed, non-purging documents)
+//	counter    PK=<KIND>#  SK=COUNTER#<kind>   n
+//	title      PK=<KIND>#  SK=TITLE#<normalized title>  owner txn at
+//
+// Other entities of a document (tasks, links) belong in its partition
+// PK=<KIND>#<id> with their own SK prefix; Purge deletes the whole partition.
+//
+// List reads the GSIs, which DynamoDB keeps eventually consistent: a change can
+// take a moment to show in List. Get is strongly consistent.
+package store

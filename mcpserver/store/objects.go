@@ -1,0 +1,120 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// errNoSuchKey marks a missing S3 object (internal: callers re-read META).
+var errNoSuchKey = errors.New("no such key")
+
+const contentType = "text/markdown; charset=utf-8"
+
+// putObject writes body with SSE-KMS under the client's key. With create the
+// write fails if the key exists (If-None-Match: *), which keeps revisions
+// immutable.
+func (s *Store) putObject(ctx context.Context, key string, body []byte, create bool) error {
+	if s.o.KMSKeyID == "" {
+		return fmt.Errorf("put %s: %w: no KMS key configured", key, ErrInvalid)
+	}
+	in := &s3.PutObjectInput{
+		Bucket:               aws.String(s.o.Bucket),
+		Key:                  aws.String(key),
+		Body:                 bytes.NewReader(body),
+		ContentLength:        aws.Int64(int64(len(body))),
+		ContentType:          aws.String(contentType),
+		ServerSideEncryption: s3types.ServerSideEncryptionAwsKms,
+		SSEKMSKeyId:          aws.String(s.o.KMSKeyID),
+	}
+	if create {
+		in.IfNoneMatch = aws.String("*")
+	}
+	if _, err := s.s3.PutObject(ctx, in); err != nil {
+		return fmt.Errorf("put body %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *Store) getObject(ctx context.Context, key string) ([]byte, error) {
+	out, err := s.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(key)})
+	if err != nil {
+		var nsk *s3types.NoSuchKey
+		var ae smithy.APIError
+		if errors.As(err, &nsk) || (errors.As(err, &ae) && ae.ErrorCode() == "NoSuchKey") {
+			return nil, fmt.Errorf("get body %s: %w", key, errNoSuchKey)
+		}
+		return nil, fmt.Errorf("get body %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	n := aws.ToInt64(out.ContentLength)
+	if n < 0 || n > maxBodyBytes {
+		n = 0
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n))
+	if _, err := io.Copy(buf, io.LimitReader(out.Body, maxBodyBytes+1)); err != nil {
+		return nil, fmt.Errorf("read body %s: %w", key, err)
+	}
+	if buf.Len() > maxBodyBytes {
+		return nil, fmt.Errorf("read body %s: over %d bytes", key, maxBodyBytes)
+	}
+	return buf.Bytes(), nil
+}
+
+// deleteObject removes key; S3 answers success for a missing key.
+func (s *Store) deleteObject(ctx context.Context, key string) error {
+	if _, err := s.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(key)}); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *Store) listKeys(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(s.s3, &s3.ListObjectsV2Input{Bucket: aws.String(s.o.Bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", prefix, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	return keys, nil
+}
+
+// getMeta reads a META item with a strongly consistent read; nil when absent.
+func (s *Store) getMeta(ctx context.Context, kind, id string) (*meta, error) {
+	out, err := s.ddb.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.o.Table),
+		Key:            keyOf(docPK(kind, id), metaSK),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get %s/%s: %w", kind, id, err)
+	}
+	if len(out.Item) == 0 {
+		return nil, nil
+	}
+	m, err := decodeMeta(out.Item)
+	if err != nil {
+		return nil, fmt.Errorf("get %s/%s: %w", kind, id, err)
+	}
+	return m, nil
+}
+
+// cleanupCtx bounds best-effort cleanup, which must run even when the
+// caller's context is done.
+func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+}

@@ -1,0 +1,125 @@
+package tenantconfig
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// Names of the secrets in the client's Infisical workspace.
+const (
+	KeyRoleARN     = "AWS_ROLE_ARN"
+	KeyExternalID  = "EXTERNAL_ID"
+	KeyBucket      = "BLUE_S3_BUCKET"
+	KeyTable       = "BLUE_DYNAMODB_TABLE"
+	KeyKMSKeyID    = "BLUE_KMS_KEY_ID"
+	KeyAPIEndpoint = "API_ENDPOINT"
+)
+
+// RequiredKeys are the secrets a config cannot do without, in the order
+// error messages list them.
+var RequiredKeys = []string{KeyRoleARN, KeyExternalID, KeyBucket, KeyTable, KeyKMSKeyID}
+
+// Sentinel errors of Current, Ready and Refresh; test with errors.Is. The
+// returned errors wrap them with what happened, never with secret values.
+var (
+	// ErrRevoked: Infisical refused our identity (401/403 at login or when
+	// listing, or the project is gone), so the client has withdrawn access.
+	ErrRevoked = errors.New("access revoked by the client")
+	// ErrUnavailable: no config loaded yet, or Infisical has been unreachable
+	// for longer than the grace period.
+	ErrUnavailable = errors.New("tenant config unavailable")
+	// ErrIncomplete: a required secret is missing or empty; the message
+	// names which.
+	ErrIncomplete = errors.New("tenant config incomplete")
+)
+
+// Config is the tenant's config as held in the client's Infisical workspace.
+// Its String, GoString and LogValue methods hide the values, so printing or
+// logging a Config by mistake leaks nothing.
+type Config struct {
+	RoleARN     string // AWS_ROLE_ARN: role in the client's account to assume
+	ExternalID  string // EXTERNAL_ID: sts:ExternalId the role's trust policy requires
+	Bucket      string // BLUE_S3_BUCKET
+	Table       string // BLUE_DYNAMODB_TABLE
+	KMSKeyID    string // BLUE_KMS_KEY_ID
+	APIEndpoint string // API_ENDPOINT, optional
+}
+
+// parseConfig builds a Config from listed secrets and names the required
+// keys that are missing or blank. Values are trimmed: a value pasted with a
+// trailing newline must not break an AssumeRole.
+func parseConfig(values map[string]string) (Config, []string) {
+	get := func(k string) string { return strings.TrimSpace(values[k]) }
+	c := Config{
+		RoleARN:     get(KeyRoleARN),
+		ExternalID:  get(KeyExternalID),
+		Bucket:      get(KeyBucket),
+		Table:       get(KeyTable),
+		KMSKeyID:    get(KeyKMSKeyID),
+		APIEndpoint: get(KeyAPIEndpoint),
+	}
+	var missing []string
+	for _, k := range RequiredKeys {
+		if c.value(k) == "" {
+			missing = append(missing, k)
+		}
+	}
+	return c, missing
+}
+
+func (c Config) value(key string) string {
+	switch key {
+	case KeyRoleARN:
+		return c.RoleARN
+	case KeyExternalID:
+		return c.ExternalID
+	case KeyBucket:
+		return c.Bucket
+	case KeyTable:
+		return c.Table
+	case KeyKMSKeyID:
+		return c.KMSKeyID
+	case KeyAPIEndpoint:
+		return c.APIEndpoint
+	}
+	return ""
+}
+
+// changedKeys names the secrets whose values differ between a and b.
+func changedKeys(a, b Config) []string {
+	var out []string
+	for _, k := range append(append([]string{}, RequiredKeys...), KeyAPIEndpoint) {
+		if a.value(k) != b.value(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func (c Config) setKeys() []string {
+	var out []string
+	for _, k := range append(append([]string{}, RequiredKeys...), KeyAPIEndpoint) {
+		if c.value(k) != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// IsZero reports whether c is the zero Config (no config held).
+func (c Config) IsZero() bool { return c == Config{} }
+
+// String names the keys that are set, never their values.
+func (c Config) String() string {
+	return fmt.Sprintf("Config{set: %s}", strings.Join(c.setKeys(), ","))
+}
+
+// GoString keeps %#v from printing values.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue keeps slog from printing values.
+func (c Config) LogValue() slog.Value {
+	return slog.StringValue(c.String())
+}

@@ -1,0 +1,159 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/superviber/blue-operator/mcpserver/blue"
+	"github.com/superviber/blue-operator/mcpserver/store"
+)
+
+// CallInfo is filled in by a tool call for the audit line: the document it
+// touched. The server puts one in the context of every call.
+type CallInfo struct {
+	DocType, DocID string
+	// AWSRequestID is the last AWS request id of the call.
+	AWSRequestID string
+}
+
+// NoteAWSRequestID records an AWS request id for the call in ctx; the AWS
+// clients' middleware calls it.
+func NoteAWSRequestID(ctx context.Context, id string) {
+	if ci, _ := ctx.Value(callInfoKey{}).(*CallInfo); ci != nil && id != "" {
+		ci.AWSRequestID = id
+	}
+}
+
+type callInfoKey struct{}
+
+// WithCallInfo returns a context carrying ci.
+func WithCallInfo(ctx context.Context, ci *CallInfo) context.Context {
+	return context.WithValue(ctx, callInfoKey{}, ci)
+}
+
+func noteDoc(ctx context.Context, r Result) {
+	ci, _ := ctx.Value(callInfoKey{}).(*CallInfo)
+	if ci == nil || r.Document == nil {
+		return
+	}
+	ci.DocType, ci.DocID = r.Document.Kind, r.Document.ID
+}
+
+// add registers one tool whose handler runs against the tenant's store.
+func add[In any](srv *mcp.Server, s *Service, name, desc string, h func(context.Context, Store, In) (Result, error)) {
+	mcp.AddTool(srv, &mcp.Tool{Name: name, Description: desc}, func(ctx context.Context, _ *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Result, error) {
+		st, err := s.Store(ctx)
+		if err != nil {
+			return nil, Result{}, err
+		}
+		r, err := h(ctx, st, in)
+		if err != nil {
+			return nil, Result{}, err
+		}
+		noteDoc(ctx, r)
+		return nil, r, nil
+	})
+}
+
+// Names of the tools Register adds beyond Blue's own.
+var hostedAdditions = []string{"blue_prd_criteria", "blue_prd_criterion_complete"}
+
+// Register adds every tool and the document resources to srv.
+func Register(srv *mcp.Server, s *Service) {
+	add(srv, s, "blue_status", "Project overview: active, ready and stalled work, and counts by kind and status.", s.status)
+	add(srv, s, "blue_next", "Suggested next actions.", s.next)
+	add(srv, s, "blue_search", "Search titles and bodies; adr:N finds documents citing ADR N.", s.search)
+
+	add(srv, s, "blue_rfc_create", "Create a draft RFC.", s.rfcCreate)
+	add(srv, s, "blue_rfc_get", "Read an RFC with its plan and progress.", s.rfcGet)
+	add(srv, s, "blue_rfc_update_status", "Move an RFC through draft → accepted → in-progress → implemented (or superseded); illegal transitions are refused.", s.rfcUpdateStatus)
+	add(srv, s, "blue_rfc_plan", "Write an RFC's plan tasks.", s.rfcPlan)
+	add(srv, s, "blue_rfc_task_complete", "Tick one plan task (by index or text).", s.rfcTaskComplete)
+	add(srv, s, "blue_rfc_validate", "Report an RFC's status, empty sections and plan completeness.", s.rfcValidate)
+	add(srv, s, "blue_rfc_complete", "Mark an RFC implemented once at least 70% of its plan is done (moving accepted to in-progress first).", s.rfcComplete)
+
+	add(srv, s, "blue_spike_create", "Start a time-boxed spike.", s.spikeCreate)
+	add(srv, s, "blue_spike_complete", "Close a spike with an outcome; recommends-implementation needs an RFC naming the spike as its source.", s.spikeComplete)
+
+	add(srv, s, "blue_adr_create", "Record an architecture decision (optionally for an implemented RFC).", s.adrCreate)
+	add(srv, s, "blue_adr_get", "Read an ADR and the documents that cite it.", s.adrGet)
+	add(srv, s, "blue_adr_relevant", "ADRs whose words match a context.", s.adrRelevant)
+	add(srv, s, "blue_adr_audit", "The accepted ADRs' decisions, to check against the code.", s.adrAudit)
+
+	add(srv, s, "blue_decision_create", "Record a lightweight decision.", s.decisionCreate)
+
+	add(srv, s, "blue_prd_create", "Create a draft PRD.", s.prdCreate)
+	add(srv, s, "blue_prd_get", "Read a PRD with its acceptance criteria.", s.prdGet)
+	add(srv, s, "blue_prd_approve", "Approve a draft PRD.", s.prdApprove)
+	add(srv, s, "blue_prd_complete", "Mark an approved PRD implemented; blocked while any acceptance criterion is unticked.", s.prdComplete)
+	add(srv, s, "blue_prd_criteria", "Set a PRD's acceptance criteria (hosted addition).", s.prdCriteria)
+	add(srv, s, "blue_prd_criterion_complete", "Tick one acceptance criterion (hosted addition).", s.prdCriterionComplete)
+
+	add(srv, s, "blue_postmortem_create", "Open an incident post-mortem.", s.postmortemCreate)
+	add(srv, s, "blue_postmortem_action_to_rfc", "Turn a post-mortem action item into an RFC.", s.postmortemActionToRFC)
+
+	add(srv, s, "blue_runbook_create", "Create an operational runbook.", s.runbookCreate)
+	add(srv, s, "blue_runbook_update", "Append an operation or troubleshooting entry to a runbook.", s.runbookUpdate)
+	add(srv, s, "blue_runbook_lookup", "The runbook that best matches an action phrase.", s.runbookLookup)
+	add(srv, s, "blue_runbook_actions", "Every action the runbooks register.", s.runbookActions)
+
+	add(srv, s, "blue_audit_create", "Start an audit.", s.auditCreate)
+	add(srv, s, "blue_audit_get", "Read an audit.", s.getKind("audit"))
+	add(srv, s, "blue_audit_complete", "Mark an audit complete.", s.moveKind("audit", "complete"))
+
+	add(srv, s, "blue_dialogue_create", "Record a dialogue (alignment dialogues are not served).", s.dialogueCreate)
+	add(srv, s, "blue_dialogue_get", "Read a dialogue.", s.getKind("dialogue"))
+	add(srv, s, "blue_dialogue_list", "List dialogues, optionally about one RFC.", s.dialogueList)
+
+	for _, k := range blue.Kinds {
+		if k.Name == "dialogue" {
+			continue
+		}
+		add(srv, s, "blue_"+k.Name+"_list", fmt.Sprintf("List %s documents, with a status filter (%s) and pagination.", k.Title, strings.Join(k.Statuses, ", ")), s.list(k.Name))
+	}
+
+	add(srv, s, "blue_delete", "Soft-delete a document (restorable for 7 days), or delete it permanently.", s.delete)
+	add(srv, s, "blue_restore", "Undo a soft delete within 7 days.", s.restore)
+	add(srv, s, "blue_deleted_list", "List soft-deleted documents.", s.deletedList)
+	add(srv, s, "blue_purge_deleted", "Permanently delete documents soft-deleted at least N days ago.", s.purgeDeleted)
+
+	srv.AddResourceTemplate(&mcp.ResourceTemplate{
+		Name:        "blue-document",
+		Title:       "Blue document",
+		Description: "A Blue document's markdown: blue://docs/{plural}/{id}, e.g. blue://docs/rfcs/0001",
+		URITemplate: "blue://docs/{plural}/{id}",
+		MIMEType:    "text/markdown",
+	}, s.readResource)
+}
+
+// readResource serves blue://docs/<plural>/<id>.
+func (s *Service) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+	u, err := url.Parse(req.Params.URI)
+	if err != nil || u.Scheme != "blue" || u.Host != "docs" {
+		return nil, mcp.ResourceNotFoundError(req.Params.URI)
+	}
+	plural, id, found := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	k, known := blue.KindByPlural(plural)
+	if !found || !known || id == "" || strings.Contains(id, "/") {
+		return nil, mcp.ResourceNotFoundError(req.Params.URI)
+	}
+	st, err := s.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := st.Get(ctx, k.Name, id)
+	if err != nil || d.DeletedAt != nil {
+		return nil, mcp.ResourceNotFoundError(req.Params.URI)
+	}
+	body, err := withBody(ctx, st, d)
+	if err != nil {
+		return nil, err
+	}
+	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, MIMEType: "text/markdown", Text: string(body)}}}, nil
+}
+
+var _ = store.ErrNotFound

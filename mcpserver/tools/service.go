@@ -1,0 +1,305 @@
+// Package tools is Blue's tool set as the hosted server serves it: the same
+// tool names, parameters, statuses and lifecycle rules as Blue's own MCP
+// server, over the client's S3 bucket and DynamoDB table, plus a _list tool
+// for every kind and documents as MCP resources.
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/superviber/blue-operator/mcpserver/blue"
+	"github.com/superviber/blue-operator/mcpserver/store"
+)
+
+// Store is what the tools need of the client's storage; *store.Store has it.
+type Store interface {
+	NextNumber(ctx context.Context, kind string) (int, error)
+	Create(ctx context.Context, d *store.Document) error
+	Get(ctx context.Context, kind, id string) (*store.Document, error)
+	Update(ctx context.Context, d *store.Document) error
+	List(ctx context.Context, kind string, o store.ListOptions) ([]store.Document, string, error)
+	Delete(ctx context.Context, kind, id string, version int64) error
+	Restore(ctx context.Context, kind, id string, version int64) error
+	Purge(ctx context.Context, kind, id string) error
+	Body(ctx context.Context, d *store.Document) ([]byte, error)
+}
+
+// Service runs the tools for one tenant.
+type Service struct {
+	// Store returns the client's storage as the calling user may use it. It
+	// fails (for example "access revoked by the client") when the tenant's
+	// configuration or credentials are gone; that error is the tool's answer.
+	Store func(ctx context.Context) (Store, error)
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Result is what every tool answers, as Blue did: a status, a message a
+// person can read, an optional hint for the next step, and the data.
+type Result struct {
+	// Status is success, blocked (a lifecycle gate stopped it) or
+	// rfc_required (a spike that recommends implementation needs an RFC).
+	Status        string         `json:"status"`
+	Message       string         `json:"message"`
+	Hint          string         `json:"hint,omitempty"`
+	Document      *DocView       `json:"document,omitempty"`
+	Documents     []DocView      `json:"documents,omitempty"`
+	NextPageToken string         `json:"next_page_token,omitempty"`
+	Progress      *ProgressView  `json:"progress,omitempty"`
+	Data          map[string]any `json:"data,omitempty"`
+}
+
+// DocView is a document as tools show it.
+type DocView struct {
+	Kind      string            `json:"doc_type"`
+	ID        string            `json:"id"`
+	Number    int               `json:"number,omitempty"`
+	Title     string            `json:"title"`
+	Slug      string            `json:"slug"`
+	Status    string            `json:"status"`
+	URI       string            `json:"uri"`
+	Attrs     map[string]string `json:"metadata,omitempty"`
+	Content   string            `json:"content,omitempty"`
+	Version   int64             `json:"version"`
+	CreatedAt string            `json:"created_at"`
+	UpdatedAt string            `json:"updated_at"`
+	DeletedAt string            `json:"deleted_at,omitempty"`
+}
+
+// ProgressView is a checklist's completion.
+type ProgressView struct {
+	Done    int        `json:"done"`
+	Total   int        `json:"total"`
+	Percent int        `json:"percent"`
+	Tasks   []TaskView `json:"tasks,omitempty"`
+}
+
+// TaskView is one checklist item.
+type TaskView struct {
+	Index int    `json:"index"`
+	Text  string `json:"text"`
+	Done  bool   `json:"done"`
+}
+
+// URI is a document's MCP resource address.
+func URI(kind, id string) string { return "blue://docs/" + blue.Plural(kind) + "/" + id }
+
+func view(d *store.Document, body []byte) *DocView {
+	v := &DocView{
+		Kind: d.Kind, ID: d.ID, Number: d.Number, Title: d.Title, Slug: d.Slug, Status: d.Status,
+		URI: URI(d.Kind, d.ID), Attrs: publicAttrs(d.Attrs), Content: string(body), Version: d.Version,
+		CreatedAt: d.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: d.UpdatedAt.UTC().Format(time.RFC3339),
+	}
+	if d.DeletedAt != nil {
+		v.DeletedAt = d.DeletedAt.UTC().Format(time.RFC3339)
+	}
+	return v
+}
+
+// publicAttrs hides the bulky plan from listings; it has its own view.
+func publicAttrs(a map[string]string) map[string]string {
+	if len(a) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(a))
+	for k, v := range a {
+		if k != attrPlan {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func ok(msg string) Result { return Result{Status: "success", Message: msg} }
+
+// Errors a tool answers with. They become MCP tool errors (isError), never
+// protocol errors, so the model reads them.
+var (
+	errNotFound = errors.New("not found")
+)
+
+func notFound(k blue.Kind, ref string) error {
+	return fmt.Errorf("%w: no %s matches %q; list them with blue_%s_list", errNotFound, k.Title, ref, k.Name)
+}
+
+// storeErr turns storage errors into messages a user can act on, without
+// any document content.
+func storeErr(op string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("%s: the document changed while this call ran; read it again and retry", op)
+	case errors.Is(err, store.ErrExists):
+		return fmt.Errorf("%s: a document with that title already exists", op)
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%s: %w", op, errNotFound)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func kind(name string) blue.Kind {
+	k, found := blue.KindByName(name)
+	if !found {
+		// The registry is static; every caller passes a registered name.
+		return blue.Kind{Name: name, Plural: name + "s", Title: name, Statuses: []string{"unknown"}}
+	}
+	return k
+}
+
+// listAll reads every document of a kind (metadata only).
+func listAll(ctx context.Context, st Store, kind string, o store.ListOptions) ([]store.Document, error) {
+	var out []store.Document
+	o.Limit = 100
+	for {
+		docs, next, err := st.List(ctx, kind, o)
+		if err != nil {
+			return nil, storeErr("list "+kind, err)
+		}
+		out = append(out, docs...)
+		if next == "" {
+			return out, nil
+		}
+		o.PageToken = next
+	}
+}
+
+// find looks a document up as Blue did: exact title, then the title spelt
+// as a slug, then number (or id), then substring; the shortest title wins.
+// A number for a numbered kind goes straight to the item, with no listing.
+func (s *Service) find(ctx context.Context, st Store, k blue.Kind, ref string, o store.ListOptions) (*store.Document, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return nil, fmt.Errorf("title is required: give the %s's title, slug or number", k.Title)
+	}
+	if n, isNum := blue.ParseNumber(ref); isNum && k.Numbered && !o.OnlyDeleted {
+		d, err := st.Get(ctx, k.Name, blue.FormatNumber(n))
+		if err == nil && (d.DeletedAt == nil || o.IncludeDeleted) {
+			return d, nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, storeErr("get "+k.Name, err)
+		}
+	}
+	docs, err := listAll(ctx, st, k.Name, o)
+	if err != nil {
+		return nil, err
+	}
+	lower := strings.ToLower(ref)
+	match := func(pred func(d *store.Document) bool) *store.Document {
+		var best *store.Document
+		for i := range docs {
+			d := &docs[i]
+			if pred(d) && (best == nil || len(d.Title) < len(best.Title)) {
+				best = d
+			}
+		}
+		return best
+	}
+	n, isNum := blue.ParseNumber(ref)
+	for _, pred := range []func(d *store.Document) bool{
+		func(d *store.Document) bool { return strings.EqualFold(d.Title, ref) },
+		func(d *store.Document) bool { return strings.EqualFold(d.Title, blue.DeSlug(ref)) || d.Slug == lower },
+		func(d *store.Document) bool { return d.ID == ref || (isNum && d.Number == n && d.Number > 0) },
+		func(d *store.Document) bool { return strings.Contains(strings.ToLower(d.Title), lower) },
+	} {
+		if d := match(pred); d != nil {
+			full, err := st.Get(ctx, d.Kind, d.ID)
+			if err != nil {
+				return nil, storeErr("get "+k.Name, err)
+			}
+			return full, nil
+		}
+	}
+	return nil, notFound(k, ref)
+}
+
+// withBody loads the body of a document returned without one.
+func withBody(ctx context.Context, st Store, d *store.Document) ([]byte, error) {
+	if d.Body != nil {
+		return d.Body, nil
+	}
+	b, err := st.Body(ctx, d)
+	if err != nil {
+		return nil, storeErr("read "+d.Kind, err)
+	}
+	return b, nil
+}
+
+// newDoc allocates the id (number or timestamp) and creates the document.
+// Numbers come from the counter, so concurrent creates never share one.
+func (s *Service) newDoc(ctx context.Context, st Store, k blue.Kind, title string, attrs map[string]string, render func(id string, number int) []byte) (*store.Document, error) {
+	title = strings.TrimSpace(title)
+	if title == "" {
+		return nil, fmt.Errorf("title is required")
+	}
+	if len(title) > 200 {
+		return nil, fmt.Errorf("title is %d characters; keep it under 200", len(title))
+	}
+	slug := blue.Slug(title)
+	if slug == "" {
+		return nil, fmt.Errorf("title %q has no letters or digits to make a file name from", title)
+	}
+	now := s.now()
+	d := &store.Document{Kind: k.Name, Slug: slug, Title: title, Status: k.Initial(), Attrs: attrs, CreatedAt: now, UpdatedAt: now}
+	if k.Numbered || k.Counted {
+		n, err := st.NextNumber(ctx, k.Name)
+		if err != nil {
+			return nil, storeErr("allocate "+k.Name+" number", err)
+		}
+		d.Number = n
+	}
+	if k.Numbered {
+		d.ID = blue.FormatNumber(d.Number)
+	} else {
+		// Timestamp ids are per minute; the slug keeps two documents of the
+		// same minute apart.
+		d.ID = blue.TimestampID(now) + "-" + slug
+	}
+	d.Body = render(d.ID, d.Number)
+	if err := st.Create(ctx, d); err != nil {
+		return nil, storeErr("create "+k.Name, err)
+	}
+	return d, nil
+}
+
+// setStatus moves a document through its lifecycle: the index, and the
+// Status row of the markdown, as Blue rewrote it.
+func (s *Service) setStatus(ctx context.Context, st Store, d *store.Document, to string) error {
+	k := kind(d.Kind)
+	if err := k.CanMove(d.Status, to); err != nil {
+		return err
+	}
+	body, err := withBody(ctx, st, d)
+	if err != nil {
+		return err
+	}
+	d.Body = blue.SetHeader(body, "Status", blue.TitleCase(to))
+	d.Status = to
+	d.UpdatedAt = s.now()
+	if err := st.Update(ctx, d); err != nil {
+		return storeErr("update "+d.Kind, err)
+	}
+	return nil
+}
+
+func heading(k blue.Kind, number int, title string) string {
+	if k.Numbered {
+		return fmt.Sprintf("%s %s: %s", k.Title, blue.FormatNumber(number), title)
+	}
+	return fmt.Sprintf("%s: %s", k.Title, title)
+}
+
+func sortByID(docs []store.Document) {
+	sort.Slice(docs, func(i, j int) bool { return docs[i].ID < docs[j].ID })
+}
