@@ -118,3 +118,9 @@ func (c *challengeWriter) Flush() {
 		f.Flush()
 	}
 }
+
+// TokenHash is how the operator hands a token to the server: "sha256:<hex>".
+func TokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}

@@ -243,8 +243,7 @@ func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
 		res, err := next(ctx, method, req)
 		elapsed := time.Since(start)
 		outcome := "success"
-		switch r := res.(type) {
-		case *mcp.CallToolResult:
+		if r, isResult := res.(*mcp.CallToolResult); isResult && r != nil {
 			if r.IsError {
 				outcome = "error"
 			} else if st, ok := r.StructuredContent.(interface{ MarshalJSON() ([]byte, error) }); ok {
@@ -254,7 +253,10 @@ func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
 		if err != nil {
 			outcome = "error"
 		}
-		tool := call.Params.Name
+		tool := ""
+		if call.Params != nil {
+			tool = call.Params.Name
+		}
 		if !s.knownTool(tool) {
 			tool = "unknown" // bound the metric's label values
 		}

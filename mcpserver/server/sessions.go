@@ -102,7 +102,9 @@ func isInitialize(r *http.Request) (bool, error) {
 	if json.Unmarshal(b, &msg) != nil {
 		return false, nil // the SDK answers malformed JSON-RPC itself
 	}
-	return msg.Method == "initialize", nil
+	// server/discover is the sessionless protocol's (2026-07-28) handshake;
+	// it takes a slot as initialize does.
+	return msg.Method == "initialize" || msg.Method == "server/discover", nil
 }
 
 // handler wraps the MCP handler with session accounting.
