@@ -65,8 +65,12 @@ test: lint verify-generated node_modules ## Unit and envtest integration tests (
 bench-operator: ## Operator convergence benchmark against a baseline (prints figures).
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go run ./hack/bench-operator $(BENCH_ARGS)
 
+.PHONY: bench-mcp
+bench-mcp: node_modules ## MCP server overhead, RSS, start-up and STS calls against a bare go-sdk server (prints figures).
+	go run ./hack/bench-mcp $(BENCH_ARGS)
+
 .PHONY: bench
-bench: bench-operator ## All benchmarks.
+bench: bench-operator bench-mcp ## All benchmarks.
 
 ##@ Build
 
