@@ -19,8 +19,11 @@ import (
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 )
@@ -287,7 +290,10 @@ func (r *BlueTenantReconciler) writeStatus(ctx context.Context, t *bluev1.BlueTe
 			(c.Type == bluev1.ConditionReady && c.Status == metav1.ConditionFalse && c.Reason != bluev1.ReasonSuspended && old != nil) {
 			eventType = corev1.EventTypeWarning
 		}
-		if c.Type == bluev1.ConditionDegraded && c.Status == metav1.ConditionFalse && old == nil {
+		if old == nil && !(c.Type == bluev1.ConditionDegraded && c.Status == metav1.ConditionTrue) &&
+			c.Reason != bluev1.ReasonSuspended {
+			// A new tenant starting up is not news; a problem or a
+			// suspension from the start is.
 			continue
 		}
 		r.event(t, eventType, c.Reason, "Reconcile", "%s=%s: %s", c.Type, c.Status, c.Message)
@@ -303,18 +309,23 @@ func (r *BlueTenantReconciler) writeStatus(ctx context.Context, t *bluev1.BlueTe
 // SetupWithManager registers the reconciler and what it watches: the tenants
 // and every kind of object it owns, so drift is repaired.
 func (r *BlueTenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	// Owned objects matter when they change or go away, not when they
+	// appear: the reconciler just made them. Skipping creates saves a full
+	// second reconcile per new tenant (measured by make bench-operator).
+	owned := builder.WithPredicates(predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }})
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&bluev1.BlueTenant{}).
-		Owns(&corev1.Namespace{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&corev1.Secret{}).
-		Owns(&corev1.Service{}).
-		Owns(&corev1.ResourceQuota{}).
-		Owns(&corev1.LimitRange{}).
-		Owns(&appsv1.Deployment{}).
-		Owns(&networkingv1.Ingress{}).
-		Owns(&networkingv1.NetworkPolicy{}).
-		Owns(&policyv1.PodDisruptionBudget{}).
+		// Status writes (our own included) do not change the generation.
+		For(&bluev1.BlueTenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&corev1.Namespace{}, owned).
+		Owns(&corev1.ServiceAccount{}, owned).
+		Owns(&corev1.Secret{}, owned).
+		Owns(&corev1.Service{}, owned).
+		Owns(&corev1.ResourceQuota{}, owned).
+		Owns(&corev1.LimitRange{}, owned).
+		Owns(&appsv1.Deployment{}, owned).
+		Owns(&networkingv1.Ingress{}, owned).
+		Owns(&networkingv1.NetworkPolicy{}, owned).
+		Owns(&policyv1.PodDisruptionBudget{}, owned).
 		WithOptions(controllerOptions(r.Options)).
 		Named("bluetenant").
 		Complete(r)
