@@ -223,14 +223,18 @@ func TestToolsMatchBluesTable(t *testing.T) {
 	}
 }
 
-// bluesTable reads tool names and required parameters from
-// shared/BLUE-TOOLS.md's table.
+// bluesTable reads tool names and required parameters from the table in
+// docs/blue-tools.md (the team's copy of shared/BLUE-TOOLS.md; where the
+// shared folder sits beside the repo, the copy must match it).
 func bluesTable(t *testing.T) map[string][]string {
 	t.Helper()
-	path := filepath.Join("..", "..", "..", "shared", "BLUE-TOOLS.md")
+	path := filepath.Join("..", "..", "docs", "blue-tools.md")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("read %s: %v", path, err)
+	}
+	if shared, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "BLUE-TOOLS.md")); err == nil && !bytes.Equal(shared, b) {
+		t.Fatalf("docs/blue-tools.md differs from shared/BLUE-TOOLS.md: copy the shared file again")
 	}
 	out := map[string][]string{}
 	row := regexp.MustCompile(`^\| (blue_[a-z_ /]+) \| [^|]* \| ([^|]*) \|$`)
