@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/superviber/blue-operator/mcpserver/server"
+	env "github.com/superviber/blue-operator/mcpserver/serverenv"
+	"github.com/superviber/blue-operator/mcpserver/testbackends/world"
+)
+
+// The tests run this test binary as blue-mcp (it re-executes itself with
+// BLUE_MCP_MAIN=1), configured through the environment as the operator's
+// Deployment configures it, against the loopback backends.
+
+func TestMain(m *testing.M) {
+	if os.Getenv("BLUE_MCP_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	out    *syncBuf
+	exited chan error
+	addr   string
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// tenantEnv is the environment the operator would set, pointed at the world.
+func tenantEnv(w *world.World, tn *world.Tenant, addr string) []string {
+	return []string{
+		env.Tenant + "=" + tn.Name, env.Tier + "=medium", env.PublicURL + "=http://" + addr + "/mcp",
+		env.ListenAddr + "=" + addr, env.MetricsAddr + "=127.0.0.1:0",
+		env.AuthMode + "=token", env.TokenHashes + "=" + server.TokenHash(tn.Token),
+		"AWS_REGION=" + world.Region, "BLUE_STS_ENDPOINT=" + w.STSURL, "BLUE_S3_ENDPOINT=" + w.S3.Endpoint(), "BLUE_DYNAMODB_ENDPOINT=" + w.DDB.Endpoint(),
+		// The hop role's credentials, as IRSA would provide them.
+		"AWS_ACCESS_KEY_ID=" + tn.HopKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + tn.HopKey.SecretAccessKey,
+		env.InfisicalSite + "=" + w.Infisical.URL(), env.InfisicalProj + "=" + tn.Project, env.InfisicalEnv + "=" + tn.Environment,
+		env.InfisicalPath + "=" + tn.SecretPath, env.InfisicalMethod + "=universal",
+		env.InfisicalCID + "=" + tn.ClientID, env.InfisicalSecret + "=" + tn.ClientSecret,
+	}
+}
+
+func start(t *testing.T, envs []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	var base []string
+	for _, kv := range os.Environ() {
+		// The machine's AWS settings must not leak into the server under test.
+		if !strings.HasPrefix(kv, "AWS_") {
+			base = append(base, kv)
+		}
+	}
+	cmd.Env = append(append(base, "BLUE_MCP_MAIN=1"), envs...)
+	p := &proc{cmd: cmd, out: &syncBuf{}, exited: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+		}
+		if t.Failed() {
+			t.Logf("blue-mcp output:\n%s", p.out.String())
+		}
+	})
+	return p
+}
+
+func waitReady(t *testing.T, client *http.Client, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready: %v", url, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestBadSettingsAreNamed(t *testing.T) {
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"no tenant", nil, nil, "--tenant (BLUE_TENANT) is required"},
+		{"bad tier", []string{env.Tenant + "=a", env.Tier + "=huge"}, nil, "--tier"},
+		{"no region", []string{env.Tenant + "=a"}, nil, "--region (AWS_REGION)"},
+		{"no hashes", []string{env.Tenant + "=a", "AWS_REGION=eu-west-1", env.PublicURL + "=https://a/mcp"}, nil, "--token-sha256"},
+		{"bad sessions", []string{env.Tenant + "=a", env.MaxSessions + "=lots"}, nil, "--max-sessions"},
+		{"bad auth mode", []string{env.Tenant + "=a", "AWS_REGION=eu-west-1", env.PublicURL + "=https://a/mcp", env.AuthMode + "=basic"}, nil, "--auth-mode"},
+		{"bad token hash", []string{env.Tenant + "=a", "AWS_REGION=eu-west-1", env.PublicURL + "=https://a/mcp", env.TokenHashes + "=md5:x",
+			env.InfisicalProj + "=p", env.InfisicalID + "=i", env.InfisicalToken + "=/dev/null"}, nil, "token hash"},
+		{"infisical", []string{env.Tenant + "=a", "AWS_REGION=eu-west-1", env.PublicURL + "=https://a/mcp", env.TokenHashes + "=sha256:00"}, nil, "infisical"},
+		{"unknown flag", nil, []string{"--bogus"}, "bogus"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], tc.args...)
+			cmd.Env = append([]string{"BLUE_MCP_MAIN=1", "PATH=" + os.Getenv("PATH")}, tc.env...)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("started with a bad setting:\n%s", out)
+			}
+			if !strings.Contains(strings.ToLower(string(out)), strings.ToLower(tc.want)) {
+				t.Errorf("output %q does not name %q", out, tc.want)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "--version")
+	cmd.Env = []string{"BLUE_MCP_MAIN=1"}
+	out, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(out)) != version {
+		t.Fatalf("--version: %q %v", out, err)
+	}
+}
+
+// TestServesAndShutsDownGracefully: the binary becomes ready, serves a call,
+// and on SIGTERM lets an in-flight call finish before it exits 0.
+func TestServesAndShutsDownGracefully(t *testing.T) {
+	w := world.Start(t)
+	tn, err := w.AddTenant(context.Background(), "proc", 202020202020)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	p := start(t, tenantEnv(w, tn, addr))
+	waitReady(t, http.DefaultClient, "http://"+addr+"/readyz")
+
+	c := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil)
+	s, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: "http://" + addr + "/mcp", HTTPClient: world.BearerClient(tn.Token)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	// Hold STS so the first tool call (which must assume the client role)
+	// is in flight when SIGTERM arrives.
+	release := w.STS.Hold()
+	done := make(chan error, 1)
+	go func() {
+		res, err := s.CallTool(context.Background(), &mcp.CallToolParams{Name: "blue_rfc_create", Arguments: map[string]any{"title": "In flight"}})
+		if err == nil && res.IsError {
+			err = fmt.Errorf("tool error: %v", res.Content)
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for w.STS.Held() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the call never reached STS")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// New connections are refused while the in-flight call waits.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if _, err := http.Get("http://" + addr + "/healthz"); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still accepting new requests after SIGTERM")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("in-flight call: %v", err)
+	}
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+		p.exited <- nil
+	case <-time.After(20 * time.Second):
+		t.Fatal("did not exit after SIGTERM")
+	}
+	if !strings.Contains(p.out.String(), `"event":"stop"`) {
+		t.Errorf("no stop log line")
+	}
+}
+
+func TestTLSIsAtLeast13(t *testing.T) {
+	w := world.Start(t)
+	tn, err := w.AddTenant(context.Background(), "tls", 303030303030)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := selfSigned(t)
+	addr := freeAddr(t)
+	start(t, tenantEnv(w, tn, addr), "--tls-cert="+certFile, "--tls-key="+keyFile)
+	tls13 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}}}
+	waitReady(t, tls13, "https://"+addr+"/healthz")
+	tls12 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12}}}
+	if resp, err := tls12.Get("https://" + addr + "/healthz"); err == nil {
+		_ = resp.Body.Close()
+		t.Fatal("a TLS 1.2 client was served")
+	}
+}
+
+func selfSigned(t *testing.T) (string, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	_ = os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return certFile, keyFile
+}
