@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/superviber/blue-operator/mcpserver/apigw"
 	"github.com/superviber/blue-operator/mcpserver/awscreds"
 	"github.com/superviber/blue-operator/mcpserver/blue"
 	"github.com/superviber/blue-operator/mcpserver/store"
@@ -56,7 +57,7 @@ type Backend struct {
 	o     Options
 
 	mu     sync.Mutex
-	stores map[key]*store.Store
+	stores map[key]tools.Store
 }
 
 type key struct {
@@ -69,14 +70,14 @@ func New(cfg Config, creds Credentials, o Options) *Backend {
 	if o.Caller == nil {
 		o.Caller = func(context.Context) string { return "" }
 	}
-	return &Backend{cfg: cfg, creds: creds, o: o, stores: map[key]*store.Store{}}
+	return &Backend{cfg: cfg, creds: creds, o: o, stores: map[key]tools.Store{}}
 }
 
 // Changed forgets every cached client and credential: the client rotated a
 // value or revoked access.
 func (b *Backend) Changed(_, _ tenantconfig.Config) {
 	b.mu.Lock()
-	b.stores = map[key]*store.Store{}
+	b.stores = map[key]tools.Store{}
 	b.mu.Unlock()
 	b.creds.Drop()
 }
@@ -90,18 +91,25 @@ func (b *Backend) Store(ctx context.Context) (tools.Store, error) {
 		}
 		return nil, fmt.Errorf("tenant configuration unavailable: %w", err)
 	}
-	if cfg.APIEndpoint != "" {
-		return nil, fmt.Errorf("API_ENDPOINT is set, but routing tools to the client's API Gateway is not available yet; unset it to use the bucket and table directly")
-	}
 	k := key{cfg: cfg, caller: b.o.Caller(ctx)}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if st, ok := b.stores[k]; ok {
 		return st, nil
 	}
+	creds := b.creds.Provider(awscreds.Target{RoleARN: cfg.RoleARN, ExternalID: cfg.ExternalID}, k.caller)
+	if cfg.APIEndpoint != "" {
+		// The client keeps its storage behind its own API Gateway.
+		c, err := apigw.NewClient(cfg.APIEndpoint, b.o.Region, creds, b.o.HTTPClient)
+		if err != nil {
+			return nil, err
+		}
+		b.stores[k] = c
+		return c, nil
+	}
 	awsCfg := aws.Config{
 		Region:      b.o.Region,
-		Credentials: aws.NewCredentialsCache(b.creds.Provider(awscreds.Target{RoleARN: cfg.RoleARN, ExternalID: cfg.ExternalID}, k.caller)),
+		Credentials: aws.NewCredentialsCache(creds),
 		APIOptions:  []func(*middleware.Stack) error{recordRequestID},
 	}
 	if b.o.HTTPClient != nil {
