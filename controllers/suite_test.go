@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -58,6 +59,7 @@ func runSuite(m *testing.M) int {
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
 	_ = clientgoscheme.AddToScheme(testScheme)
 	_ = bluev1.AddToScheme(testScheme)
+	_ = apiextensionsv1.AddToScheme(testScheme)
 
 	plane, err := controlplane.Start(controlplane.Options{
 		CRDDirs:     []string{filepath.Join("..", "config", "crd", "bases")},
