@@ -51,6 +51,9 @@ const (
 var scheme = runtime.NewScheme()
 
 func main() {
+	// A closed output pipe (`| head`) must not kill the benchmark before it
+	// stops its API servers and operator: writes just fail instead.
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:])
 	stop()

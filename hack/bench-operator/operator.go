@@ -93,7 +93,7 @@ func (b *bench) runOperator(ctx context.Context, n int) (res operatorResult, err
 	defer func() {
 		mgr.stop()
 		res.LogErrors, res.FirstLogError = mgr.log.errorCount()
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			progress("manager log tail:\n%s", mgr.log.tail())
 		}
 	}()

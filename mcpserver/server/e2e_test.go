@@ -493,6 +493,19 @@ func TestTierSessionLimit(t *testing.T) {
 		return c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: srv.URL, HTTPClient: world.BearerClient(tn.Token)},
 			&mcp.ClientSessionOptions{ProtocolVersion: version})
 	}
+	// Handshakes the transport refuses (here: no Accept header) take no slot.
+	for range 3 {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := world.BearerClient(tn.Token).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Fatalf("handshake without Accept: %d", resp.StatusCode)
+		}
+	}
 	// Claude Code speaks a session protocol (initialize, Mcp-Session-Id);
 	// newer clients the sessionless one (server/discover). Both take a slot.
 	first, err := open("2025-06-18")

@@ -264,7 +264,7 @@ func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
 		s.metrics.latency.WithLabelValues(tool).Observe(elapsed.Seconds())
 		s.o.Log.Info("tool call", "event", "tool_call", "tenant", s.o.Tenant, "caller", caller, "tool", tool,
 			"doc_type", info.DocType, "doc_id", info.DocID, "outcome", outcome,
-			"latency_ms", float64(elapsed.Microseconds())/1000, "aws_request_id", info.AWSRequestID)
+			"latency_ms", float64(elapsed.Microseconds())/1000, "aws_request_id", info.AWSRequestID())
 		return res, err
 	}
 }

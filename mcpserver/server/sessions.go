@@ -133,6 +133,13 @@ func (s *sessions) handler(next http.Handler) http.Handler {
 					return
 				}
 				w.Header().Set(sessionHeader, newID)
+				// A handshake the SDK refuses must not keep the slot.
+				rec := &statusRecorder{ResponseWriter: w}
+				next.ServeHTTP(rec, r)
+				if rec.code >= http.StatusBadRequest {
+					s.close(newID)
+				}
+				return
 			} else if id != "" {
 				s.touch(id)
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -16,15 +17,26 @@ import (
 // touched. The server puts one in the context of every call.
 type CallInfo struct {
 	DocType, DocID string
-	// AWSRequestID is the last AWS request id of the call.
-	AWSRequestID string
+	// AWSRequestID is the last AWS request id of the call; the store's
+	// parallel S3 and DynamoDB requests both write it, hence the lock.
+	mu           sync.Mutex
+	awsRequestID string
+}
+
+// AWSRequestID is the last AWS request id the call saw.
+func (ci *CallInfo) AWSRequestID() string {
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	return ci.awsRequestID
 }
 
 // NoteAWSRequestID records an AWS request id for the call in ctx; the AWS
 // clients' middleware calls it.
 func NoteAWSRequestID(ctx context.Context, id string) {
 	if ci, _ := ctx.Value(callInfoKey{}).(*CallInfo); ci != nil && id != "" {
-		ci.AWSRequestID = id
+		ci.mu.Lock()
+		ci.awsRequestID = id
+		ci.mu.Unlock()
 	}
 }
 
