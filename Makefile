@@ -44,8 +44,8 @@ lint: ## gofmt check, go vet.
 	go vet ./...
 
 .PHONY: envtest-assets
-envtest-assets: ## Build etcd, kube-apiserver and kube-controller-manager (cached).
-	@hack/setup-envtest.sh kube-controller-manager >/dev/null
+envtest-assets: ## Build etcd, kube-apiserver, kube-controller-manager and kube-scheduler (cached).
+	@hack/setup-envtest.sh kube-controller-manager kube-scheduler >/dev/null
 
 ##@ Test
 
@@ -58,7 +58,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 .PHONY: test
 test: lint verify-generated node_modules ## Unit and envtest integration tests (the CI command).
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager)" \
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler)" \
 		go test $(GO_TEST_FLAGS) -count=1 ./...
 
 .PHONY: bench-operator
@@ -87,4 +87,4 @@ $(CONTROLLER_GEN):
 
 .PHONY: run-local
 run-local: ## The local stack: control plane, operator and the sample tenant, until Ctrl-C.
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager)" go run ./hack/local-stack $(LOCAL_ARGS)
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler)" go run ./hack/local-stack $(LOCAL_ARGS)

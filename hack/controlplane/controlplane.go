@@ -32,6 +32,8 @@ type Options struct {
 	// Controllers run in kube-controller-manager; none means no
 	// kube-controller-manager.
 	Controllers []string
+	// Scheduler also runs kube-scheduler, so pods get bound to nodes.
+	Scheduler bool
 	// Dir holds kubeconfigs and logs; a temporary directory when empty.
 	Dir string
 }
@@ -43,9 +45,13 @@ type Plane struct {
 	Config *rest.Config
 	Dir    string
 	ownDir bool
-	kcm    *exec.Cmd
-	kcmErr chan error
+	procs  []*proc
 	logs   []*os.File
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	exited chan error
 }
 
 // Start runs etcd, kube-apiserver and, if asked, kube-controller-manager.
@@ -78,6 +84,16 @@ func Start(o Options) (p *Plane, err error) {
 			return nil, fmt.Errorf("start kube-controller-manager: %w", err)
 		}
 	}
+	if o.Scheduler {
+		kubeconfig, err := p.Kubeconfig("kube-scheduler.kubeconfig", "system:kube-scheduler", "system:masters")
+		if err != nil {
+			return nil, err
+		}
+		if err := p.run(filepath.Join(assets, "kube-scheduler"), "kube-scheduler.log",
+			"--kubeconfig="+kubeconfig, "--leader-elect=false", "--secure-port=0"); err != nil {
+			return nil, fmt.Errorf("start kube-scheduler: %w", err)
+		}
+	}
 	return p, nil
 }
 
@@ -104,12 +120,7 @@ func (p *Plane) startControllerManager(assets string, controllers []string) erro
 	if err != nil {
 		return err
 	}
-	log, err := os.Create(filepath.Join(p.Dir, "kube-controller-manager.log"))
-	if err != nil {
-		return err
-	}
-	p.logs = append(p.logs, log)
-	p.kcm = exec.Command(filepath.Join(assets, "kube-controller-manager"),
+	return p.run(filepath.Join(assets, "kube-controller-manager"), "kube-controller-manager.log",
 		"--kubeconfig="+kubeconfig,
 		"--controllers="+strings.Join(controllers, ","),
 		"--leader-elect=false",
@@ -118,21 +129,32 @@ func (p *Plane) startControllerManager(assets string, controllers []string) erro
 		"--concurrent-gc-syncs=5",
 		"--namespace-sync-period=10s",
 	)
-	p.kcm.Stdout, p.kcm.Stderr = log, log
-	if err := p.kcm.Start(); err != nil {
+}
+
+// run starts a control-plane process logging into the state directory.
+func (p *Plane) run(bin, logName string, args ...string) error {
+	log, err := os.Create(filepath.Join(p.Dir, logName))
+	if err != nil {
 		return err
 	}
-	p.kcmErr = make(chan error, 1)
-	go func() { p.kcmErr <- p.kcm.Wait() }()
+	p.logs = append(p.logs, log)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	pr := &proc{cmd: cmd, exited: make(chan error, 1)}
+	go func() { pr.exited <- cmd.Wait() }()
+	p.procs = append(p.procs, pr)
 	return nil
 }
 
 // Stop ends every process and removes a temporary state directory.
 func (p *Plane) Stop() error {
 	var errs []error
-	if p.kcm != nil && p.kcm.Process != nil {
-		_ = p.kcm.Process.Kill()
-		<-p.kcmErr
+	for _, pr := range p.procs {
+		_ = pr.cmd.Process.Kill()
+		<-pr.exited
 	}
 	if p.Env != nil && p.Config != nil {
 		if err := p.Env.Stop(); err != nil {

@@ -50,13 +50,48 @@ type World struct {
 // Start runs all four systems until the test ends.
 func Start(tb testing.TB) *World {
 	tb.Helper()
-	w := &World{STS: teststs.New(teststs.Options{})}
-	w.STSURL = w.STS.StartTB(tb).URL
-	w.Infisical = infisical.New()
-	tb.Cleanup(w.Infisical.Close)
-	w.S3 = s3test.New(tb)
-	w.DDB = ddbtest.New(tb)
+	w, stop, err := New(teststs.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(stop)
 	return w
+}
+
+// New runs all four systems until stop is called; the local stack uses it.
+// stsOpts lets the caller verify web identity tokens (IRSA).
+func New(stsOpts teststs.Options) (w *World, stop func(), err error) {
+	w = &World{STS: teststs.New(stsOpts)}
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	ep, err := w.STS.Start()
+	if err != nil {
+		return nil, nil, fmt.Errorf("sts: %w", err)
+	}
+	w.STSURL = ep.URL
+	stops = append(stops, func() { _ = ep.Close() })
+	w.Infisical = infisical.New()
+	stops = append(stops, w.Infisical.Close)
+	if w.S3, err = s3test.Start(); err != nil {
+		return nil, nil, fmt.Errorf("s3: %w", err)
+	}
+	stops = append(stops, func() { _ = w.S3.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if w.DDB, err = ddbtest.Start(ctx); err != nil {
+		return nil, nil, fmt.Errorf("dynamodb: %w", err)
+	}
+	stops = append(stops, func() { _ = w.DDB.Close() })
+	return w, stop, nil
 }
 
 // Tenant is one seeded client: what lives in the client's accounts, and
@@ -81,32 +116,60 @@ func random(n int) string {
 }
 
 // AddTenant seeds a client: its role (trusting only this tenant's hop role,
-// with an ExternalId), bucket, table and Infisical workspace.
+// with an ExternalId), bucket, table and Infisical workspace (universal auth).
 func (w *World) AddTenant(ctx context.Context, name string, account int) (*Tenant, error) {
+	return w.AddTenantWith(ctx, TenantOptions{Name: name, Account: account})
+}
+
+// TenantOptions name what the operator's BlueTenant names; empty fields get
+// generated values.
+type TenantOptions struct {
+	Name    string
+	Account int
+	// HopRole defaults to arn:aws:iam::111111111111:role/blue-hop-<name>.
+	HopRole                          string
+	Project, Environment, SecretPath string
+	IdentityID                       string
+	// KubernetesSubject, when set, makes the hop role assumable only with a
+	// web identity token of that subject (IRSA), and the Infisical identity
+	// use Kubernetes auth for that service account, instead of static keys
+	// and universal auth.
+	KubernetesSubject string
+}
+
+// AddTenantWith seeds a client as AddTenant does, with names chosen by o.
+func (w *World) AddTenantWith(ctx context.Context, o TenantOptions) (*Tenant, error) {
+	name := o.Name
 	t := &Tenant{
 		Name:         name,
-		HopRole:      "arn:aws:iam::111111111111:role/blue-hop-" + name,
-		Account:      fmt.Sprintf("%012d", account),
+		HopRole:      or(o.HopRole, "arn:aws:iam::111111111111:role/blue-hop-"+name),
+		Account:      fmt.Sprintf("%012d", o.Account),
 		ExternalID:   "ext-" + random(8),
 		Bucket:       "blue-" + name + "-docs",
 		Table:        "blue-" + name,
-		Project:      "proj-" + name,
-		Environment:  "prod",
-		SecretPath:   "/blue",
-		IdentityID:   "identity-" + name,
+		Project:      or(o.Project, "proj-"+name),
+		Environment:  or(o.Environment, "prod"),
+		SecretPath:   or(o.SecretPath, "/blue"),
+		IdentityID:   or(o.IdentityID, "identity-"+name),
 		ClientID:     "client-" + name,
 		ClientSecret: "secret-" + random(12),
 		Token:        "blue_" + random(24),
 	}
 	t.ClientRole = "arn:aws:iam::" + t.Account + ":role/BlueAccess"
 	t.KMSKeyID = "arn:aws:kms:" + Region + ":" + t.Account + ":key/" + random(8)
-	if err := w.STS.PutRole(teststs.Role{ARN: t.HopRole}); err != nil {
+	hop := teststs.Role{ARN: t.HopRole}
+	if o.KubernetesSubject != "" {
+		hop.WebIdentitySubjects = []string{o.KubernetesSubject}
+	}
+	if err := w.STS.PutRole(hop); err != nil {
 		return nil, fmt.Errorf("hop role: %w", err)
 	}
 	if err := w.STS.PutRole(teststs.Role{ARN: t.ClientRole, TrustedPrincipals: []string{t.HopRole}, ExternalID: t.ExternalID}); err != nil {
 		return nil, fmt.Errorf("client role: %w", err)
 	}
-	t.HopKey = w.STS.NewAccessKey(t.HopRole)
+	if o.KubernetesSubject == "" {
+		t.HopKey = w.STS.NewAccessKey(t.HopRole)
+	}
 	if err := w.S3.CreateBucket(t.Bucket); err != nil {
 		return nil, fmt.Errorf("bucket: %w", err)
 	}
@@ -114,7 +177,11 @@ func (w *World) AddTenant(ctx context.Context, name string, account int) (*Tenan
 		return nil, fmt.Errorf("table: %w", err)
 	}
 	w.Infisical.CreateProject(t.Project, t.Environment)
-	w.Infisical.AddIdentity(infisical.Identity{ID: t.IdentityID, Name: name, ClientID: t.ClientID, ClientSecret: t.ClientSecret})
+	id := infisical.Identity{ID: t.IdentityID, Name: name, ClientID: t.ClientID, ClientSecret: t.ClientSecret}
+	if ns, sa, ok := strings.Cut(strings.TrimPrefix(o.KubernetesSubject, "system:serviceaccount:"), ":"); ok {
+		id.Kubernetes = &infisical.KubernetesAuth{AllowedNamespaces: []string{ns}, AllowedNames: []string{sa}}
+	}
+	w.Infisical.AddIdentity(id)
 	w.Infisical.AddMembership(t.Project, t.IdentityID)
 	for k, v := range map[string]string{
 		tenantconfig.KeyRoleARN: t.ClientRole, tenantconfig.KeyExternalID: t.ExternalID,
@@ -123,6 +190,13 @@ func (w *World) AddTenant(ctx context.Context, name string, account int) (*Tenan
 		w.Infisical.SetSecret(t.Project, t.Environment, t.SecretPath, k, v)
 	}
 	return t, nil
+}
+
+func or(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
 }
 
 // RotateExternalID changes the ExternalId in the role's trust policy and in
