@@ -23,13 +23,18 @@ import (
 const sessionHeader = "Mcp-Session-Id"
 
 type sessions struct {
-	mu      sync.Mutex
-	limit   int // 0: unlimited
-	idle    time.Duration
-	now     func() time.Time
-	last    map[string]time.Time
-	onCount func(int)
+	mu         sync.Mutex
+	limit      int // 0: unlimited
+	idle       time.Duration
+	now        func() time.Time
+	last       map[string]time.Time
+	lastExpire time.Time
+	onCount    func(int)
 }
+
+// maxTracked bounds the ids a process remembers, so a client sending
+// made-up ids cannot grow the map without limit.
+const maxTracked = 10000
 
 func newSessions(limit int, idle time.Duration, onCount func(int)) *sessions {
 	return &sessions{limit: limit, idle: idle, now: time.Now, last: map[string]time.Time{}, onCount: onCount}
@@ -37,7 +42,12 @@ func newSessions(limit int, idle time.Duration, onCount func(int)) *sessions {
 
 // expire drops sessions idle longer than the timeout. Callers hold mu.
 func (s *sessions) expire() {
-	cutoff := s.now().Add(-s.idle)
+	now := s.now()
+	if now.Sub(s.lastExpire) < time.Second {
+		return // a scan per request would cost O(sessions) each time
+	}
+	s.lastExpire = now
+	cutoff := now.Add(-s.idle)
 	for id, t := range s.last {
 		if t.Before(cutoff) {
 			delete(s.last, id)
@@ -49,6 +59,7 @@ func (s *sessions) expire() {
 func (s *sessions) open() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.lastExpire = time.Time{} // admission needs an exact count
 	s.expire()
 	if s.limit > 0 && len(s.last) >= s.limit {
 		return "", fmt.Errorf("this tenant's tier allows %d concurrent MCP sessions and %d are open; close one (or wait %s for an idle one to expire) or move to a larger tier", s.limit, len(s.last), s.idle)
@@ -68,6 +79,9 @@ func (s *sessions) touch(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire()
+	if _, known := s.last[id]; !known && len(s.last) >= maxTracked {
+		return
+	}
 	s.last[id] = s.now()
 	s.count()
 }
@@ -120,7 +134,10 @@ func (s *sessions) handler(next http.Handler) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		if r.Method == http.MethodPost {
+		if r.Method == http.MethodPost && id != "" {
+			// Handshakes carry no session id: no need to read the body.
+			s.touch(id)
+		} else if r.Method == http.MethodPost {
 			init, err := isInitialize(r)
 			if err != nil {
 				http.Error(w, "request body too large or unreadable", http.StatusRequestEntityTooLarge)
@@ -140,8 +157,6 @@ func (s *sessions) handler(next http.Handler) http.Handler {
 					s.close(newID)
 				}
 				return
-			} else if id != "" {
-				s.touch(id)
 			}
 		}
 		next.ServeHTTP(w, r)

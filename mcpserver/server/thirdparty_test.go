@@ -89,8 +89,8 @@ func TestTypeScriptSDKClient(t *testing.T) {
 	if res.Created.ID != "0001" || res.Created.Status != "draft" {
 		t.Errorf("created %+v, want RFC 0001 in draft", res.Created)
 	}
-	if !res.StructuredContent {
-		t.Errorf("blue_rfc_create returned no structuredContent to the TypeScript client")
+	if res.StructuredContent {
+		t.Errorf("blue_rfc_create sent structuredContent: results are one JSON text item, as Blue's were")
 	}
 	if res.Got.ID != "0001" || res.Got.Title != "Third party client" || res.Got.Status != "draft" {
 		t.Errorf("got %+v", res.Got)

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -17,6 +18,8 @@ import (
 // touched. The server puts one in the context of every call.
 type CallInfo struct {
 	DocType, DocID string
+	// Status is the result's status (success, blocked, rfc_required).
+	Status string
 	// AWSRequestID is the last AWS request id of the call; the store's
 	// parallel S3 and DynamoDB requests both write it, hence the lock.
 	mu           sync.Mutex
@@ -47,27 +50,37 @@ func WithCallInfo(ctx context.Context, ci *CallInfo) context.Context {
 	return context.WithValue(ctx, callInfoKey{}, ci)
 }
 
-func noteDoc(ctx context.Context, r Result) {
+func noteResult(ctx context.Context, r Result) {
 	ci, _ := ctx.Value(callInfoKey{}).(*CallInfo)
-	if ci == nil || r.Document == nil {
+	if ci == nil {
 		return
 	}
-	ci.DocType, ci.DocID = r.Document.Kind, r.Document.ID
+	ci.Status = r.Status
+	if r.Document != nil {
+		ci.DocType, ci.DocID = r.Document.Kind, r.Document.ID
+	}
 }
 
 // add registers one tool whose handler runs against the tenant's store.
+// The answer is one text item of JSON, as Blue's own server answered: no
+// output schema and no structuredContent copy, which would double every
+// response and validate it again (make bench-mcp measured both).
 func add[In any](srv *mcp.Server, s *Service, name, desc string, h func(context.Context, Store, In) (Result, error)) {
-	mcp.AddTool(srv, &mcp.Tool{Name: name, Description: desc}, func(ctx context.Context, _ *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Result, error) {
+	mcp.AddTool(srv, &mcp.Tool{Name: name, Description: desc}, func(ctx context.Context, _ *mcp.CallToolRequest, in In) (*mcp.CallToolResult, any, error) {
 		st, err := s.Store(ctx)
 		if err != nil {
-			return nil, Result{}, err
+			return nil, nil, err
 		}
 		r, err := h(ctx, st, in)
 		if err != nil {
-			return nil, Result{}, err
+			return nil, nil, err
 		}
-		noteDoc(ctx, r)
-		return nil, r, nil
+		noteResult(ctx, r)
+		b, err := json.Marshal(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode result: %w", err)
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}}, nil, nil
 	})
 }
 

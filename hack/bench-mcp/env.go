@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/superviber/blue-operator/mcpserver/blue"
+	"github.com/superviber/blue-operator/mcpserver/store"
+	ddbtest "github.com/superviber/blue-operator/mcpserver/testbackends/dynamodb"
+	"github.com/superviber/blue-operator/mcpserver/testbackends/infisical"
+	s3test "github.com/superviber/blue-operator/mcpserver/testbackends/s3"
+	teststs "github.com/superviber/blue-operator/mcpserver/testbackends/sts"
+	"github.com/superviber/blue-operator/mcpserver/testbackends/world"
+)
+
+// The document every read targets: RFC 0001, read by number as a client
+// would ("1"), with a plan so the progress view has work to do.
+const (
+	docTitle = "Index cache"
+	docRef   = "1"
+	docKind  = "rfc"
+	docID    = "0001"
+)
+
+// docProblem makes the body a realistic size (≈ 3 KB rendered).
+var docProblem = strings.Repeat("Listing documents is slow because every call reads the whole index from the table. ", 30)
+
+// env is the tenant's outside world and the seeded tenant.
+type env struct {
+	w      *world.World
+	tenant *world.Tenant
+	tmp    string
+}
+
+// startEnv runs the four systems world.Start runs, without a testing.TB,
+// seeds one tenant as world.AddTenant does and writes the benchmark's RFC
+// through the real server.
+func startEnv(ctx context.Context, cl *cleanups, tmp string) (*env, error) {
+	w := &world.World{STS: teststs.New(teststs.Options{})}
+	ep, err := w.STS.Start()
+	if err != nil {
+		return nil, fmt.Errorf("start STS: %w", err)
+	}
+	cl.add(func() { _ = ep.Close() })
+	w.STSURL = ep.URL
+
+	w.Infisical = infisical.New()
+	cl.add(w.Infisical.Close)
+
+	if w.S3, err = s3test.Start(); err != nil {
+		return nil, fmt.Errorf("start gofakes3: %w", err)
+	}
+	cl.add(func() { _ = w.S3.Close() })
+
+	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if w.DDB, err = ddbtest.Start(startCtx); err != nil {
+		return nil, fmt.Errorf("start dynalite (run `make node_modules` first if it is missing): %w", err)
+	}
+	cl.add(func() { _ = w.DDB.Close() })
+
+	t, err := w.AddTenant(ctx, "bench", 222222222222)
+	if err != nil {
+		return nil, fmt.Errorf("seed tenant: %w", err)
+	}
+	e := &env{w: w, tenant: t, tmp: tmp}
+	if err := e.seedDocument(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// seedDocument creates and plans the RFC through an in-process server, as a
+// client would, and checks that reading it by number works.
+func (e *env) seedDocument(ctx context.Context) error {
+	run, stop, err := e.w.Start(e.tenant, world.ServerOptions{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("seed: start server: %w", err)
+	}
+	defer stop()
+	s, err := connect(ctx, run.URL, e.tenant.Token)
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	defer func() { _ = s.Close() }()
+	for _, c := range []struct {
+		tool string
+		args map[string]any
+	}{
+		{"blue_rfc_create", map[string]any{"title": docTitle, "problem": docProblem}},
+		{"blue_rfc_plan", map[string]any{"title": docRef, "tasks": []string{"design", "build", "test", "ship"}}},
+		{"blue_rfc_task_complete", map[string]any{"title": docRef, "task": "1"}},
+	} {
+		if _, err := callTool(ctx, s, c.tool, c.args); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+	}
+	text, err := callTool(ctx, s, "blue_rfc_get", map[string]any{"title": docRef})
+	if err != nil {
+		return fmt.Errorf("seed: read back: %w", err)
+	}
+	if !strings.Contains(text, docTitle) || !strings.Contains(text, `"total":4`) {
+		return fmt.Errorf("seed: blue_rfc_get %s answered %.200q, want the seeded RFC with its 4-task plan", docRef, text)
+	}
+	return nil
+}
+
+// newStore builds a store.Store over the tenant's bucket and table the way
+// mcpserver/backend does (same region, endpoints, signing, options), signed
+// with a key standing for the client's role, so its reads are the storage
+// part of a tool call and nothing else. cacheBytes is store.Options'
+// BodyCacheBytes (0: the server's default; negative: off).
+func (e *env) newStore(cacheBytes int64) *store.Store {
+	key := e.w.STS.NewAccessKey(e.tenant.ClientRole)
+	cfg := aws.Config{
+		Region:      world.Region,
+		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")),
+	}
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(e.w.S3.Endpoint())
+		o.UsePathStyle = true
+	})
+	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(e.w.DDB.Endpoint()) })
+	return store.New(s3c, ddb, store.Options{
+		Bucket: e.tenant.Bucket, Table: e.tenant.Table, KMSKeyID: e.tenant.KMSKeyID,
+		Plural: blue.Plural, BodyCacheBytes: cacheBytes,
+	})
+}
+
+// storeGet is the storage work of one blue_rfc_get by number: Get (a
+// consistent GetItem plus the body, from the revision cache or S3).
+func storeGet(st *store.Store) func(context.Context) error {
+	return func(ctx context.Context) error {
+		d, err := st.Get(ctx, docKind, docID)
+		if err != nil {
+			return fmt.Errorf("store get %s/%s: %w", docKind, docID, err)
+		}
+		if len(d.Body) == 0 {
+			return fmt.Errorf("store get %s/%s: empty body", docKind, docID)
+		}
+		return nil
+	}
+}
+
+// resetRecordings forgets what the recording test backends kept, so long
+// runs do not grow them without bound.
+func (e *env) resetRecordings() {
+	e.w.S3.ResetCalls()
+	e.w.DDB.ResetCalls()
+}
+
+// logFile opens a file for a server's JSON log lines.
+func (e *env) logFile(name string) (*os.File, error) {
+	f, err := os.Create(filepath.Join(e.tmp, name))
+	if err != nil {
+		return nil, fmt.Errorf("log file: %w", err)
+	}
+	return f, nil
+}

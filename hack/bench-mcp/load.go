@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	teststs "github.com/superviber/blue-operator/mcpserver/testbackends/sts"
+)
+
+// runResult is what a set of workers did.
+type runResult struct {
+	Lat      durations
+	Errors   int
+	FirstErr error
+	Elapsed  time.Duration
+}
+
+func (r *runResult) merge(o runResult) {
+	r.Lat = append(r.Lat, o.Lat...)
+	r.Errors += o.Errors
+	if r.FirstErr == nil {
+		r.FirstErr = o.FirstErr
+	}
+	r.Elapsed += o.Elapsed
+}
+
+// Throughput is successful calls per second.
+func (r runResult) Throughput() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(len(r.Lat)) / r.Elapsed.Seconds()
+}
+
+// drive runs one worker per call function, each calling in a loop until it
+// has made its share of total calls (total > 0) or until d has passed.
+func drive(ctx context.Context, calls []func(context.Context) error, total int, d time.Duration) runResult {
+	var (
+		mu  sync.Mutex
+		res runResult
+		wg  sync.WaitGroup
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var deadline time.Time
+	if total <= 0 {
+		deadline = time.Now().Add(d)
+	}
+	start := time.Now()
+	for i, call := range calls {
+		share := 0
+		if total > 0 {
+			share = total / len(calls)
+			if i < total%len(calls) {
+				share++
+			}
+		}
+		wg.Go(func() {
+			var lat durations
+			errs := 0
+			var first error
+			for n := 0; ; n++ {
+				if (total > 0 && n >= share) || (total <= 0 && !time.Now().Before(deadline)) || ctx.Err() != nil {
+					break
+				}
+				t0 := time.Now()
+				if err := call(ctx); err != nil {
+					errs++
+					if first == nil {
+						first = err
+					}
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			res.merge(runResult{Lat: lat, Errors: errs, FirstErr: first})
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	return res
+}
+
+func sessionCalls(ss []*mcp.ClientSession, mk func(*mcp.ClientSession) func(context.Context) error) []func(context.Context) error {
+	out := make([]func(context.Context) error, len(ss))
+	for i, s := range ss {
+		out[i] = mk(s)
+	}
+	return out
+}
+
+// stsResult is phase 4.
+type stsResult struct {
+	Calls          int
+	Errors         int
+	AssumeRole     int // during the measured calls
+	OtherSTS       int // any other STS request during them
+	WarmupAssume   int // AssumeRole calls the warm-up caused (the first call per caller)
+	InfisicalLists int // config refreshes during the measured calls
+	Elapsed        time.Duration
+	After          memory // the binary's memory once idle after the calls
+}
+
+// measureSTS warms the long-lived binary up, then makes s.stsCalls
+// blue_rfc_get calls over several sessions and counts what the test STS saw.
+func measureSTS(ctx context.Context, e *env, live *proc, s settings) (*stsResult, error) {
+	sts := e.w.STS
+	ss, err := connectMany(ctx, s.stsSessions, live.url, e.tenant.Token)
+	if err != nil {
+		return nil, err
+	}
+	defer closeSessions(ss)
+	calls := sessionCalls(ss, rfcGet)
+
+	r := &stsResult{}
+	a0 := sts.Calls(teststs.ActionAssumeRole)
+	if w := drive(ctx, calls, 10*len(calls), 0); w.Errors > 0 {
+		return nil, fmt.Errorf("warm-up: %d errors, first: %w", w.Errors, w.FirstErr)
+	}
+	a1, n1, l1 := sts.Calls(teststs.ActionAssumeRole), len(sts.Records()), e.w.Infisical.Counts().Lists
+	r.WarmupAssume = a1 - a0
+
+	m := drive(ctx, calls, s.stsCalls, 0)
+	a2, n2, l2 := sts.Calls(teststs.ActionAssumeRole), len(sts.Records()), e.w.Infisical.Counts().Lists
+	r.Calls, r.Errors, r.Elapsed = len(m.Lat), m.Errors, m.Elapsed
+	r.AssumeRole = a2 - a1
+	r.OtherSTS = (n2 - n1) - r.AssumeRole
+	r.InfisicalLists = l2 - l1
+	e.resetRecordings()
+	if m.Errors > 0 {
+		return r, fmt.Errorf("%d of %d calls failed, first: %w", m.Errors, s.stsCalls, m.FirstErr)
+	}
+	select {
+	case <-time.After(s.idle):
+	case <-ctx.Done():
+		return r, ctx.Err()
+	}
+	if r.After, err = readMemory(live.cmd.Process.Pid); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// loadResult is phase 5.
+type loadResult struct {
+	Sessions            int
+	Real, Bare, Storage runResult
+	After               memory // the binary's memory right after the load
+}
+
+// measureLoad drives the enterprise-tier binary and a bare go-sdk server
+// process with s.sessions concurrent sessions each, and the store directly
+// with as many goroutines (the ceiling the storage backends allow on this
+// machine). Each target runs twice for half of s.loadFor, in the order
+// real, bare, storage and then reversed, so drift hits them alike.
+func measureLoad(ctx context.Context, e *env, live *proc, s settings) (*loadResult, error) {
+	bare, err := startBareProcess(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer bare.stop()
+	st := e.newStore(0)
+
+	r := &loadResult{Sessions: s.sessions}
+	type loadTarget struct {
+		name  string
+		url   string // "" for the store
+		mk    func(*mcp.ClientSession) func(context.Context) error
+		token string
+		into  *runResult
+	}
+	targets := []loadTarget{
+		{"blue-mcp", live.url, rfcGet, e.tenant.Token, &r.Real},
+		{"bare", bare.url, noop, e.tenant.Token, &r.Bare},
+		{"storage", "", nil, "", &r.Storage},
+	}
+	half := s.loadFor / 2
+	for pass := range 2 {
+		for j := range targets {
+			t := targets[j]
+			if pass == 1 {
+				t = targets[len(targets)-1-j]
+			}
+			var calls []func(context.Context) error
+			var ss []*mcp.ClientSession
+			if t.url == "" {
+				calls = make([]func(context.Context) error, s.sessions)
+				for i := range calls {
+					calls[i] = storeGet(st)
+				}
+			} else {
+				if ss, err = connectMany(ctx, s.sessions, t.url, t.token); err != nil {
+					return r, fmt.Errorf("%s: %w", t.name, err)
+				}
+				calls = sessionCalls(ss, t.mk)
+				if w := drive(ctx, calls, len(calls), 0); w.Errors > 0 { // one warm-up call per session
+					closeSessions(ss)
+					return r, fmt.Errorf("%s warm-up: %d errors, first: %w", t.name, w.Errors, w.FirstErr)
+				}
+			}
+			res := drive(ctx, calls, 0, half)
+			if t.url != "" && t.url == live.url {
+				if m, err := readMemory(live.cmd.Process.Pid); err == nil && m.RSS > r.After.RSS {
+					r.After = m
+				}
+			}
+			closeSessions(ss)
+			t.into.merge(res)
+			progress("  %s pass %d: %d calls, %d errors, %.0f calls/s", t.name, pass+1, len(res.Lat), res.Errors, res.Throughput())
+			e.resetRecordings()
+			if ctx.Err() != nil {
+				return r, ctx.Err()
+			}
+		}
+	}
+	return r, nil
+}

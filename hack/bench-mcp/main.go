@@ -1,0 +1,220 @@
+// Command bench-mcp measures the per-tenant MCP server (cmd/blue-mcp) against
+// the outside world it talks to, all on loopback and speaking the real
+// protocols (mcpserver/testbackends/world: STS, Infisical, gofakes3, dynalite):
+//
+//  1. per-call overhead of blue_rfc_get through auth, the real server and the
+//     real store, against a bare go-sdk server with a no-op tool (same
+//     transport settings) plus the storage round trip of the same read;
+//  2. idle RSS of the real blue-mcp binary;
+//  3. start to ready (/readyz 200) of the binary;
+//  4. STS calls during a steady stream of tool calls (should be none);
+//  5. 100 concurrent sessions against an enterprise-tier binary, against a
+//     bare go-sdk server process.
+//
+// The machine it runs on may be shared and noisy, so latencies are reported
+// as ratios against baselines measured in the same run, interleaved with the
+// subject so drift hits both alike.
+//
+// Run it with `make bench-mcp`; BENCH_ARGS=-quick is a smoke run. Missed
+// targets are reported, not failed: it exits non-zero only when a figure could
+// not be measured (the report is still printed).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench-mcp:", err)
+		os.Exit(1)
+	}
+}
+
+// settings are the command-line flags.
+type settings struct {
+	calls       int           // per-call phase: calls per target
+	batch       int           // per-call phase: calls per target before switching
+	warmup      int           // calls per target before measuring
+	starts      int           // binary starts for start-to-ready and idle RSS
+	idle        time.Duration // how long the binary sits idle before RSS is read
+	stsCalls    int           // tool calls during which STS calls are counted
+	stsSessions int           // sessions making them
+	sessions    int           // concurrent sessions
+	loadFor     time.Duration // how long each concurrent target is driven
+	cpuProfile  string        // optional CPU profile of the in-process server
+	quick       bool
+	serveBare   bool // internal: run as the bare baseline server process
+}
+
+func parseFlags(args []string) (settings, error) {
+	var s settings
+	fs := flag.NewFlagSet("bench-mcp", flag.ContinueOnError)
+	fs.IntVar(&s.calls, "calls", 2000, "per-call overhead: measured calls per target (blue_rfc_get, bare no-op, storage)")
+	fs.IntVar(&s.batch, "batch", 20, "per-call overhead: consecutive calls to one target before switching to the next")
+	fs.IntVar(&s.warmup, "warmup", 200, "calls per target before anything is measured")
+	fs.IntVar(&s.starts, "starts", 5, "starts of the blue-mcp binary for start-to-ready and idle RSS (medians)")
+	fs.DurationVar(&s.idle, "idle", 2*time.Second, "how long the ready binary sits idle before its RSS is read")
+	fs.IntVar(&s.stsCalls, "sts-calls", 10000, "tool calls during which STS calls are counted")
+	fs.IntVar(&s.stsSessions, "sts-sessions", 8, "client sessions making those calls, concurrently")
+	fs.IntVar(&s.sessions, "sessions", 100, "concurrent client sessions in the load phase")
+	fs.DurationVar(&s.loadFor, "load-for", 10*time.Second, "how long each load target (real, bare, storage) is driven, in two halves")
+	fs.StringVar(&s.cpuProfile, "cpuprofile", "", "write a CPU profile of blue_rfc_get calls against the in-process server here (and of bare no-op calls to <file>.bare)")
+	fs.BoolVar(&s.quick, "quick", false, "smoke run: few calls, short phases")
+	fs.BoolVar(&s.serveBare, "serve-bare", false, "internal: serve the bare baseline and print its address")
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	if fs.NArg() > 0 {
+		return s, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if s.quick {
+		// Only what was not set explicitly is shrunk.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		shrink := func(name string, apply func()) {
+			if !set[name] {
+				apply()
+			}
+		}
+		shrink("calls", func() { s.calls = 100 })
+		shrink("warmup", func() { s.warmup = 20 })
+		shrink("starts", func() { s.starts = 2 })
+		shrink("idle", func() { s.idle = 500 * time.Millisecond })
+		shrink("sts-calls", func() { s.stsCalls = 400 })
+		shrink("sessions", func() { s.sessions = 20 })
+		shrink("load-for", func() { s.loadFor = time.Second })
+	}
+	switch {
+	case s.calls < 1 || s.batch < 1 || s.warmup < 0:
+		return s, errors.New("-calls and -batch must be positive, -warmup not negative")
+	case s.starts < 1:
+		return s, errors.New("-starts must be at least 1")
+	case s.stsCalls < 1 || s.stsSessions < 1:
+		return s, errors.New("-sts-calls and -sts-sessions must be positive")
+	case s.sessions < 1 || s.loadFor <= 0:
+		return s, errors.New("-sessions and -load-for must be positive")
+	case s.idle < 0:
+		return s, errors.New("-idle must not be negative")
+	}
+	return s, nil
+}
+
+func run(ctx context.Context, args []string) error {
+	s, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	if s.serveBare {
+		return serveBareProcess(ctx)
+	}
+
+	var cl cleanups
+	defer cl.run()
+
+	tmp, err := os.MkdirTemp("", "bench-mcp-")
+	if err != nil {
+		return fmt.Errorf("temp dir: %w", err)
+	}
+	cl.add(func() { _ = os.RemoveAll(tmp) })
+
+	progress("starting STS, Infisical, gofakes3 and dynalite on loopback")
+	e, err := startEnv(ctx, &cl, tmp)
+	if err != nil {
+		return err
+	}
+
+	r := &report{settings: s}
+	// Each phase records its figures or its error; one failing phase does not
+	// hide the others.
+	phase := func(name string, fn func() error) {
+		if ctx.Err() != nil {
+			r.errors = append(r.errors, fmt.Sprintf("%s: skipped: %v", name, ctx.Err()))
+			return
+		}
+		progress("%s", name)
+		start := time.Now()
+		if err := fn(); err != nil {
+			r.errors = append(r.errors, fmt.Sprintf("%s: %v", name, err))
+			progress("%s failed: %v", name, err)
+			return
+		}
+		progress("%s done in %.1fs", name, time.Since(start).Seconds())
+	}
+
+	phase("per-call overhead (in-process)", func() error {
+		o, err := measureOverhead(ctx, e, s)
+		r.overhead = o
+		return err
+	})
+
+	var bin *binary
+	phase("build cmd/blue-mcp", func() error {
+		bin, err = buildBinary(ctx, e, tmp)
+		return err
+	})
+	if bin != nil {
+		phase("start to ready and idle RSS", func() error {
+			st, err := measureStarts(ctx, bin, s)
+			r.starts = st
+			return err
+		})
+		var live *proc
+		phase("start the long-lived enterprise-tier binary", func() error {
+			live, err = bin.start(ctx, "enterprise", "--infisical-refresh", stsWindowRefresh.String())
+			if err == nil {
+				cl.add(live.stop)
+			}
+			return err
+		})
+		if live != nil {
+			phase("STS calls in steady state", func() error {
+				c, err := measureSTS(ctx, e, live, s)
+				r.sts = c
+				return err
+			})
+			phase("concurrent sessions", func() error {
+				l, err := measureLoad(ctx, e, live, s)
+				r.load = l
+				return err
+			})
+			live.stop()
+		}
+	}
+
+	r.print(os.Stdout)
+	if len(r.errors) > 0 {
+		return fmt.Errorf("some figures could not be measured:\n  %s", strings.Join(r.errors, "\n  "))
+	}
+	return nil
+}
+
+// cleanups run in reverse order of registration, once, whatever happened.
+type cleanups struct{ fns []func() }
+
+func (c *cleanups) add(fn func()) { c.fns = append(c.fns, fn) }
+
+func (c *cleanups) run() {
+	for i := len(c.fns) - 1; i >= 0; i-- {
+		c.fns[i]()
+	}
+	c.fns = nil
+}
+
+var started = time.Now()
+
+// progress goes to stderr so stdout holds only the report.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(started).Seconds(), fmt.Sprintf(format, args...))
+}

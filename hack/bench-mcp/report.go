@@ -1,0 +1,213 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"text/tabwriter"
+	"time"
+)
+
+// Targets the report marks PASS or FAIL.
+const (
+	targetRatio    = 1.2  // blue_rfc_get / (bare no-op + storage), medians
+	targetRSSMiB   = 20.0 // idle RSS of blue-mcp
+	targetReady    = 300 * time.Millisecond
+	targetSTSCalls = 0 // STS calls during steady-state tool calls
+)
+
+// report collects every phase's figures.
+type report struct {
+	settings
+	overhead *overheadResult
+	starts   *startResult
+	sts      *stsResult
+	load     *loadResult
+	errors   []string
+}
+
+func mark(pass bool) string {
+	if pass {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+func (r *report) print(out io.Writer) {
+	fmt.Fprintf(out, "\nblue-mcp benchmark: %d CPUs (GOMAXPROCS %d), %s; latencies are medians unless marked\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(out, "every backend on loopback: test STS, test Infisical, gofakes3 (in this process), dynalite (node, behind a recording proxy)\n\n")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	row := func(n, figure, value, target, result string) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, figure, value, target, result)
+	}
+	row("#", "figure", "value", "target", "result")
+	row("-", "------", "-----", "------", "------")
+
+	if o := r.overhead; o != nil && len(o.Subject) > 0 {
+		row("1", fmt.Sprintf("blue_rfc_get %q (auth + server + store), %d calls", docRef, len(o.Subject)), fmtUS(o.Subject.median()), "", "")
+		row("1", "  bare go-sdk server, no-op tool, same transport", fmtUS(o.Bare.median()), "", "")
+		row("1", "  storage round trip: store.Get (GetItem + cached body)", fmtUS(o.Storage.median()), "", "")
+		row("1", "  bare + storage", fmtUS(o.Bare.median()+o.Storage.median()), "", "")
+		row("1", "blue_rfc_get / (bare + storage)", fmt.Sprintf("%.2f", o.Ratio()), fmt.Sprintf("<= %.2f", targetRatio), mark(o.Ratio() <= targetRatio))
+		row("1", "  overhead beyond bare + storage", fmtUS(o.Subject.median()-o.Bare.median()-o.Storage.median()), "", "")
+		row("1", "  bare server answering with blue_rfc_get's exact result", fmtUS(o.Payload.median()), "", "")
+		row("1", "  blue_rfc_get / (bare with that result + storage)", fmt.Sprintf("%.2f", o.PayloadRatio()), "(info)", "")
+	} else {
+		row("1", "blue_rfc_get / (bare + storage)", "not measured", fmt.Sprintf("<= %.2f", targetRatio), "ERROR")
+	}
+
+	if st := r.starts; st != nil && len(st.Idle) > 0 {
+		rss := medianMem(st.Idle)
+		row("2", fmt.Sprintf("idle RSS of blue-mcp, median of %d starts", len(st.Idle)), fmt.Sprintf("%.1f MiB", rss.MiB()),
+			fmt.Sprintf("< %.0f MiB", targetRSSMiB), mark(rss.MiB() < targetRSSMiB))
+	} else {
+		row("2", "idle RSS of blue-mcp", "not measured", fmt.Sprintf("< %.0f MiB", targetRSSMiB), "ERROR")
+	}
+	if st := r.starts; st != nil && len(st.Ready) > 0 {
+		ready := durations(st.Ready).median()
+		row("3", fmt.Sprintf("start to /readyz 200, median of %d", len(st.Ready)), fmt.Sprintf("%.1f ms", ms(ready)),
+			fmt.Sprintf("< %d ms", targetReady.Milliseconds()), mark(ready < targetReady))
+	} else {
+		row("3", "start to /readyz 200", "not measured", fmt.Sprintf("< %d ms", targetReady.Milliseconds()), "ERROR")
+	}
+
+	if c := r.sts; c != nil {
+		row("4", fmt.Sprintf("STS AssumeRole during %d blue_rfc_get (binary)", c.Calls), fmt.Sprint(c.AssumeRole),
+			fmt.Sprint(targetSTSCalls), mark(c.AssumeRole+c.OtherSTS == targetSTSCalls && c.Errors == 0))
+	} else {
+		row("4", "STS AssumeRole during steady-state calls", "not measured", fmt.Sprint(targetSTSCalls), "ERROR")
+	}
+
+	if l := r.load; l != nil && len(l.Real.Lat) > 0 {
+		loadRow := func(name string, x runResult) {
+			row("5", fmt.Sprintf("%s, %d sessions: p50 / p99", name, l.Sessions),
+				fmt.Sprintf("%s / %s", fmtMS(x.Lat.median()), fmtMS(x.Lat.pct(99))), "", "")
+			row("5", fmt.Sprintf("%s, %d sessions: throughput", name, l.Sessions), fmt.Sprintf("%.0f calls/s", x.Throughput()), "", "")
+		}
+		loadRow("blue-mcp enterprise, blue_rfc_get", l.Real)
+		loadRow("bare go-sdk process, no-op", l.Bare)
+		row("5", "blue-mcp / bare: p50, p99, throughput", fmt.Sprintf("%.2f, %.2f, %.2f",
+			ratio(l.Real.Lat.median(), l.Bare.Lat.median()), ratio(l.Real.Lat.pct(99), l.Bare.Lat.pct(99)),
+			l.Real.Throughput()/max(l.Bare.Throughput(), 1e-9)), "", "")
+		row("5", "failed calls under load (blue-mcp)", fmt.Sprint(l.Real.Errors), "0", mark(l.Real.Errors == 0))
+	} else {
+		row("5", "concurrent sessions", "not measured", "", "ERROR")
+	}
+	_ = tw.Flush()
+
+	r.printDetails(out)
+	if len(r.errors) > 0 {
+		fmt.Fprintf(out, "\nnot measured:\n")
+		for _, e := range r.errors {
+			fmt.Fprintf(out, "  %s\n", e)
+		}
+	}
+}
+
+// printDetails shows what explains the headline figures.
+func (r *report) printDetails(out io.Writer) {
+	fmt.Fprintf(out, "\ndetails\n")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	row := func(figure, value string) { fmt.Fprintf(tw, "  %s\t%s\n", figure, value) }
+	if o := r.overhead; o != nil && len(o.Subject) > 0 {
+		row("1: p10 / p50 / p90 blue_rfc_get", p3(o.Subject))
+		row("1: p10 / p50 / p90 bare no-op", p3(o.Bare))
+		row("1: p10 / p50 / p90 store.Get (cached body)", p3(o.Storage))
+		row("1: p10 / p50 / p90 store.Get, body cache off (GetItem + GetObject)", p3(o.StorageUncached))
+		perCall := func(i int, n int) string {
+			if n == 0 {
+				return "-"
+			}
+			c := o.CPU[i]
+			return fmt.Sprintf("%s + %s", fmtUS(c.self/time.Duration(n)), fmtUS(c.node/time.Duration(n)))
+		}
+		row("1: p10 / p50 / p90 bare with blue_rfc_get's result", p3(o.Payload))
+		row("1: CPU per call, this process + dynalite: blue_rfc_get", perCall(tSubject, len(o.Subject)))
+		row("1: CPU per call, this process + dynalite: bare no-op", perCall(tBare, len(o.Bare)))
+		row("1: CPU per call, this process + dynalite: store.Get", perCall(tStorage, len(o.Storage)))
+		row("1: CPU per call, this process + dynalite: bare with that result", perCall(tPayload, len(o.Payload)))
+		if len(o.Subject) > 0 && len(o.Bare) > 0 && len(o.Storage) > 0 {
+			self := func(i, n int) time.Duration { return o.CPU[i].self / time.Duration(n) }
+			extra := self(tSubject, len(o.Subject)) - self(tBare, len(o.Bare)) - self(tStorage, len(o.Storage))
+			row("1: CPU per call beyond bare + storage (this process)", fmtUS(extra))
+		}
+		alloc := func(i, n int) string {
+			if n == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.1f KiB", float64(o.Alloc[i])/float64(n)/1024)
+		}
+		row("1: heap allocated per call, this process: blue_rfc_get / bare / store.Get / bare with that result",
+			alloc(tSubject, len(o.Subject))+" / "+alloc(tBare, len(o.Bare))+" / "+alloc(tStorage, len(o.Storage))+" / "+alloc(tPayload, len(o.Payload)))
+		row("1: server's own blue_rfc_get time (audit histogram, mean)", fmtUS(o.Handler))
+		row("1: result size blue_rfc_get / no-op (JSON)", fmt.Sprintf("%d / %d bytes", o.SubjectBytes, o.BareBytes))
+		row("1: interleaving", fmt.Sprintf("batches of %d, order rotating every round, %d warm-up calls each", r.batch, r.warmup))
+	}
+	if st := r.starts; st != nil && len(st.Ready) > 0 {
+		row("2: idle RSS per start (MiB)", mibList(st.Idle))
+		if len(st.Idle) > 0 {
+			m := medianMem(st.Idle)
+			row("2: RssAnon / RssFile / VmHWM (median start)", fmt.Sprintf("%.1f / %.1f / %.1f MiB", kib(m.Anon), kib(m.File), kib(m.HWM)))
+		}
+		row("2: Go heap in use / Go sys (medians, from /metrics)", fmt.Sprintf("%.1f / %.1f MiB", medianFloat(st.Heap)/(1<<20), medianFloat(st.Sys)/(1<<20)))
+		row("2: binary size", fmt.Sprintf("%.1f MiB", float64(st.BinSize)/(1<<20)))
+		row("2: idle time before reading RSS", r.idle.String())
+		row("3: start to ready, min / max", fmt.Sprintf("%.1f / %.1f ms", ms(slices.Min(st.Ready)), ms(slices.Max(st.Ready))))
+	}
+	if c := r.sts; c != nil {
+		row("4: other STS requests in the window", fmt.Sprint(c.OtherSTS))
+		row("4: AssumeRole during warm-up (first call per caller)", fmt.Sprint(c.WarmupAssume))
+		row("4: Infisical config refreshes in the window", fmt.Sprintf("%d (binary runs with --infisical-refresh %s)", c.InfisicalLists, stsWindowRefresh))
+		row("4: calls, sessions, errors, wall time", fmt.Sprintf("%d, %d, %d, %.1fs (%.0f calls/s)", c.Calls, r.stsSessions, c.Errors, c.Elapsed.Seconds(), float64(c.Calls)/max(c.Elapsed.Seconds(), 1e-9)))
+		if c.After.RSS > 0 {
+			row("4: RSS once idle after the calls (RssAnon / VmHWM)", fmt.Sprintf("%.1f MiB (%.1f / %.1f)", c.After.MiB(), kib(c.After.Anon), kib(c.After.HWM)))
+		}
+	}
+	if l := r.load; l != nil && len(l.Real.Lat) > 0 {
+		row("5: storage alone (store.Get), same concurrency: p50 / p99", fmt.Sprintf("%s / %s", fmtMS(l.Storage.Lat.median()), fmtMS(l.Storage.Lat.pct(99))))
+		row("5: storage alone: throughput", fmt.Sprintf("%.0f calls/s", l.Storage.Throughput()))
+		row("5: errors blue-mcp / bare / storage", fmt.Sprintf("%d / %d / %d", l.Real.Errors, l.Bare.Errors, l.Storage.Errors))
+		if l.Real.FirstErr != nil {
+			row("5: first blue-mcp error", l.Real.FirstErr.Error())
+		}
+		row("5: blue-mcp RSS under load (VmHWM)", fmt.Sprintf("%.1f MiB (%.1f)", l.After.MiB(), kib(l.After.HWM)))
+		row("5: time per target", fmt.Sprintf("%s in two halves (real, bare, storage; then reversed)", r.loadFor))
+	}
+	_ = tw.Flush()
+}
+
+func fmtUS(d time.Duration) string { return fmt.Sprintf("%.0f µs", us(d)) }
+
+func fmtMS(d time.Duration) string { return fmt.Sprintf("%.2f ms", ms(d)) }
+
+func p3(d durations) string {
+	return fmt.Sprintf("%s / %s / %s", fmtUS(d.pct(10)), fmtUS(d.pct(50)), fmtUS(d.pct(90)))
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func kib(v int64) float64 { return float64(v) / 1024 }
+
+func medianMem(ms []memory) memory {
+	s := slices.Clone(ms)
+	slices.SortFunc(s, func(a, b memory) int { return int(a.RSS - b.RSS) })
+	return s[len(s)/2]
+}
+
+func mibList(ms []memory) string {
+	out := ""
+	for i, m := range ms {
+		if i > 0 {
+			out += ", "
+		}
+		out += fmt.Sprintf("%.1f", m.MiB())
+	}
+	return out
+}
