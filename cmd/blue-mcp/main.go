@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,6 +29,8 @@ import (
 
 	"github.com/superviber/blue-operator/mcpserver/awscreds"
 	"github.com/superviber/blue-operator/mcpserver/backend"
+	"github.com/superviber/blue-operator/mcpserver/export"
+	"github.com/superviber/blue-operator/mcpserver/onboard"
 	"github.com/superviber/blue-operator/mcpserver/server"
 	env "github.com/superviber/blue-operator/mcpserver/serverenv"
 	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
@@ -37,7 +40,26 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// subcommands are the client's tools: the onboarding kit and the export of
+// its documents in Blue's own layout (its fallback and offboarding path).
+var subcommands = map[string]func(context.Context, []string, io.Writer) error{
+	"onboard": onboard.Run,
+	"export":  export.Run,
+}
+
 func main() {
+	if len(os.Args) > 1 {
+		if sub, ok := subcommands[os.Args[1]]; ok {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			err := sub(ctx, os.Args[2:], os.Stdout)
+			stop()
+			if err != nil && !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(os.Stderr, "blue-mcp:", err)
+				os.Exit(1)
+			}
+			return
+		}
+	}
 	if err := run(context.Background(), os.Args[1:], os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, "blue-mcp:", err)
 		os.Exit(1)

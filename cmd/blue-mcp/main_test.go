@@ -281,3 +281,23 @@ func selfSigned(t *testing.T) (string, string) {
 	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 	return certFile, keyFile
 }
+
+func TestOnboardSubcommand(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "onboard", "--tenant=acme", "--hop-role-arn=arn:aws:iam::111111111111:role/blue-hop-acme",
+		"--account-id=222222222222", "--region=eu-west-1", "--bucket=blue-acme-docs", "--table=blue-acme")
+	cmd.Env = []string{"BLUE_MCP_MAIN=1"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("onboard: %v\n%s", err, out)
+	}
+	for _, want := range []string{"sts:ExternalId", "arn:aws:iam::111111111111:role/blue-hop-acme", "EXTERNAL_ID", "BLUE_DYNAMODB_TABLE"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("onboard output lacks %q", want)
+		}
+	}
+	bad := exec.Command(os.Args[0], "export")
+	bad.Env = []string{"BLUE_MCP_MAIN=1"}
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "bucket") {
+		t.Errorf("export without --bucket: %v %s", err, out)
+	}
+}

@@ -109,7 +109,8 @@ func (s *Store) exportKey(d *Document) string {
 	if s.o.ExportKey != nil {
 		return s.o.ExportKey(d)
 	}
-	if d.Slug == "" {
+	// Timestamp ids already end in the slug (Blue's "<ts>-<slug>").
+	if d.Slug == "" || strings.HasSuffix(d.ID, "-"+d.Slug) {
 		return s.o.Plural(d.Kind) + "/" + d.ID + ".md"
 	}
 	return s.o.Plural(d.Kind) + "/" + d.ID + "-" + d.Slug + ".md"
