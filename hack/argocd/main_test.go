@@ -1,0 +1,198 @@
+// Package argocd_test checks config/argocd: the Argo CD health check for
+// BlueTenant runs in the Lua interpreter Argo CD embeds (gopher-lua) against
+// tenants the real reconciler brought into each state on a real control plane,
+// the ignoreDifferences rules hold against the API server's defaulting, and
+// the Application, ApplicationSet and sync waves are what config/argocd's
+// README promises.
+package argocd_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+	"github.com/superviber/blue-operator/controllers"
+	"github.com/superviber/blue-operator/hack/controlplane"
+)
+
+// repoRoot is the repository root seen from this package.
+var repoRoot = filepath.Join("..", "..")
+
+// wait bounds every wait for a condition.
+const wait = 60 * time.Second
+
+var (
+	k8s    client.Client // uncached, for assertions
+	scheme = runtime.NewScheme()
+	// The operator runs with the settings controllers/suite_test.go uses.
+	opts = controllers.Options{
+		DefaultImage:            "blue-mcp:test",
+		HopRoleARNTemplate:      "arn:aws:iam::111111111111:role/blue-hop-{tenant}",
+		IngressClassName:        "alb",
+		IngressAnnotations:      map[string]string{"alb.ingress.kubernetes.io/group.name": "blue"},
+		IngressNamespace:        "ingress-system",
+		MetricsNamespace:        "monitoring",
+		MaxConcurrentReconciles: 4,
+	}
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: these tests run the operator on a real control plane; run them with `make test` or\n"+
+			"  KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh kube-controller-manager) go test ./hack/argocd/")
+		return 1
+	}
+	level := zapcore.Level(10) // errors surface through test failures
+	if os.Getenv("TEST_VERBOSE") != "" {
+		level = -2
+	}
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(level)))
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := bluev1.AddToScheme(scheme); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	plane, err := controlplane.Start(controlplane.Options{
+		CRDDirs:     []string{filepath.Join(repoRoot, "config", "crd", "bases")},
+		Controllers: controlplane.DefaultControllers,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = plane.Stop() }()
+	if k8s, err = client.New(plane.Config, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		return 1
+	}
+
+	// The operator in-process, as cmd/manager runs it.
+	mgr, err := ctrl.NewManager(plane.Config, ctrl.Options{
+		Scheme:                 scheme,
+		Cache:                  controllers.CacheOptions(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "manager:", err)
+		return 1
+	}
+	r := &controllers.BlueTenantReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("blue-operator"),
+		Options:   opts,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		fmt.Fprintln(os.Stderr, "setup:", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager stopped:", err)
+		}
+	}()
+	code := m.Run()
+	cancel()
+	<-done
+	return code
+}
+
+// eventually polls cond until it returns nil or the timeout passes: a wait
+// for a condition, never a fixed sleep.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// markPodsRunning plays the kubelet of one node for a tenant namespace (as
+// controllers/suite_test.go does): it binds pending pods to the node and
+// reports them Running and Ready, so the real deployment controller computes
+// availability.
+func markPodsRunning(ctx context.Context, ns string) error {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "argocd-test-node"}}
+	if err := k8s.Create(ctx, node); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	var pods corev1.PodList
+	if err := k8s.List(ctx, &pods, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	live := 0
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if !p.DeletionTimestamp.IsZero() {
+			if err := k8s.Delete(ctx, p, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+			continue
+		}
+		live++
+		if p.Spec.NodeName == "" {
+			b := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: ns}, Target: corev1.ObjectReference{Kind: "Node", Name: node.Name}}
+			if err := k8s.SubResource("binding").Create(ctx, p, b); err != nil {
+				return fmt.Errorf("bind %s: %w", p.Name, err)
+			}
+		}
+		if p.Status.Phase == corev1.PodRunning {
+			continue
+		}
+		now := metav1.Now()
+		p.Status.Phase = corev1.PodRunning
+		p.Status.StartTime = &now
+		p.Status.Conditions = []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		}
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+			Name: controllers.ServerName, Ready: true, Image: p.Spec.Containers[0].Image,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+		}}
+		if err := k8s.Status().Update(ctx, p); err != nil {
+			return fmt.Errorf("report %s running: %w", p.Name, err)
+		}
+	}
+	if live == 0 {
+		return fmt.Errorf("no live pods in %s yet", ns)
+	}
+	return nil
+}
