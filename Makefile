@@ -74,9 +74,16 @@ bench: bench-operator bench-mcp ## All benchmarks.
 
 ##@ Build
 
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
 .PHONY: build
-build: ## Build the binaries into bin/.
-	go build -o bin/ ./cmd/...
+build: ## Build both binaries into bin/ with the version from git.
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/ ./cmd/...
+
+.PHONY: build-installer
+build-installer: ## Render the install manifests into dist/install.yaml.
+	@mkdir -p dist
+	go run ./hack/manifests/render config/default > dist/install.yaml
 
 $(CONTROLLER_GEN):
 	@mkdir -p $(TOOLS_BIN)
