@@ -61,6 +61,11 @@ test: lint verify-generated node_modules ## Unit and envtest integration tests (
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler)" \
 		go test $(GO_TEST_FLAGS) -count=1 ./...
 
+.PHONY: e2e
+e2e: node_modules ## The end-to-end journey on the local stack (also part of make test), with step timings.
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler)" \
+		go test -count=1 -v -run TestJourney ./hack/e2e
+
 .PHONY: bench-operator
 bench-operator: ## Operator convergence benchmark against a baseline (prints figures).
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go run ./hack/bench-operator $(BENCH_ARGS)
@@ -93,5 +98,5 @@ $(CONTROLLER_GEN):
 ##@ Run
 
 .PHONY: run-local
-run-local: ## The local stack: control plane, operator and the sample tenant, until Ctrl-C.
+run-local: node_modules ## The local stack: control plane, operator, tenant pods and client systems, until Ctrl-C.
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler)" go run ./hack/local-stack $(LOCAL_ARGS)
