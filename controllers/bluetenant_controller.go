@@ -64,10 +64,14 @@ func (r *BlueTenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 
 	var tenant bluev1.BlueTenant
 	if err := r.Client.Get(ctx, req.NamespacedName, &tenant); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetTenant(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !tenant.DeletionTimestamp.IsZero() {
 		// The garbage collector removes what the tenant owns.
+		forgetTenant(req.Name)
 		return ctrl.Result{}, nil
 	}
 
@@ -143,8 +147,10 @@ func (r *BlueTenantReconciler) ensureNamespace(ctx context.Context, t *bluev1.Bl
 			return ctrl.Result{}, errConflict
 		}
 	}
+	created := false
 	switch {
 	case apierrors.IsNotFound(err):
+		created = true
 	case err != nil:
 		return ctrl.Result{}, errorf("get namespace", err)
 	case !metav1.IsControlledBy(&ns, t):
@@ -157,6 +163,9 @@ func (r *BlueTenantReconciler) ensureNamespace(ctx context.Context, t *bluev1.Bl
 	}
 	if err := r.apply(ctx, buildNamespace(t)); err != nil {
 		return ctrl.Result{}, errorf("ensure namespace", err)
+	}
+	if created {
+		r.event(t, corev1.EventTypeNormal, "Created", "CreateNamespace", "created namespace %s for the tenant's MCP server", name)
 	}
 	return ctrl.Result{}, nil
 }
@@ -274,6 +283,11 @@ func (r *BlueTenantReconciler) event(t *bluev1.BlueTenant, eventType, reason, ac
 // writes nothing, and records an event for each condition that changed.
 func (r *BlueTenantReconciler) writeStatus(ctx context.Context, t *bluev1.BlueTenant, st *statusBuilder) error {
 	next := st.build()
+	views := make([]conditionView, 0, len(next.Conditions))
+	for _, c := range next.Conditions {
+		views = append(views, conditionView{Type: c.Type, Status: string(c.Status), Reason: c.Reason})
+	}
+	recordConditions(t.Name, views)
 	if statusEqual(t.Status, next) {
 		return nil
 	}

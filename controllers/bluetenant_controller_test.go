@@ -191,6 +191,7 @@ func TestCreateTenantBuildsEveryObject(t *testing.T) {
 	if c := condition(bt, bluev1.ConditionDegraded); c == nil || c.Status != metav1.ConditionFalse {
 		t.Errorf("degraded: %+v", c)
 	}
+	eventually(t, wait, "Created event", func() error { return hasEvent(ctx, bt, "Created") })
 	// Secrets never reach the status.
 	if strings.Contains(fmt.Sprintf("%+v", bt.Status), token) {
 		t.Errorf("token in status")

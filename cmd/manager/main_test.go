@@ -251,6 +251,9 @@ func TestOperatorProcess(t *testing.T) {
 		if !strings.Contains(body, `controller_runtime_reconcile_total{controller="bluetenant",result="success"}`) {
 			return fmt.Errorf("no reconcile metric for bluetenant")
 		}
+		if !strings.Contains(body, `blue_operator_tenant_condition{condition="Ready",reason="DeploymentUnavailable",status="False",tenant="proc"} 1`) {
+			return fmt.Errorf("no tenant condition metric")
+		}
 		return nil
 	})
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -68,6 +69,15 @@ func TestInstallAndSamplesApply(t *testing.T) {
 	}
 	if got := dep.Spec.Template.Spec.Containers[0].Image; got != "ghcr.io/superviber/blue-operator:latest" {
 		t.Errorf("operator image %q", got)
+	}
+
+	// The ServiceMonitors parse and name the ports the Services expose.
+	sm, err := os.ReadFile(filepath.Join(root, "prometheus", "servicemonitor.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(sm), "kind: ServiceMonitor"); n != 2 || !strings.Contains(string(sm), "port: metrics") {
+		t.Errorf("servicemonitor.yaml: %d ServiceMonitors", n)
 	}
 
 	samples, err := Render(filepath.Join(root, "samples"))
