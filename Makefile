@@ -45,7 +45,7 @@ lint: ## gofmt check, go vet.
 
 .PHONY: envtest-assets
 envtest-assets: ## Build etcd, kube-apiserver, kube-controller-manager and kube-scheduler (cached).
-	@hack/setup-envtest.sh kube-controller-manager kube-scheduler >/dev/null
+	@hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl >/dev/null
 
 ##@ Test
 
@@ -58,12 +58,12 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 .PHONY: test
 test: lint verify-generated node_modules ## Unit and envtest integration tests (the CI command).
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler)" \
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl)" \
 		go test $(GO_TEST_FLAGS) -count=1 ./...
 
 .PHONY: e2e
 e2e: node_modules ## The end-to-end journey on the local stack (also part of make test), with step timings.
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler)" \
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl)" \
 		go test -count=1 -v -run TestJourney ./hack/e2e
 
 .PHONY: bench-operator
@@ -99,4 +99,4 @@ $(CONTROLLER_GEN):
 
 .PHONY: run-local
 run-local: node_modules ## The local stack: control plane, operator, tenant pods and client systems, until Ctrl-C.
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler)" go run ./hack/local-stack $(LOCAL_ARGS)
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl)" go run ./hack/local-stack $(LOCAL_ARGS)

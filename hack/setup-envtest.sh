@@ -9,7 +9,7 @@
 # matches the client libraries. Binaries are cached outside the repo, keyed by
 # version; a second run is instant.
 #
-# Usage: hack/setup-envtest.sh [kube-controller-manager] [kube-scheduler]
+# Usage: hack/setup-envtest.sh [kube-controller-manager] [kube-scheduler] [kubectl]
 # Logs go to stderr; stdout is only the directory.
 set -euo pipefail
 
@@ -105,6 +105,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	_ "k8s.io/kubectl/pkg/cmd"
 )
 GO
   local pkg="k8s.io/component-base/version"
@@ -127,7 +128,7 @@ kube=()
 for c in "${missing[@]}"; do
   case "$c" in
     etcd) build_etcd ;;
-    kube-apiserver | kube-controller-manager | kube-scheduler) kube+=("$c") ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl) kube+=("$c") ;;
     *) echo "setup-envtest: unknown component '$c'" >&2; exit 2 ;;
   esac
 done

@@ -122,7 +122,8 @@ type binary struct {
 
 func buildBinary(ctx context.Context, e *env, tmp string) (*binary, error) {
 	path := filepath.Join(tmp, "blue-mcp")
-	build := exec.CommandContext(ctx, "go", "build", "-o", path, "./cmd/blue-mcp")
+	// Built as releases are (make build, the Dockerfile): stripped, trimmed.
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", path, "./cmd/blue-mcp")
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build ./cmd/blue-mcp: %w\n%s", err, out)
 	}

@@ -57,9 +57,23 @@ func waitFor(t *testing.T, what string, cond func() error) {
 	}
 }
 
+// kubectlPath prefers the kubectl hack/setup-envtest.sh builds (same
+// version as the API server) over one on PATH.
+func kubectlPath() string {
+	if p := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"); fileExists(p) {
+		return p
+	}
+	return "kubectl"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 func kubectl(t *testing.T, kubeconfig string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd := exec.Command(kubectlPath(), append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -132,8 +146,8 @@ func TestJourney(t *testing.T) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test` or `make e2e`")
 	}
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		t.Fatal("kubectl is not on PATH: install it (the README says how)")
+	if _, err := exec.LookPath(kubectlPath()); err != nil {
+		t.Fatal("no kubectl: run through make (hack/setup-envtest.sh builds it) or put one on PATH")
 	}
 	ctx := context.Background()
 	root := repoRoot(t)
@@ -252,6 +266,21 @@ func TestJourney(t *testing.T) {
 		}
 	})
 
+	// Both servers are added on A's endpoint: globex (small tier) allows two
+	// sessions and the test holds one, while acme (medium) has room.
+	step(t, "3c. claude mcp list: A's token Connected, B's 401", func() {
+		claude := newClaudeCode(t, root)
+		claude.run("mcp", "add", "--transport", "http", "blue-acme", urlA, "--header", "Authorization: Bearer "+tokA)
+		claude.run("mcp", "add", "--transport", "http", "blue-wrong", urlA, "--header", "Authorization: Bearer "+tokB)
+		out := claude.run("mcp", "list")
+		if l := claude.line(out, "blue-acme"); !strings.Contains(l, urlA) || !strings.Contains(l, "✔ Connected") {
+			t.Fatalf("blue-acme with A's token: want ✔ Connected to %s, got %q\n%s", urlA, l, out)
+		}
+		if l := claude.line(out, "blue-wrong"); strings.Contains(l, "Connected") || !strings.Contains(l, "✘") || !strings.Contains(l, "HTTP 401") {
+			t.Fatalf("blue-wrong with B's token on A: want ✘ … HTTP 401, got %q\n%s", l, out)
+		}
+	})
+
 	step(t, "4. rotate A's EXTERNAL_ID: calls keep working", func() {
 		before := stack.World.STS.RoleCalls(a.ClientRole)
 		if err := stack.World.RotateExternalID(a); err != nil {
@@ -353,4 +382,109 @@ func TestJourney(t *testing.T) {
 			t.Errorf("state dir %s left behind (%v)", stateDir, err)
 		}
 	})
+}
+
+// claudeCode runs the Claude Code CLI pinned in package-lock.json (the
+// package's bin is a native executable: no Node at run time) as a fresh user:
+// HOME and the XDG dirs in a temporary directory, which is also the working
+// directory (so `mcp add` writes there and no .mcp.json of the repo is read).
+// The environment is built from scratch, so no ANTHROPIC_*, CLAUDE_* or proxy
+// setting of the caller leaks in; no API key is needed for `mcp add` and
+// `mcp list`. CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC turns off its own
+// network traffic (telemetry, error reports, update checks): with it, the only
+// connections it makes are to the MCP servers.
+type claudeCode struct {
+	t        *testing.T
+	bin, dir string
+	env      []string
+}
+
+func newClaudeCode(t *testing.T, root string) *claudeCode {
+	t.Helper()
+	bin := filepath.Join(findNodeModules(t, "claude"), ".bin", "claude")
+	home := t.TempDir()
+	c := &claudeCode{t: t, bin: bin, dir: home, env: []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
+		"XDG_DATA_HOME=" + filepath.Join(home, ".local", "share"),
+		"XDG_STATE_HOME=" + filepath.Join(home, ".local", "state"),
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+		"DISABLE_AUTOUPDATER=1",
+		"DISABLE_TELEMETRY=1",
+		"DISABLE_ERROR_REPORTING=1",
+		"NO_COLOR=1",
+	}}
+	var pkg struct {
+		DevDependencies map[string]string `json:"devDependencies"`
+	}
+	b, err := os.ReadFile(filepath.Join(root, "package.json"))
+	if err != nil || json.Unmarshal(b, &pkg) != nil {
+		t.Fatalf("read %s/package.json: %v", root, err)
+	}
+	want := pkg.DevDependencies["@anthropic-ai/claude-code"]
+	if v := c.run("--version"); want == "" || !strings.HasPrefix(v, want+" ") {
+		t.Fatalf("%s --version is %q, package.json pins %q: run `make node_modules`", bin, strings.TrimSpace(v), want)
+	}
+	return c
+}
+
+// run runs one claude command (at most a minute, then it is killed) and
+// returns its output. Errors name only the subcommand: the arguments hold
+// tokens.
+func (c *claudeCode) run(args ...string) string {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.bin, args...)
+	cmd.Dir, cmd.Env, cmd.WaitDelay = c.dir, c.env, 5*time.Second
+	out, err := cmd.CombinedOutput()
+	what := strings.Join(args[:min(2, len(args))], " ")
+	if ctx.Err() != nil {
+		c.t.Fatalf("claude %s: no answer within a minute, killed:\n%s", what, out)
+	}
+	if err != nil {
+		c.t.Fatalf("claude %s: %v\n%s", what, err, out)
+	}
+	return string(out)
+}
+
+// line is the line of `claude mcp list` output about one server.
+func (c *claudeCode) line(out, name string) string {
+	c.t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), name+":") {
+			return l
+		}
+	}
+	c.t.Fatalf("claude mcp list says nothing of %s:\n%s", name, out)
+	return ""
+}
+
+// findNodeModules walks up from the package directory to the repo root (the
+// directory with go.mod) looking for node_modules/.bin/<bin>, and returns
+// that node_modules directory.
+func findNodeModules(t *testing.T, bin string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		nm := filepath.Join(dir, "node_modules")
+		if _, err := os.Stat(filepath.Join(nm, ".bin", bin)); err == nil {
+			return nm
+		}
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	t.Fatalf("node_modules/.bin/%s not found up to the repo root: run `make node_modules` (npm ci)", bin)
+	return ""
 }

@@ -63,14 +63,14 @@ func Start(tb testing.TB) *World {
 func New(stsOpts teststs.Options) (w *World, stop func(), err error) {
 	w = &World{STS: teststs.New(stsOpts)}
 	var stops []func()
-	stop = func() {
+	stopAll := func() {
 		for i := len(stops) - 1; i >= 0; i-- {
 			stops[i]()
 		}
 	}
 	defer func() {
 		if err != nil {
-			stop()
+			stopAll() // the named stop is nil on error returns
 		}
 	}()
 	ep, err := w.STS.Start()
@@ -91,7 +91,7 @@ func New(stsOpts teststs.Options) (w *World, stop func(), err error) {
 		return nil, nil, fmt.Errorf("dynamodb: %w", err)
 	}
 	stops = append(stops, func() { _ = w.DDB.Close() })
-	return w, stop, nil
+	return w, stopAll, nil
 }
 
 // Tenant is one seeded client: what lives in the client's accounts, and
