@@ -15,9 +15,6 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -142,57 +139,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() er
 	}
 }
 
-// markPodsRunning plays the kubelet of one node for a tenant namespace (as
-// controllers/suite_test.go does): it binds pending pods to the node and
-// reports them Running and Ready, so the real deployment controller computes
-// availability.
+// markPodsRunning plays the kubelet's status half for a namespace.
 func markPodsRunning(ctx context.Context, ns string) error {
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "argocd-test-node"}}
-	if err := k8s.Create(ctx, node); err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	var pods corev1.PodList
-	if err := k8s.List(ctx, &pods, client.InNamespace(ns)); err != nil {
-		return err
-	}
-	live := 0
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if !p.DeletionTimestamp.IsZero() {
-			if err := k8s.Delete(ctx, p, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
-				return err
-			}
-			continue
-		}
-		live++
-		if p.Spec.NodeName == "" {
-			b := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: ns}, Target: corev1.ObjectReference{Kind: "Node", Name: node.Name}}
-			if err := k8s.SubResource("binding").Create(ctx, p, b); err != nil {
-				return fmt.Errorf("bind %s: %w", p.Name, err)
-			}
-		}
-		if p.Status.Phase == corev1.PodRunning {
-			continue
-		}
-		now := metav1.Now()
-		p.Status.Phase = corev1.PodRunning
-		p.Status.StartTime = &now
-		p.Status.Conditions = []corev1.PodCondition{
-			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
-		}
-		p.Status.ContainerStatuses = []corev1.ContainerStatus{{
-			Name: controllers.ServerName, Ready: true, Image: p.Spec.Containers[0].Image,
-			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
-		}}
-		if err := k8s.Status().Update(ctx, p); err != nil {
-			return fmt.Errorf("report %s running: %w", p.Name, err)
-		}
-	}
-	if live == 0 {
-		return fmt.Errorf("no live pods in %s yet", ns)
-	}
-	return nil
+	return controlplane.MarkPodsRunning(ctx, k8s, ns, "argocd-test-node")
 }
