@@ -12,6 +12,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -298,7 +299,13 @@ func TestTwoTenantsNeverShareObjects(t *testing.T) {
 			if err := k8s.List(ctx, l, client.InNamespace(ns), client.MatchingLabels{LabelManagedBy: ManagedByValue}); err != nil {
 				t.Fatal(err)
 			}
-			items, _ := metaItems(l)
+			items, err := metaItems(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(items) == 0 {
+				t.Errorf("no %T in %s", l, ns)
+			}
 			for _, o := range items {
 				if ref := metav1.GetControllerOf(o); ref == nil || ref.UID != tc.bt.UID {
 					t.Errorf("%s/%s is not controlled by %s", ns, o.GetName(), tc.bt.Name)
@@ -345,30 +352,17 @@ func gone(ctx context.Context, obj client.Object, ns, name string) error {
 }
 
 func metaItems(l client.ObjectList) ([]client.Object, error) {
-	var out []client.Object
-	switch l := l.(type) {
-	case *corev1.ServiceAccountList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
+	objs, err := meta.ExtractList(l)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]client.Object, 0, len(objs))
+	for _, o := range objs {
+		co, ok := o.(client.Object)
+		if !ok {
+			return nil, fmt.Errorf("%T is not a client.Object", o)
 		}
-	case *corev1.SecretList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *appsv1.DeploymentList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *corev1.ServiceList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *networkingv1.NetworkPolicyList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	default:
-		return nil, fmt.Errorf("unsupported list %T", l)
+		out = append(out, co)
 	}
 	return out, nil
 }

@@ -323,11 +323,7 @@ func (s *Service) prdCreate(ctx context.Context, st Store, in PRDCreateIn) (Resu
 }
 
 func (s *Service) prdGet(ctx context.Context, st Store, in TitleIn) (Result, error) {
-	d, err := s.find(ctx, st, kind("prd"), in.Title, store.ListOptions{})
-	if err != nil {
-		return Result{}, err
-	}
-	body, err := withBody(ctx, st, d)
+	d, body, err := s.findWithBody(ctx, st, kind("prd"), in.Title)
 	if err != nil {
 		return Result{}, err
 	}
@@ -351,11 +347,7 @@ func (s *Service) prdApprove(ctx context.Context, st Store, in TitleIn) (Result,
 }
 
 func (s *Service) prdComplete(ctx context.Context, st Store, in TitleIn) (Result, error) {
-	d, err := s.find(ctx, st, kind("prd"), in.Title, store.ListOptions{})
-	if err != nil {
-		return Result{}, err
-	}
-	body, err := withBody(ctx, st, d)
+	d, body, err := s.findWithBody(ctx, st, kind("prd"), in.Title)
 	if err != nil {
 		return Result{}, err
 	}
@@ -383,11 +375,7 @@ func (s *Service) prdComplete(ctx context.Context, st Store, in TitleIn) (Result
 }
 
 func (s *Service) prdCriteria(ctx context.Context, st Store, in PRDCriteriaIn) (Result, error) {
-	d, err := s.find(ctx, st, kind("prd"), in.Title, store.ListOptions{})
-	if err != nil {
-		return Result{}, err
-	}
-	body, err := withBody(ctx, st, d)
+	d, body, err := s.findWithBody(ctx, st, kind("prd"), in.Title)
 	if err != nil {
 		return Result{}, err
 	}
@@ -405,11 +393,7 @@ func (s *Service) prdCriteria(ctx context.Context, st Store, in PRDCriteriaIn) (
 }
 
 func (s *Service) prdCriterionComplete(ctx context.Context, st Store, in PRDCriterionIn) (Result, error) {
-	d, err := s.find(ctx, st, kind("prd"), in.Title, store.ListOptions{})
-	if err != nil {
-		return Result{}, err
-	}
-	body, err := withBody(ctx, st, d)
+	d, body, err := s.findWithBody(ctx, st, kind("prd"), in.Title)
 	if err != nil {
 		return Result{}, err
 	}

@@ -154,11 +154,7 @@ func (s *Service) runbookUpdate(ctx context.Context, st Store, in RunbookUpdateI
 	if op == "" && tr == "" {
 		return Result{}, fmt.Errorf("give add_operation or add_troubleshooting")
 	}
-	d, err := s.find(ctx, st, kind("runbook"), in.Title, store.ListOptions{})
-	if err != nil {
-		return Result{}, err
-	}
-	body, err := withBody(ctx, st, d)
+	d, body, err := s.findWithBody(ctx, st, kind("runbook"), in.Title)
 	if err != nil {
 		return Result{}, err
 	}
@@ -311,11 +307,7 @@ func (s *Service) dialogueCreate(ctx context.Context, st Store, in DialogueCreat
 func (s *Service) getKind(name string) func(context.Context, Store, TitleIn) (Result, error) {
 	return func(ctx context.Context, st Store, in TitleIn) (Result, error) {
 		k := kind(name)
-		d, err := s.find(ctx, st, k, in.Title, store.ListOptions{})
-		if err != nil {
-			return Result{}, err
-		}
-		body, err := withBody(ctx, st, d)
+		d, body, err := s.findWithBody(ctx, st, k, in.Title)
 		if err != nil {
 			return Result{}, err
 		}

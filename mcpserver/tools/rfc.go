@@ -111,11 +111,7 @@ func progressView(tasks []blue.Task) *ProgressView {
 }
 
 func (s *Service) rfcGet(ctx context.Context, st Store, in TitleIn) (Result, error) {
-	d, err := s.find(ctx, st, kind("rfc"), in.Title, store.ListOptions{})
-	if err != nil {
-		return Result{}, err
-	}
-	body, err := withBody(ctx, st, d)
+	d, body, err := s.findWithBody(ctx, st, kind("rfc"), in.Title)
 	if err != nil {
 		return Result{}, err
 	}
@@ -255,11 +251,7 @@ func (s *Service) rfcTaskComplete(ctx context.Context, st Store, in RFCTaskIn) (
 }
 
 func (s *Service) rfcValidate(ctx context.Context, st Store, in TitleIn) (Result, error) {
-	d, err := s.find(ctx, st, kind("rfc"), in.Title, store.ListOptions{})
-	if err != nil {
-		return Result{}, err
-	}
-	body, err := withBody(ctx, st, d)
+	d, body, err := s.findWithBody(ctx, st, kind("rfc"), in.Title)
 	if err != nil {
 		return Result{}, err
 	}

@@ -224,6 +224,20 @@ func (s *Service) find(ctx context.Context, st Store, k blue.Kind, ref string, o
 	return nil, notFound(k, ref)
 }
 
+// findWithBody looks a live document up by title, slug or number and loads
+// its body: what every read-modify tool starts with.
+func (s *Service) findWithBody(ctx context.Context, st Store, k blue.Kind, ref string) (*store.Document, []byte, error) {
+	d, err := s.find(ctx, st, k, ref, store.ListOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := withBody(ctx, st, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, body, nil
+}
+
 // withBody loads the body of a document returned without one.
 func withBody(ctx context.Context, st Store, d *store.Document) ([]byte, error) {
 	if d.Body != nil {
