@@ -88,29 +88,17 @@ type session struct {
 
 func connect(t *testing.T, url, token string) *session {
 	t.Helper()
-	c := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil)
-	s, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: world.BearerClient(token)}, nil)
-	if err != nil {
-		t.Fatalf("connect %s: %v", url, err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return &session{t: t, s: s}
+	return &session{t: t, s: world.Connect(t, url, token)}
 }
 
 // call returns the tool's JSON result, or its error text.
 func (s *session) call(tool string, args map[string]any) (map[string]any, string) {
 	s.t.Helper()
-	res, err := s.s.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
+	text, isError, err := world.CallTool(context.Background(), s.s, tool, args)
 	if err != nil {
 		return nil, "protocol error: " + err.Error()
 	}
-	var text string
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			text += tc.Text
-		}
-	}
-	if res.IsError {
+	if isError {
 		return nil, text
 	}
 	var out map[string]any

@@ -39,17 +39,11 @@ type result struct {
 
 func call(t *testing.T, s *mcp.ClientSession, tool string, args map[string]any) result {
 	t.Helper()
-	res, err := s.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
+	text, isError, err := world.CallTool(context.Background(), s, tool, args)
 	if err != nil {
 		t.Fatalf("%s: %v", tool, err)
 	}
-	text := ""
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			text += tc.Text
-		}
-	}
-	if res.IsError {
+	if isError {
 		t.Fatalf("%s(%v): %s", tool, args, text)
 	}
 	var r result
@@ -57,7 +51,7 @@ func call(t *testing.T, s *mcp.ClientSession, tool string, args map[string]any) 
 		t.Fatalf("%s: %q: %v", tool, text, err)
 	}
 	if r.Status != "success" {
-		t.Fatalf("%s(%v): %s %s", tool, args, r.Status, r.Message)
+		t.Fatalf("%s(%v): %s: %s", tool, args, r.Status, r.Message)
 	}
 	return r
 }
@@ -88,12 +82,7 @@ func setup(t *testing.T, name string, account int) *tenant {
 		t.Fatal(err)
 	}
 	srv := w.Serve(t, tn, world.ServerOptions{})
-	c := mcp.NewClient(&mcp.Implementation{Name: "export-test", Version: "1"}, nil)
-	s, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: srv.URL, HTTPClient: world.BearerClient(tn.Token)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := world.Connect(t, srv.URL, tn.Token)
 	te := &tenant{w: w, tn: tn, s: s, docs: map[string]*doc{}}
 
 	mk := func(tool string, args map[string]any) {

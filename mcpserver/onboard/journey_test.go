@@ -204,13 +204,7 @@ func journey(t *testing.T, s *mcp.ClientSession) {
 
 func connect(t *testing.T, url, token string) *mcp.ClientSession {
 	t.Helper()
-	c := mcp.NewClient(&mcp.Implementation{Name: "onboard-test", Version: "1"}, nil)
-	s, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: world.BearerClient(token)}, nil)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return world.Connect(t, url, token)
 }
 
 type result struct {
@@ -220,17 +214,11 @@ type result struct {
 
 func mustCall(t *testing.T, s *mcp.ClientSession, tool string, args map[string]any) result {
 	t.Helper()
-	res, err := s.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
+	text, isError, err := world.CallTool(context.Background(), s, tool, args)
 	if err != nil {
 		t.Fatalf("%s: %v", tool, err)
 	}
-	text := ""
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			text += tc.Text
-		}
-	}
-	if res.IsError {
+	if isError {
 		t.Fatalf("%s(%v): %s", tool, args, text)
 	}
 	var r result

@@ -29,13 +29,7 @@ import (
 
 func connect(t *testing.T, url, token string) *mcp.ClientSession {
 	t.Helper()
-	c := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil)
-	s, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: world.BearerClient(token)}, nil)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return world.Connect(t, url, token)
 }
 
 type result struct {
@@ -62,17 +56,11 @@ type doc struct {
 // call runs a tool and returns its result, or the tool error's text.
 func call(t *testing.T, s *mcp.ClientSession, tool string, args map[string]any) (result, string) {
 	t.Helper()
-	res, err := s.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
+	text, isError, err := world.CallTool(context.Background(), s, tool, args)
 	if err != nil {
 		t.Fatalf("%s: protocol error: %v", tool, err)
 	}
-	text := ""
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			text += tc.Text
-		}
-	}
-	if res.IsError {
+	if isError {
 		return result{}, text
 	}
 	var r result
