@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +25,7 @@ import (
 
 	"github.com/superviber/blue-operator/mcpserver/server"
 	env "github.com/superviber/blue-operator/mcpserver/serverenv"
+	"github.com/superviber/blue-operator/mcpserver/testbackends/testutil"
 	"github.com/superviber/blue-operator/mcpserver/testbackends/world"
 )
 
@@ -54,18 +53,10 @@ func freeAddr(t *testing.T) string {
 
 type proc struct {
 	cmd    *exec.Cmd
-	out    *syncBuf
+	out    *testutil.Buffer
 	exited chan error
 	addr   string
 }
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // tenantEnv is the environment the operator would set, pointed at the world.
 func tenantEnv(w *world.World, tn *world.Tenant, addr string) []string {
@@ -93,7 +84,7 @@ func start(t *testing.T, envs []string, args ...string) *proc {
 		}
 	}
 	cmd.Env = append(append(base, "BLUE_MCP_MAIN=1"), envs...)
-	p := &proc{cmd: cmd, out: &syncBuf{}, exited: make(chan error, 1)}
+	p := &proc{cmd: cmd, out: &testutil.Buffer{}, exited: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package awscreds
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	teststs "github.com/superviber/blue-operator/mcpserver/testbackends/sts"
+	"github.com/superviber/blue-operator/mcpserver/testbackends/testutil"
 )
 
 const (
@@ -41,7 +41,7 @@ type fixture struct {
 	url    string
 	hopKey teststs.AccessKey // long-term key that signs as the hop role
 	reg    *prometheus.Registry
-	logs   *syncBuffer
+	logs   *testutil.Buffer
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -65,7 +65,7 @@ func newFixture(t testing.TB) *fixture {
 		}
 	}
 	ep := srv.StartTB(t)
-	return &fixture{sts: srv, url: ep.URL, hopKey: srv.NewAccessKey(hopRole), reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	return &fixture{sts: srv, url: ep.URL, hopKey: srv.NewAccessKey(hopRole), reg: prometheus.NewRegistry(), logs: &testutil.Buffer{}}
 }
 
 // noRetry makes every STS error visible once, so call counts are exact.
@@ -809,23 +809,6 @@ func BenchmarkProviderRetrieveCached(b *testing.B) {
 type tokenString string
 
 func (s tokenString) GetIdentityToken() ([]byte, error) { return []byte(s), nil }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func mustOK(t *testing.T, err error) {
 	t.Helper()

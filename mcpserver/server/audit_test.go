@@ -2,41 +2,22 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/superviber/blue-operator/mcpserver/testbackends/testutil"
 	"github.com/superviber/blue-operator/mcpserver/testbackends/world"
 )
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestAuditLinesAndNothingSecretInLogsOrMetrics(t *testing.T) {
 	t.Parallel()
 	w := world.Start(t)
 	tn := newTenant(t, w, "audited", 123456789012)
-	var logs syncBuffer
+	var logs testutil.Buffer
 	srv := w.Serve(t, tn, world.ServerOptions{Log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	s := connect(t, srv.URL, tn.Token)
 

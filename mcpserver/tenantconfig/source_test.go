@@ -20,6 +20,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	fake "github.com/superviber/blue-operator/mcpserver/testbackends/infisical"
+	"github.com/superviber/blue-operator/mcpserver/testbackends/testutil"
 )
 
 // The tenant's workspace as these tests set it up. Every value is distinct
@@ -44,48 +45,13 @@ const (
 
 var fullConfig = Config{RoleARN: roleARN, ExternalID: externalID, Bucket: bucket, Table: table, KMSKeyID: kmsKeyID, APIEndpoint: apiEndpoint}
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// syncBuffer collects log output from concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is a test Infisical with the tenant's workspace, a shared fake clock,
 // captured JSON logs and a metrics registry.
 type env struct {
 	t         *testing.T
 	srv       *fake.Server
-	clock     *fakeClock
-	logs      *syncBuffer
+	clock     *testutil.Clock
+	logs      *testutil.Buffer
 	reg       *prometheus.Registry
 	tokenFile string
 	secrets   []string // every secret value used; none may leak
@@ -96,8 +62,8 @@ func newEnv(t *testing.T) *env {
 	e := &env{
 		t:       t,
 		srv:     fake.New(),
-		clock:   &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
-		logs:    &syncBuffer{},
+		clock:   testutil.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)),
+		logs:    &testutil.Buffer{},
 		reg:     prometheus.NewRegistry(),
 		secrets: []string{clientSecret, saToken, roleARN, externalID, bucket, table, kmsKeyID, apiEndpoint},
 	}
@@ -882,7 +848,7 @@ func TestNextDelay(t *testing.T) {
 		{"revoked", stateRevoked, true, 5, 0, 30 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			clock := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 			src, err := newSource(Settings{SiteURL: "https://infisical.example", ProjectID: "p", Environment: "prod",
 				AuthMethod: AuthUniversal, ClientID: "c", ClientSecret: "s"}, nil, nil, clock.Now)
 			if err != nil {

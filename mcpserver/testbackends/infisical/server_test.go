@@ -10,13 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	sdk "github.com/infisical/go-sdk"
 
 	fake "github.com/superviber/blue-operator/mcpserver/testbackends/infisical"
+	"github.com/superviber/blue-operator/mcpserver/testbackends/testutil"
 )
 
 const (
@@ -30,31 +30,13 @@ const (
 	subject  = "system:serviceaccount:blue-acme:blue-mcp"
 )
 
-// fakeClock is a settable clock shared by the server and the test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // setup starts a server with one project, one member identity that can use
 // both auth methods, and two secrets.
-func setup(t *testing.T) (*fake.Server, *fakeClock) {
+func setup(t *testing.T) (*fake.Server, *testutil.Clock) {
 	t.Helper()
 	srv := fake.New()
 	t.Cleanup(srv.Close)
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	srv.SetClock(clock.Now)
 	srv.AddIdentity(fake.Identity{
 		ID: identity, Name: "blue-acme", ClientID: clientID, ClientSecret: secret,
@@ -231,27 +213,27 @@ func TestKubernetesVerifierIsPluggable(t *testing.T) {
 func TestListErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		prepare func(*fake.Server, *fakeClock)
+		prepare func(*fake.Server, *testutil.Clock)
 		opts    sdk.ListSecretsOptions
 		status  int
 		message string
 	}{
-		{"membership revoked", func(s *fake.Server, _ *fakeClock) { s.RevokeMembership(project, identity) },
+		{"membership revoked", func(s *fake.Server, _ *testutil.Clock) { s.RevokeMembership(project, identity) },
 			sdk.ListSecretsOptions{ProjectID: project, Environment: env, SecretPath: folder}, 403,
 			"You are not a member of this project with ID proj-acme. Please assign this identity to the project with the appropriate permissions, then try again."},
-		{"identity deleted", func(s *fake.Server, _ *fakeClock) { s.DeleteIdentity(identity) },
+		{"identity deleted", func(s *fake.Server, _ *testutil.Clock) { s.DeleteIdentity(identity) },
 			sdk.ListSecretsOptions{ProjectID: project, Environment: env, SecretPath: folder}, 401,
 			"You are not allowed to access this resource"},
-		{"token expired by clock", func(_ *fake.Server, c *fakeClock) { c.Advance(61 * time.Second) },
+		{"token expired by clock", func(_ *fake.Server, c *testutil.Clock) { c.Advance(61 * time.Second) },
 			sdk.ListSecretsOptions{ProjectID: project, Environment: env, SecretPath: folder}, 403,
 			"Your token has expired. Please re-authenticate."},
-		{"tokens expired by switch", func(s *fake.Server, _ *fakeClock) { s.ExpireAccessTokens() },
+		{"tokens expired by switch", func(s *fake.Server, _ *testutil.Clock) { s.ExpireAccessTokens() },
 			sdk.ListSecretsOptions{ProjectID: project, Environment: env, SecretPath: folder}, 403,
 			"Your token has expired. Please re-authenticate."},
 		{"unknown project", nil,
 			sdk.ListSecretsOptions{ProjectID: "proj-other", Environment: env, SecretPath: folder}, 404,
 			"Project with proj-other not found"},
-		{"project deleted", func(s *fake.Server, _ *fakeClock) { s.DeleteProject(project) },
+		{"project deleted", func(s *fake.Server, _ *testutil.Clock) { s.DeleteProject(project) },
 			sdk.ListSecretsOptions{ProjectID: project, Environment: env, SecretPath: folder}, 404,
 			"Project with proj-acme not found"},
 		{"unknown environment", nil,
