@@ -10,8 +10,9 @@ COPY api/ api/
 COPY controllers/ controllers/
 COPY mcpserver/ mcpserver/
 COPY cmd/ cmd/
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/manager ./cmd/manager && \
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/blue-mcp ./cmd/blue-mcp
+COPY Makefile ./
+# The Makefile holds the release build flags (tags, static, stripped).
+RUN make build VERSION=${VERSION} BIN=/out
 
 FROM gcr.io/distroless/static-debian12:nonroot AS operator
 COPY --from=build /out/manager /manager

@@ -19,8 +19,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -209,6 +211,15 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		Region: s.region, S3Endpoint: s.s3Endpoint, DDBEndpoint: s.ddbEndpoint, Caller: server.Caller,
 	})
 	source.OnChange(be.Changed)
+	var released sync.Once
+	source.OnChange(func(old, _ tenantconfig.Config) {
+		if old.IsZero() {
+			// Start-up garbage (Infisical login, AWS config, tool schemas)
+			// goes back to the OS once the first config is served, so an
+			// idle replica holds only what it uses.
+			released.Do(func() { go debug.FreeOSMemory() })
+		}
+	})
 
 	srv, err := server.New(ctx, server.Options{
 		Tenant: s.tenant, Version: version, PublicURL: s.publicURL,

@@ -122,10 +122,10 @@ type binary struct {
 
 func buildBinary(ctx context.Context, e *env, tmp string) (*binary, error) {
 	path := filepath.Join(tmp, "blue-mcp")
-	// Built as releases are (make build, the Dockerfile): stripped, trimmed.
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", path, "./cmd/blue-mcp")
+	// Built as releases are, by the Makefile's target (tags, static, stripped).
+	build := exec.CommandContext(ctx, "make", "-s", "build-blue-mcp", "BIN="+tmp, "VERSION=bench")
 	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build ./cmd/blue-mcp: %w\n%s", err, out)
+		return nil, fmt.Errorf("make build-blue-mcp: %w\n%s", err, out)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {

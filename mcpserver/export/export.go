@@ -35,6 +35,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/superviber/blue-operator/mcpserver/blue"
@@ -184,13 +185,19 @@ func listAll(ctx context.Context, st StoreReader, kind string) ([]store.Document
 	}
 }
 
+// Compiled on first use: only the export subcommand needs them, and safeName's
+// counted repeat would otherwise cost every server start 180 KB of heap.
 var (
 	// safeName is one plain file name: no separators, no leading dot.
-	safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,250}\.md$`)
-	safePart = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	numberID = regexp.MustCompile(`^[0-9]{4,}$`)
-	tsPrefix = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{4}Z`)
+	safeName = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,250}\.md$`)
+	safePart = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	numberID = lazyRegexp(`^[0-9]{4,}$`)
+	tsPrefix = lazyRegexp(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{4}Z`)
 )
+
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // FileName is a document's file name in Blue's layout, relative to the docs
 // root ("rfcs/0001-index-cache.draft.md"). It fails for a kind, status, id or
@@ -233,7 +240,7 @@ func PlanFileName(d *store.Document) (string, error) {
 }
 
 func checkName(k blue.Kind, d *store.Document, name string) (string, error) {
-	if !safeName.MatchString(name) || strings.Contains(name, "..") || !safePart.MatchString(k.Plural) {
+	if !safeName().MatchString(name) || strings.Contains(name, "..") || !safePart().MatchString(k.Plural) {
 		return "", fmt.Errorf("export %s/%s: %q is not a safe file name", k.Name, d.ID, name)
 	}
 	return k.Plural + "/" + name, nil
@@ -245,10 +252,10 @@ func stemOf(k blue.Kind, d *store.Document) (string, error) {
 	if slug == "" {
 		slug = blue.Slug(d.Title)
 	}
-	if !safePart.MatchString(slug) || strings.Contains(slug, "..") {
+	if !safePart().MatchString(slug) || strings.Contains(slug, "..") {
 		return "", fmt.Errorf("export %s/%s: slug %q cannot be a file name", k.Name, d.ID, slug)
 	}
-	if !safePart.MatchString(d.ID) || strings.Contains(d.ID, "..") {
+	if !safePart().MatchString(d.ID) || strings.Contains(d.ID, "..") {
 		return "", fmt.Errorf("export %s/%s: id cannot be a file name", k.Name, d.ID)
 	}
 	switch {
@@ -258,13 +265,13 @@ func stemOf(k blue.Kind, d *store.Document) (string, error) {
 		id := d.ID
 		if d.Number > 0 {
 			id = blue.FormatNumber(d.Number)
-		} else if !numberID.MatchString(id) {
+		} else if !numberID().MatchString(id) {
 			return "", fmt.Errorf("export %s/%s: a %s needs a number", k.Name, d.ID, k.Title)
 		}
 		return id + "-" + slug, nil
 	default:
 		// Timestamp kinds: Blue's <UTC ts>-slug, whatever the id added.
-		if ts := tsPrefix.FindString(d.ID); ts != "" {
+		if ts := tsPrefix().FindString(d.ID); ts != "" {
 			return ts + "-" + slug, nil
 		}
 		if d.ID == slug || strings.HasSuffix(d.ID, "-"+slug) {
@@ -400,7 +407,7 @@ func write(dir string, files []file, o Options, sum *Summary, kinds []blue.Kind)
 		if keep[p] {
 			continue
 		}
-		if dirOf, name, ok := strings.Cut(p, "/"); !ok || !safePart.MatchString(dirOf) || !safeName.MatchString(name) {
+		if dirOf, name, ok := strings.Cut(p, "/"); !ok || !safePart().MatchString(dirOf) || !safeName().MatchString(name) {
 			continue // not a name this tool writes: never touch it
 		}
 		if dirOf, _, _ := strings.Cut(p, "/"); !exported[dirOf] {

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/superviber/blue-operator/mcpserver/store"
 	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
@@ -198,17 +199,24 @@ func TableARN(partition, region, account, table string) string {
 	return "arn:" + partition + ":dynamodb:" + region + ":" + account + ":table/" + table
 }
 
+// The expressions are compiled on first use: only the onboard subcommand
+// needs them, and their counted repeats would otherwise cost every server
+// start close to 1 MB of heap.
 var (
-	tenantRE     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,56}[a-z0-9])?$`)
-	hopRoleRE    = regexp.MustCompile(`^arn:(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b):iam::([0-9]{12}):role/([A-Za-z0-9+=,.@_/-]{1,512})$`)
-	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRE     = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]+$`)
-	bucketRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
-	tableRE      = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
-	kmsKeyRE     = regexp.MustCompile(`^arn:(aws|aws-us-gov|aws-cn):kms:([a-z0-9-]+):([0-9]{12}):key/([A-Za-z0-9-]{1,128})$`)
-	externalIDRE = regexp.MustCompile(`^[\w+=,.@:/-]+$`) // and 32 to 1224 long (RE2 repeats stop at 1000)
-	roleNameRE   = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	tenantRE     = lazyRegexp(`^[a-z0-9]([-a-z0-9]{0,56}[a-z0-9])?$`)
+	hopRoleRE    = lazyRegexp(`^arn:(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b):iam::([0-9]{12}):role/([A-Za-z0-9+=,.@_/-]{1,512})$`)
+	accountRE    = lazyRegexp(`^[0-9]{12}$`)
+	regionRE     = lazyRegexp(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]+$`)
+	bucketRE     = lazyRegexp(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
+	tableRE      = lazyRegexp(`^[A-Za-z0-9_.-]{3,255}$`)
+	kmsKeyRE     = lazyRegexp(`^arn:(aws|aws-us-gov|aws-cn):kms:([a-z0-9-]+):([0-9]{12}):key/([A-Za-z0-9-]{1,128})$`)
+	externalIDRE = lazyRegexp(`^[\w+=,.@:/-]+$`) // and 32 to 1224 long (RE2 repeats stop at 1000)
+	roleNameRE   = lazyRegexp(`^[\w+=,.@-]{1,64}$`)
 )
+
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // Kit validates the options and builds the onboarding kit. Every error says
 // which field is wrong and what a valid one looks like.
@@ -216,11 +224,11 @@ func Kit(o Options) (*Result, error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	if !tenantRE.MatchString(o.Tenant) {
+	if !tenantRE().MatchString(o.Tenant) {
 		bad("tenant %q must be the BlueTenant's name: a lower-case DNS label of at most 58 characters, such as acme", o.Tenant)
 	}
 	partition, hopAccount := "", ""
-	if m := hopRoleRE.FindStringSubmatch(o.HopRoleARN); m == nil || strings.Contains(m[3], "//") || strings.HasSuffix(m[3], "/") {
+	if m := hopRoleRE().FindStringSubmatch(o.HopRoleARN); m == nil || strings.Contains(m[3], "//") || strings.HasSuffix(m[3], "/") {
 		bad("hop role ARN %q must be the IAM role ARN Superviber gave you, such as arn:aws:iam::111111111111:role/blue-hop-acme (a role, not an account root, user or assumed-role session)", o.HopRoleARN)
 	} else {
 		partition, hopAccount = m[1], m[2]
@@ -228,22 +236,22 @@ func Kit(o Options) (*Result, error) {
 			bad("hop role ARN %q: partition %s is not supported (use aws, aws-us-gov or aws-cn)", o.HopRoleARN, partition)
 		}
 	}
-	if !accountRE.MatchString(o.ClientAccountID) {
+	if !accountRE().MatchString(o.ClientAccountID) {
 		bad("client account id %q must be the 12 digits of your AWS account id", o.ClientAccountID)
 	} else if o.ClientAccountID == hopAccount {
 		bad("client account id %s is Superviber's account (from the hop role ARN): give the id of your own account, where your data lives", o.ClientAccountID)
 	}
-	if !regionRE.MatchString(o.Region) {
+	if !regionRE().MatchString(o.Region) {
 		bad("region %q must be an AWS region such as eu-west-1 (the BlueTenant's aws.region)", o.Region)
 	}
-	if !bucketRE.MatchString(o.BucketName) || strings.HasPrefix(o.BucketName, "xn--") || strings.HasSuffix(o.BucketName, "-s3alias") {
+	if !bucketRE().MatchString(o.BucketName) || strings.HasPrefix(o.BucketName, "xn--") || strings.HasSuffix(o.BucketName, "-s3alias") {
 		bad("bucket name %q must be 3-63 lower-case letters, digits and hyphens, starting and ending with a letter or digit (no dots: the server uses virtual-hosted TLS)", o.BucketName)
 	}
-	if !tableRE.MatchString(o.TableName) {
+	if !tableRE().MatchString(o.TableName) {
 		bad("table name %q must be 3-255 characters of A-Z, a-z, 0-9, '_', '-' and '.'", o.TableName)
 	}
 	if o.KMSKeyARN != "" {
-		if m := kmsKeyRE.FindStringSubmatch(o.KMSKeyARN); m == nil {
+		if m := kmsKeyRE().FindStringSubmatch(o.KMSKeyARN); m == nil {
 			bad("KMS key ARN %q must be a key ARN such as arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab (not an alias), or empty to let the Terraform module create one", o.KMSKeyARN)
 		} else {
 			if partition != "" && m[1] != partition {
@@ -257,14 +265,14 @@ func Kit(o Options) (*Result, error) {
 	externalID, generated := o.ExternalID, false
 	if externalID == "" {
 		externalID, generated = NewExternalID(), true
-	} else if len(externalID) < 32 || len(externalID) > 1224 || !externalIDRE.MatchString(externalID) {
+	} else if len(externalID) < 32 || len(externalID) > 1224 || !externalIDRE().MatchString(externalID) {
 		bad("external id must be 32 to 1224 characters of letters, digits and +=,.@:/_- (leave it empty to generate one)")
 	}
 	roleName := o.RoleName
 	if roleName == "" {
 		roleName = "blue-" + o.Tenant
 	}
-	if !roleNameRE.MatchString(roleName) {
+	if !roleNameRE().MatchString(roleName) {
 		bad("role name %q must be 1-64 characters of letters, digits and +=,.@_-", roleName)
 	}
 	if len(errs) > 0 {

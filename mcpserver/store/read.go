@@ -243,7 +243,7 @@ func decodePageToken(s string, want pageToken) (string, error) {
 	if t.V != 1 || t.Kind != want.Kind || t.Status != want.Status || t.Mode != want.Mode {
 		return "", invalidf("page token belongs to another listing")
 	}
-	if !idRE.MatchString(t.After) {
+	if !validID(t.After) {
 		return "", invalidf("malformed page token")
 	}
 	return t.After, nil
