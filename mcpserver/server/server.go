@@ -105,12 +105,12 @@ func New(ctx context.Context, o Options, svc *tools.Service) (*Server, error) {
 	s.sessions = newSessions(o.MaxSessions, o.SessionIdle, func(n int) { s.metrics.sessions.Set(float64(n)) })
 
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "blue", Title: "Blue (hosted for " + o.Tenant + ")", Version: o.Version}, &mcp.ServerOptions{
-		// One schema per input type, not one per tool: ~4 MiB less heap.
-		SchemaCache: mcp.NewSchemaCache(),
 		Instructions: "Blue keeps this team's RFCs, spikes, ADRs, decisions, PRDs, post-mortems, runbooks, audits and dialogues. " +
 			"Start with blue_status and blue_next. Documents are also resources at blue://docs/<kind plural>/<id>.",
 	})
-	tools.Register(s.mcp, svc)
+	if err := tools.Register(s.mcp, svc); err != nil {
+		return nil, fmt.Errorf("register tools: %w", err)
+	}
 	s.mcp.AddReceivingMiddleware(s.audit)
 
 	verifier, bearerOpts, err := s.authenticator(ctx)

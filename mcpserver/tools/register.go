@@ -1,8 +1,10 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -64,87 +66,117 @@ func noteResult(ctx context.Context, r Result) {
 // add registers one tool whose handler runs against the tenant's store.
 // The answer is one text item of JSON, as Blue's own server answered: no
 // output schema and no structuredContent copy, which would double every
-// response and validate it again (make bench-mcp measured both).
-func add[In any](srv *mcp.Server, s *Service, name, desc string, h func(context.Context, Store, In) (Result, error)) {
-	mcp.AddTool(srv, &mcp.Tool{Name: name, Description: desc}, func(ctx context.Context, _ *mcp.CallToolRequest, in In) (*mcp.CallToolResult, any, error) {
+// response and validate it again (make bench-mcp measured both). Arguments
+// are decoded by decodeArgs (args.go), which says why not go-sdk's AddTool.
+func add[In any](r *registry, name, desc string, h func(context.Context, Store, In) (Result, error)) {
+	s := r.svc
+	spec, err := specFor[In]()
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("tool %s: %w", name, err))
+		return
+	}
+	r.srv.AddTool(&mcp.Tool{Name: name, Description: desc, InputSchema: spec.schema}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var in In
+		if err := decodeArgs(spec, req.Params.Arguments, &in); err != nil {
+			return toolError(err), nil
+		}
 		st, err := s.Store(ctx)
 		if err != nil {
-			return nil, nil, err
+			return toolError(err), nil
 		}
 		r, err := h(ctx, st, in)
 		if err != nil {
-			return nil, nil, err
+			return toolError(err), nil
 		}
 		noteResult(ctx, r)
-		b, err := json.Marshal(r)
-		if err != nil {
-			return nil, nil, fmt.Errorf("encode result: %w", err)
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false) // markdown's <, > and & stay readable
+		if err := enc.Encode(r); err != nil {
+			return nil, fmt.Errorf("encode result: %w", err)
 		}
-		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}}, nil, nil
+		text := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(text)}}}, nil
 	})
+}
+
+// registry is what add needs: the server, the service and the errors seen.
+type registry struct {
+	srv  *mcp.Server
+	svc  *Service
+	errs []error
+}
+
+// toolError is a failed call as MCP wants it: a result with isError set and
+// the message as text, which the client shows to the model.
+func toolError(err error) *mcp.CallToolResult {
+	var r mcp.CallToolResult
+	r.SetError(err)
+	return &r
 }
 
 // Names of the tools Register adds beyond Blue's own.
 var hostedAdditions = []string{"blue_prd_criteria", "blue_prd_criterion_complete"}
 
 // Register adds every tool and the document resources to srv.
-func Register(srv *mcp.Server, s *Service) {
-	add(srv, s, "blue_status", "Project overview: active, ready and stalled work, and counts by kind and status.", s.status)
-	add(srv, s, "blue_next", "Suggested next actions.", s.next)
-	add(srv, s, "blue_search", "Search titles and bodies; adr:N finds documents citing ADR N.", s.search)
+func Register(srv *mcp.Server, s *Service) error {
+	r := &registry{srv: srv, svc: s}
+	add(r, "blue_status", "Project overview: active, ready and stalled work, and counts by kind and status.", s.status)
+	add(r, "blue_next", "Suggested next actions.", s.next)
+	add(r, "blue_search", "Search titles and bodies; adr:N finds documents citing ADR N.", s.search)
 
-	add(srv, s, "blue_rfc_create", "Create a draft RFC.", s.rfcCreate)
-	add(srv, s, "blue_rfc_get", "Read an RFC with its plan and progress.", s.rfcGet)
-	add(srv, s, "blue_rfc_update_status", "Move an RFC through draft → accepted → in-progress → implemented (or superseded); illegal transitions are refused.", s.rfcUpdateStatus)
-	add(srv, s, "blue_rfc_plan", "Write an RFC's plan tasks.", s.rfcPlan)
-	add(srv, s, "blue_rfc_task_complete", "Tick one plan task (by index or text).", s.rfcTaskComplete)
-	add(srv, s, "blue_rfc_validate", "Report an RFC's status, empty sections and plan completeness.", s.rfcValidate)
-	add(srv, s, "blue_rfc_complete", "Mark an RFC implemented once at least 70% of its plan is done (moving accepted to in-progress first).", s.rfcComplete)
+	add(r, "blue_rfc_create", "Create a draft RFC.", s.rfcCreate)
+	add(r, "blue_rfc_get", "Read an RFC with its plan and progress.", s.rfcGet)
+	add(r, "blue_rfc_update_status", "Move an RFC through draft → accepted → in-progress → implemented (or superseded); illegal transitions are refused.", s.rfcUpdateStatus)
+	add(r, "blue_rfc_plan", "Write an RFC's plan tasks.", s.rfcPlan)
+	add(r, "blue_rfc_task_complete", "Tick one plan task (by index or text).", s.rfcTaskComplete)
+	add(r, "blue_rfc_validate", "Report an RFC's status, empty sections and plan completeness.", s.rfcValidate)
+	add(r, "blue_rfc_complete", "Mark an RFC implemented once at least 70% of its plan is done (moving accepted to in-progress first).", s.rfcComplete)
 
-	add(srv, s, "blue_spike_create", "Start a time-boxed spike.", s.spikeCreate)
-	add(srv, s, "blue_spike_complete", "Close a spike with an outcome; recommends-implementation needs an RFC naming the spike as its source.", s.spikeComplete)
+	add(r, "blue_spike_create", "Start a time-boxed spike.", s.spikeCreate)
+	add(r, "blue_spike_complete", "Close a spike with an outcome; recommends-implementation needs an RFC naming the spike as its source.", s.spikeComplete)
 
-	add(srv, s, "blue_adr_create", "Record an architecture decision (optionally for an implemented RFC).", s.adrCreate)
-	add(srv, s, "blue_adr_get", "Read an ADR and the documents that cite it.", s.adrGet)
-	add(srv, s, "blue_adr_relevant", "ADRs whose words match a context.", s.adrRelevant)
-	add(srv, s, "blue_adr_audit", "The accepted ADRs' decisions, to check against the code.", s.adrAudit)
+	add(r, "blue_adr_create", "Record an architecture decision (optionally for an implemented RFC).", s.adrCreate)
+	add(r, "blue_adr_get", "Read an ADR and the documents that cite it.", s.adrGet)
+	add(r, "blue_adr_relevant", "ADRs whose words match a context.", s.adrRelevant)
+	add(r, "blue_adr_audit", "The accepted ADRs' decisions, to check against the code.", s.adrAudit)
 
-	add(srv, s, "blue_decision_create", "Record a lightweight decision.", s.decisionCreate)
+	add(r, "blue_decision_create", "Record a lightweight decision.", s.decisionCreate)
 
-	add(srv, s, "blue_prd_create", "Create a draft PRD.", s.prdCreate)
-	add(srv, s, "blue_prd_get", "Read a PRD with its acceptance criteria.", s.prdGet)
-	add(srv, s, "blue_prd_approve", "Approve a draft PRD.", s.prdApprove)
-	add(srv, s, "blue_prd_complete", "Mark an approved PRD implemented; blocked while any acceptance criterion is unticked.", s.prdComplete)
-	add(srv, s, "blue_prd_criteria", "Set a PRD's acceptance criteria (hosted addition).", s.prdCriteria)
-	add(srv, s, "blue_prd_criterion_complete", "Tick one acceptance criterion (hosted addition).", s.prdCriterionComplete)
+	add(r, "blue_prd_create", "Create a draft PRD.", s.prdCreate)
+	add(r, "blue_prd_get", "Read a PRD with its acceptance criteria.", s.prdGet)
+	add(r, "blue_prd_approve", "Approve a draft PRD.", s.prdApprove)
+	add(r, "blue_prd_complete", "Mark an approved PRD implemented; blocked while any acceptance criterion is unticked.", s.prdComplete)
+	add(r, "blue_prd_criteria", "Set a PRD's acceptance criteria (hosted addition).", s.prdCriteria)
+	add(r, "blue_prd_criterion_complete", "Tick one acceptance criterion (hosted addition).", s.prdCriterionComplete)
 
-	add(srv, s, "blue_postmortem_create", "Open an incident post-mortem.", s.postmortemCreate)
-	add(srv, s, "blue_postmortem_action_to_rfc", "Turn a post-mortem action item into an RFC.", s.postmortemActionToRFC)
+	add(r, "blue_postmortem_create", "Open an incident post-mortem.", s.postmortemCreate)
+	add(r, "blue_postmortem_action_to_rfc", "Turn a post-mortem action item into an RFC.", s.postmortemActionToRFC)
 
-	add(srv, s, "blue_runbook_create", "Create an operational runbook.", s.runbookCreate)
-	add(srv, s, "blue_runbook_update", "Append an operation or troubleshooting entry to a runbook.", s.runbookUpdate)
-	add(srv, s, "blue_runbook_lookup", "The runbook that best matches an action phrase.", s.runbookLookup)
-	add(srv, s, "blue_runbook_actions", "Every action the runbooks register.", s.runbookActions)
+	add(r, "blue_runbook_create", "Create an operational runbook.", s.runbookCreate)
+	add(r, "blue_runbook_update", "Append an operation or troubleshooting entry to a runbook.", s.runbookUpdate)
+	add(r, "blue_runbook_lookup", "The runbook that best matches an action phrase.", s.runbookLookup)
+	add(r, "blue_runbook_actions", "Every action the runbooks register.", s.runbookActions)
 
-	add(srv, s, "blue_audit_create", "Start an audit.", s.auditCreate)
-	add(srv, s, "blue_audit_get", "Read an audit.", s.getKind("audit"))
-	add(srv, s, "blue_audit_complete", "Mark an audit complete.", s.moveKind("audit", "complete"))
+	add(r, "blue_audit_create", "Start an audit.", s.auditCreate)
+	add(r, "blue_audit_get", "Read an audit.", s.getKind("audit"))
+	add(r, "blue_audit_complete", "Mark an audit complete.", s.moveKind("audit", "complete"))
 
-	add(srv, s, "blue_dialogue_create", "Record a dialogue (alignment dialogues are not served).", s.dialogueCreate)
-	add(srv, s, "blue_dialogue_get", "Read a dialogue.", s.getKind("dialogue"))
-	add(srv, s, "blue_dialogue_list", "List dialogues, optionally about one RFC.", s.dialogueList)
+	add(r, "blue_dialogue_create", "Record a dialogue (alignment dialogues are not served).", s.dialogueCreate)
+	add(r, "blue_dialogue_get", "Read a dialogue.", s.getKind("dialogue"))
+	add(r, "blue_dialogue_list", "List dialogues, optionally about one RFC.", s.dialogueList)
 
 	for _, k := range blue.Kinds {
 		if k.Name == "dialogue" {
 			continue
 		}
-		add(srv, s, "blue_"+k.Name+"_list", fmt.Sprintf("List %s documents, with a status filter (%s) and pagination.", k.Title, strings.Join(k.Statuses, ", ")), s.list(k.Name))
+		add(r, "blue_"+k.Name+"_list", fmt.Sprintf("List %s documents, with a status filter (%s) and pagination.", k.Title, strings.Join(k.Statuses, ", ")), s.list(k.Name))
 	}
 
-	add(srv, s, "blue_delete", "Soft-delete a document (restorable for 7 days), or delete it permanently.", s.delete)
-	add(srv, s, "blue_restore", "Undo a soft delete within 7 days.", s.restore)
-	add(srv, s, "blue_deleted_list", "List soft-deleted documents.", s.deletedList)
-	add(srv, s, "blue_purge_deleted", "Permanently delete documents soft-deleted at least N days ago.", s.purgeDeleted)
+	add(r, "blue_delete", "Soft-delete a document (restorable for 7 days), or delete it permanently.", s.delete)
+	add(r, "blue_restore", "Undo a soft delete within 7 days.", s.restore)
+	add(r, "blue_deleted_list", "List soft-deleted documents.", s.deletedList)
+	add(r, "blue_purge_deleted", "Permanently delete documents soft-deleted at least N days ago.", s.purgeDeleted)
 
 	srv.AddResourceTemplate(&mcp.ResourceTemplate{
 		Name:        "blue-document",
@@ -153,6 +185,7 @@ func Register(srv *mcp.Server, s *Service) {
 		URITemplate: "blue://docs/{plural}/{id}",
 		MIMEType:    "text/markdown",
 	}, s.readResource)
+	return errors.Join(r.errs...)
 }
 
 // readResource serves blue://docs/<plural>/<id>.
