@@ -55,6 +55,12 @@ func (o *overheadResult) Ratio() float64 {
 	return ratio(o.Subject.median(), o.Bare.median()+o.Storage.median())
 }
 
+// StrictRatio reads the target the other way: blue_rfc_get less the storage
+// round trip, over the bare no-op; only the server's part is scaled.
+func (o *overheadResult) StrictRatio() float64 {
+	return ratio(o.Subject.median()-o.Storage.median(), o.Bare.median())
+}
+
 // PayloadRatio is blue_rfc_get over the bare server answering with the same
 // result plus storage: what the server adds beyond carrying its result.
 func (o *overheadResult) PayloadRatio() float64 {

@@ -54,6 +54,7 @@ func (r *report) print(out io.Writer) {
 		row("1", "  overhead beyond bare + storage", fmtUS(o.Subject.median()-o.Bare.median()-o.Storage.median()), "", "")
 		row("1", "  bare server answering with blue_rfc_get's exact result", fmtUS(o.Payload.median()), "", "")
 		row("1", "  blue_rfc_get / (bare with that result + storage)", fmt.Sprintf("%.2f", o.PayloadRatio()), "(info)", "")
+		row("1", "  (blue_rfc_get - storage) / bare, the stricter reading", fmt.Sprintf("%.2f", o.StrictRatio()), "(info)", "")
 	} else {
 		row("1", "blue_rfc_get / (bare + storage)", "not measured", fmt.Sprintf("<= %.2f", targetRatio), "ERROR")
 	}
