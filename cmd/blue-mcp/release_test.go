@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -37,5 +38,20 @@ func TestReleaseBuildLeavesOutNetTrace(t *testing.T) {
 	}
 	if slices.Contains(deps(tags), "golang.org/x/net/trace") {
 		t.Errorf("with the release tags %q blue-mcp still links golang.org/x/net/trace", tags)
+	}
+}
+
+// The image is built by the same Makefile target, so it gets the same flags.
+func TestDockerfileBuildsThroughTheMakefile(t *testing.T) {
+	b, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	if !regexp.MustCompile(`(?m)^RUN make build\b`).MatchString(df) {
+		t.Error("the Dockerfile does not build with `make build`")
+	}
+	if strings.Contains(df, "go build") {
+		t.Error("the Dockerfile runs go build itself; build through the Makefile's release target")
 	}
 }

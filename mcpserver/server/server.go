@@ -262,9 +262,10 @@ func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		s.metrics.calls.WithLabelValues(tool, outcome).Inc()
 		s.metrics.latency.WithLabelValues(tool).Observe(elapsed.Seconds())
-		s.o.Log.Info("tool call", "event", "tool_call", "tenant", s.o.Tenant, "caller", caller, "tool", tool,
-			"doc_type", info.DocType, "doc_id", info.DocID, "outcome", outcome,
-			"latency_ms", float64(elapsed.Microseconds())/1000, "aws_request_id", info.AWSRequestID())
+		s.o.Log.LogAttrs(ctx, slog.LevelInfo, "tool call", slog.String("event", "tool_call"), slog.String("tenant", s.o.Tenant),
+			slog.String("caller", caller), slog.String("tool", tool), slog.String("doc_type", info.DocType), slog.String("doc_id", info.DocID),
+			slog.String("outcome", outcome), slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
+			slog.String("aws_request_id", info.AWSRequestID()))
 		return res, err
 	}
 }
