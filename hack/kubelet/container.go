@@ -212,13 +212,28 @@ func (c *container) start(ctx context.Context) (*process, string, error) {
 		p.finished = time.Now()
 		p.code = exitCode(cmd.ProcessState)
 		// Like a container runtime: when the main process ends, so does
-		// everything else in the container.
+		// everything else in the container, before the container counts as
+		// stopped (SIGKILL is delivered asynchronously).
 		_ = signalGroup(p.pid, syscall.SIGKILL)
+		waitGroupGone(p.pid, groupGoneLimit)
 		_ = logFile.Close()
 		close(p.done)
 	}()
 	c.w.log.Info("container started", "container", c.spec.Name, "pid", p.pid, "program", bin)
 	return p, "", nil
+}
+
+// groupGoneLimit bounds the wait for a killed container's other processes.
+const groupGoneLimit = 5 * time.Second
+
+// waitGroupGone waits until no process of group pgid is running, at most limit.
+func waitGroupGone(pgid int, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for groupAlive(pgid) && time.Now().Before(deadline) {
+		<-tick.C
+	}
 }
 
 // process is one run of a container: a process group led by pid.

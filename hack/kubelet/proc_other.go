@@ -20,3 +20,5 @@ func signalGroup(pid int, _ syscall.Signal) error {
 }
 
 func exitCode(ps *os.ProcessState) int { return ps.ExitCode() }
+
+func groupAlive(int) bool { return false }
