@@ -46,6 +46,9 @@ type overheadResult struct {
 	// Handler is the server's own mean blue_rfc_get time (its latency
 	// histogram, measured around the tool handler by the audit middleware).
 	Handler time.Duration
+	// RoundRatios is Ratio computed within each round from that round's
+	// batch medians: its spread shows how much the machine's noise moves it.
+	RoundRatios []float64
 	// Response sizes of one call, as JSON-RPC results.
 	SubjectBytes, BareBytes int
 }
@@ -149,6 +152,7 @@ func measureOverhead(ctx context.Context, e *env, s settings) (*overheadResult, 
 	meter := newCPUMeter()
 	rounds := (s.calls + s.batch - 1) / s.batch
 	for round := range rounds {
+		var batch [nTargets]durations
 		for j := range targets {
 			// Rotating the order puts every target first, second... equally
 			// often, so neither drift nor cache effects favour one.
@@ -161,9 +165,13 @@ func measureOverhead(ctx context.Context, e *env, s settings) (*overheadResult, 
 					return nil, fmt.Errorf("%s: %w", targets[k].name, err)
 				}
 				lat[k] = append(lat[k], time.Since(t0))
+				batch[k] = append(batch[k], time.Since(t0))
 			}
 			r.CPU[k] = r.CPU[k].add(meter.read().sub(c0))
 			r.Alloc[k] += allocated() - a0
+		}
+		if len(batch[tSubject]) > 0 && len(batch[tBare]) > 0 && len(batch[tStorage]) > 0 {
+			r.RoundRatios = append(r.RoundRatios, ratio(batch[tSubject].median(), batch[tBare].median()+batch[tStorage].median()))
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
