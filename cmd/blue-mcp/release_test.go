@@ -54,4 +54,12 @@ func TestDockerfileBuildsThroughTheMakefile(t *testing.T) {
 	if strings.Contains(df, "go build") {
 		t.Error("the Dockerfile runs go build itself; build through the Makefile's release target")
 	}
+	// The build context holds only what .dockerignore lets through.
+	ignore, err := os.ReadFile("../../.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(strings.Fields(string(ignore)), "!Makefile") {
+		t.Error(".dockerignore keeps the Makefile out of the build context")
+	}
 }

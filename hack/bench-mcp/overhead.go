@@ -164,8 +164,9 @@ func measureOverhead(ctx context.Context, e *env, s settings) (*overheadResult, 
 				if err := targets[k].call(ctx); err != nil {
 					return nil, fmt.Errorf("%s: %w", targets[k].name, err)
 				}
-				lat[k] = append(lat[k], time.Since(t0))
-				batch[k] = append(batch[k], time.Since(t0))
+				d := time.Since(t0)
+				lat[k] = append(lat[k], d)
+				batch[k] = append(batch[k], d)
 			}
 			r.CPU[k] = r.CPU[k].add(meter.read().sub(c0))
 			r.Alloc[k] += allocated() - a0

@@ -53,7 +53,7 @@ func (r *report) print(out io.Writer) {
 		row("1", "blue_rfc_get / (bare + storage)", fmt.Sprintf("%.2f", o.Ratio()), fmt.Sprintf("<= %.2f", targetRatio), mark(o.Ratio() <= targetRatio))
 		if q := o.RoundRatios; len(q) > 0 {
 			row("1", fmt.Sprintf("  the same ratio per round of %d calls each: p25 / median / p75", r.batch),
-				fmt.Sprintf("%.2f / %.2f / %.2f", quantile(q, 0.25), quantile(q, 0.5), quantile(q, 0.75)), "(spread)", "")
+				fmt.Sprintf("%.2f / %.2f / %.2f", quantile(q, 0.25), medianFloat(q), quantile(q, 0.75)), "(spread)", "")
 		}
 		row("1", "  overhead beyond bare + storage", fmtUS(o.Subject.median()-o.Bare.median()-o.Storage.median()), "", "")
 		row("1", "  bare server answering with blue_rfc_get's exact result", fmtUS(o.Payload.median()), "", "")

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -34,6 +36,7 @@ type argSpec struct {
 // argProp is what decodeArgs checks of one property beyond its Go type.
 type argProp struct {
 	want         string // its type, for messages: "a string"
+	integer      bool   // JSON Schema integers include 1.0 and 1e2; Go's decoder doesn't
 	nullable     bool   // the schema allows null (slices and pointers)
 	noNullInside bool   // an array whose items may not be null
 }
@@ -62,6 +65,7 @@ func specFor[In any]() (*argSpec, error) {
 	for name, p := range schema.Properties {
 		s.props[name] = argProp{
 			want:         describeType(p),
+			integer:      p.Type == "integer" || slices.Contains(p.Types, "integer"),
 			nullable:     slices.Contains(p.Types, "null"),
 			noNullInside: p.Items != nil && !slices.Contains(p.Items.Types, "null"),
 		}
@@ -128,13 +132,47 @@ func decodeArgs[In any](spec *argSpec, args json.RawMessage, in *In) error {
 			return fmt.Errorf("argument %q is required", name)
 		}
 	}
-	if err := json.Unmarshal(args, in); err != nil {
+	err := json.Unmarshal(args, in)
+	if err != nil {
+		if whole, ok := wholeIntegers(spec, props); ok {
+			err = json.Unmarshal(whole, in)
+		}
+	}
+	if err != nil {
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			name, _, _ := strings.Cut(te.Field, ".")
-			return fmt.Errorf("argument %q must be %s, not %s", name, spec.props[name].want, te.Value)
+		if errors.As(err, &te) {
+			// The path names embedded Go structs too ("ListIn.limit"): the
+			// argument is its first part that is a property.
+			for part := range strings.SplitSeq(te.Field, ".") {
+				if p, ok := spec.props[part]; ok {
+					return fmt.Errorf("argument %q must be %s, not %s", part, p.want, te.Value)
+				}
+			}
 		}
 		return fmt.Errorf("arguments: %w", err)
 	}
 	return nil
+}
+
+// wholeIntegers rewrites integer arguments written as whole floats (1.0,
+// 1e2) as plain integers, which the schema accepts and encoding/json
+// refuses. ok is false when there was nothing to rewrite.
+func wholeIntegers(spec *argSpec, props map[string]json.RawMessage) (json.RawMessage, bool) {
+	changed := false
+	for name, v := range props {
+		if !spec.props[name].integer || !bytes.ContainsAny(v, ".eE") {
+			continue
+		}
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+			continue
+		}
+		props[name] = strconv.AppendInt(nil, int64(f), 10)
+		changed = true
+	}
+	if !changed {
+		return nil, false
+	}
+	b, err := json.Marshal(props)
+	return b, err == nil
 }

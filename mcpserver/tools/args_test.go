@@ -42,6 +42,9 @@ func TestDecodeArgs(t *testing.T) {
 		{args: `{"title":"x","tasks":[],"limit":1.5}`, wantErr: `argument "limit" must be an integer`},
 		{args: `{"title":"x","tasks":[],"Title":"y"}`, wantErr: `unknown argument "Title" (this tool takes: cwd, force, limit, tasks, title)`},
 		{args: `{"title":"x","tasks":[],"path":"../../etc"}`, wantErr: `unknown argument "path"`},
+		{args: `{"title":"x","tasks":[],"limit":2.0}`, check: func(in argsProbe) bool { return in.Limit == 2 }},
+		{args: `{"title":"x","tasks":[],"limit":1e2}`, check: func(in argsProbe) bool { return in.Limit == 100 }},
+		{args: `{"title":"x","tasks":[],"cwd":1}`, wantErr: `argument "cwd" must be a string, not number`},
 		{args: `[]`, wantErr: `arguments must be a JSON object`},
 		{args: `"title"`, wantErr: `arguments must be a JSON object`},
 		{args: `{"title":"x",`, wantErr: `arguments are not valid JSON`},
@@ -58,6 +61,20 @@ func TestDecodeArgs(t *testing.T) {
 		case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
 			t.Errorf("%s: error %q, want it to contain %q", tc.args, err, tc.wantErr)
 		}
+	}
+}
+
+// Fields of an embedded input struct are named by their argument, not the
+// Go path to them.
+func TestDecodeArgsNamesEmbeddedFields(t *testing.T) {
+	spec, err := specFor[DialogueListIn]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in DialogueListIn
+	err = decodeArgs(spec, json.RawMessage(`{"limit":"5"}`), &in)
+	if want := `argument "limit" must be an integer, not string`; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
 	}
 }
 

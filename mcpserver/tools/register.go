@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/superviber/blue-operator/mcpserver/blue"
@@ -86,6 +87,10 @@ func add[In any](r *registry, name, desc string, h func(context.Context, Store, 
 		}
 		r, err := h(ctx, st, in)
 		if err != nil {
+			// As go-sdk's AddTool: a JSON-RPC error stays one.
+			if rpcErr := (*jsonrpc.Error)(nil); errors.As(err, &rpcErr) {
+				return nil, rpcErr
+			}
 			return toolError(err), nil
 		}
 		noteResult(ctx, r)
