@@ -25,6 +25,7 @@ import (
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 	"github.com/superviber/blue-operator/hack/controlplane"
+	"github.com/superviber/blue-operator/mcpserver/testbackends/testutil"
 )
 
 // The integration tests run the reconciler against a real kube-apiserver and
@@ -126,21 +127,10 @@ func startManager(ctx context.Context, cfg *rest.Config, opts Options) (<-chan s
 	return done, nil
 }
 
-// eventually polls cond until it returns nil or the timeout passes: a wait
-// for a condition, never a fixed sleep.
+// eventually polls cond until it returns nil or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for {
-		if err = cond(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.Eventually(t, timeout, 100*time.Millisecond, what, cond)
 }
 
 // newTenant is a valid BlueTenant; tests change what they need.

@@ -27,6 +27,7 @@ import (
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 	"github.com/superviber/blue-operator/hack/manifests"
+	"github.com/superviber/blue-operator/mcpserver/testbackends/testutil"
 )
 
 // The tests run this very binary as the operator process (the test binary
@@ -92,17 +93,7 @@ func freePort(t *testing.T) string {
 
 func waitFor(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.Eventually(t, 60*time.Second, 100*time.Millisecond, what, cond)
 }
 
 func get(url string) (int, string, error) {

@@ -26,6 +26,7 @@ import (
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 	"github.com/superviber/blue-operator/controllers"
 	"github.com/superviber/blue-operator/hack/controlplane"
+	"github.com/superviber/blue-operator/mcpserver/testbackends/testutil"
 )
 
 // repoRoot is the repository root seen from this package.
@@ -122,21 +123,10 @@ func run(m *testing.M) int {
 	return code
 }
 
-// eventually polls cond until it returns nil or the timeout passes: a wait
-// for a condition, never a fixed sleep.
+// eventually polls cond until it returns nil or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.Eventually(t, timeout, 100*time.Millisecond, what, cond)
 }
 
 // markPodsRunning plays the kubelet's status half for a namespace.

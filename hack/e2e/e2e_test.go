@@ -30,6 +30,7 @@ import (
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 	"github.com/superviber/blue-operator/controllers"
 	"github.com/superviber/blue-operator/hack/localstack"
+	"github.com/superviber/blue-operator/mcpserver/testbackends/testutil"
 	"github.com/superviber/blue-operator/mcpserver/testbackends/world"
 )
 
@@ -44,17 +45,7 @@ func step(t *testing.T, name string, fn func()) {
 
 func waitFor(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(stepTimeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.Eventually(t, stepTimeout, 100*time.Millisecond, what, cond)
 }
 
 // kubectlPath prefers the kubectl hack/setup-envtest.sh builds (same

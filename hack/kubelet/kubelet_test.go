@@ -32,6 +32,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/superviber/blue-operator/hack/controlplane"
+	"github.com/superviber/blue-operator/mcpserver/testbackends/testutil"
 )
 
 // The test binary doubles as the container program: the kubelet starts it
@@ -506,18 +507,12 @@ func mustCreate(t *testing.T, create func() error) {
 // explanation after waitDeadline.
 func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitDeadline)
-	var why string
-	for {
-		var ok bool
-		if ok, why = cond(); ok {
-			return
+	testutil.Eventually(t, waitDeadline, 100*time.Millisecond, what, func() error {
+		if ok, why := cond(); !ok {
+			return errors.New(why)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: %s", waitDeadline, what, why)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // waitPod waits until the Deployment's only pod satisfies cond.

@@ -820,11 +820,5 @@ func mustOK(t *testing.T, err error) {
 // waitFor polls cond until it holds, failing the test after 10 s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.EventuallyTrue(t, 10*time.Second, 2*time.Millisecond, cond)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	s3test "github.com/superviber/blue-operator/mcpserver/testbackends/s3"
+	"github.com/superviber/blue-operator/mcpserver/testbackends/testutil"
 	"github.com/superviber/blue-operator/mcpserver/testbackends/world"
 )
 
@@ -523,17 +524,7 @@ func TestTierSessionLimit(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.Eventually(t, 20*time.Second, 50*time.Millisecond, what, cond)
 }
 
 func get(t *testing.T, url string) int {

@@ -989,14 +989,8 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or 10 s pass.
+// waitFor polls cond until it holds, failing the test after 10 s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.EventuallyTrue(t, 10*time.Second, 10*time.Millisecond, cond)
 }

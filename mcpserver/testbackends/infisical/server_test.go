@@ -486,14 +486,8 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// waitFor polls cond until it holds or 5 s pass.
+// waitFor polls cond until it holds, failing the test after 5 s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.EventuallyTrue(t, 5*time.Second, 5*time.Millisecond, cond)
 }

@@ -19,6 +19,8 @@ import (
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/superviber/blue-operator/mcpserver/testbackends/testutil"
 )
 
 const (
@@ -476,13 +478,8 @@ func TestValidateRoleSessionName(t *testing.T) {
 	}
 }
 
+// waitFor polls cond until it holds, failing the test after 5 s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.EventuallyTrue(t, 5*time.Second, time.Millisecond, cond)
 }

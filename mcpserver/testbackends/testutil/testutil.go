@@ -1,11 +1,13 @@
 // Package testutil holds the small pieces several test suites need: a log
-// sink safe for concurrent writers and a clock a test moves by hand. It
-// imports nothing of the project, so any package's tests can use it.
+// sink safe for concurrent writers, a clock a test moves by hand, and waits
+// for a condition. It imports nothing of the project, so any package's tests
+// can use it.
 package testutil
 
 import (
 	"bytes"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -50,4 +52,34 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// Eventually polls cond every interval until it returns nil, and fails t
+// with cond's last error once timeout has passed: a wait for a condition,
+// never a fixed sleep.
+func Eventually(t testing.TB, timeout, interval time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// EventuallyTrue is Eventually for a condition that has nothing to say.
+func EventuallyTrue(t testing.TB, timeout, interval time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", timeout)
+		}
+		time.Sleep(interval)
+	}
 }
