@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/superviber/blue-operator/mcpserver/testbackends/world"
 )
 
 // client is the one go-sdk client implementation every target is driven by.
@@ -22,24 +24,13 @@ func connect(ctx context.Context, url, token string) (*mcp.ClientSession, error)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil // loopback only
 	tr.MaxIdleConnsPerHost = 4
-	hc := &http.Client{Transport: bearer{token: token, next: tr}, Timeout: 30 * time.Second}
+	hc := &http.Client{Transport: world.BearerTransport(token, tr), Timeout: 30 * time.Second}
 	s, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: hc, DisableStandaloneSSE: true, MaxRetries: -1}, nil)
 	if err != nil {
 		tr.CloseIdleConnections()
 		return nil, fmt.Errorf("connect %s: %w", url, err)
 	}
 	return s, nil
-}
-
-type bearer struct {
-	token string
-	next  http.RoundTripper
-}
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return b.next.RoundTrip(r)
 }
 
 // callTool runs a tool and returns its text, or an error for a protocol

@@ -3,7 +3,6 @@ package export_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -39,20 +38,8 @@ type result struct {
 
 func call(t *testing.T, s *mcp.ClientSession, tool string, args map[string]any) result {
 	t.Helper()
-	text, isError, err := world.CallTool(context.Background(), s, tool, args)
-	if err != nil {
-		t.Fatalf("%s: %v", tool, err)
-	}
-	if isError {
-		t.Fatalf("%s(%v): %s", tool, args, text)
-	}
 	var r result
-	if err := json.Unmarshal([]byte(text), &r); err != nil {
-		t.Fatalf("%s: %q: %v", tool, text, err)
-	}
-	if r.Status != "success" {
-		t.Fatalf("%s(%v): %s: %s", tool, args, r.Status, r.Message)
-	}
+	world.MustCall(t, s, tool, args, &r)
 	return r
 }
 

@@ -2,7 +2,6 @@ package onboard_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"sort"
 	"strings"
@@ -214,19 +213,7 @@ type result struct {
 
 func mustCall(t *testing.T, s *mcp.ClientSession, tool string, args map[string]any) result {
 	t.Helper()
-	text, isError, err := world.CallTool(context.Background(), s, tool, args)
-	if err != nil {
-		t.Fatalf("%s: %v", tool, err)
-	}
-	if isError {
-		t.Fatalf("%s(%v): %s", tool, args, text)
-	}
 	var r result
-	if err := json.Unmarshal([]byte(text), &r); err != nil {
-		t.Fatalf("%s: %q: %v", tool, text, err)
-	}
-	if r.Status != "success" {
-		t.Fatalf("%s(%v): %s: %s", tool, args, r.Status, r.Message)
-	}
+	world.MustCall(t, s, tool, args, &r)
 	return r
 }

@@ -2,6 +2,7 @@ package world
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -36,4 +37,31 @@ func CallTool(ctx context.Context, s *mcp.ClientSession, tool string, args map[s
 		}
 	}
 	return b.String(), res.IsError, nil
+}
+
+// MustCall runs a tool that must succeed and decodes its JSON result into
+// out. A protocol error, a tool error, a result that is not JSON or a status
+// other than success fails tb.
+func MustCall(tb testing.TB, s *mcp.ClientSession, tool string, args map[string]any, out any) {
+	tb.Helper()
+	text, isError, err := CallTool(context.Background(), s, tool, args)
+	if err != nil {
+		tb.Fatalf("%s: %v", tool, err)
+	}
+	if isError {
+		tb.Fatalf("%s(%v): %s", tool, args, text)
+	}
+	var r struct {
+		Status  string `json:"status"`
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal([]byte(text), &r); err != nil {
+		tb.Fatalf("%s: %q: %v", tool, text, err)
+	}
+	if r.Status != "success" {
+		tb.Fatalf("%s(%v): %s: %s", tool, args, r.Status, r.Message)
+	}
+	if err := json.Unmarshal([]byte(text), out); err != nil {
+		tb.Fatalf("%s: %q: %v", tool, text, err)
+	}
 }

@@ -302,7 +302,12 @@ func (w *World) Start(t *Tenant, o ServerOptions) (*Running, func(), error) {
 
 // BearerClient is an HTTP client that sends a bearer token.
 func BearerClient(token string) *http.Client {
-	return &http.Client{Transport: bearer{token: token, next: http.DefaultTransport}, Timeout: 30 * time.Second}
+	return &http.Client{Transport: BearerTransport(token, http.DefaultTransport), Timeout: 30 * time.Second}
+}
+
+// BearerTransport adds a bearer token to every request next sends.
+func BearerTransport(token string, next http.RoundTripper) http.RoundTripper {
+	return bearer{token: token, next: next}
 }
 
 type bearer struct {
