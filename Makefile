@@ -64,7 +64,7 @@ test: lint verify-generated node_modules ## Unit and envtest integration tests (
 .PHONY: e2e
 e2e: node_modules ## The end-to-end journey on the local stack (also part of make test), with step timings.
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl)" \
-		go test -count=1 -v -run TestJourney ./hack/e2e
+		go test -count=1 -v -run TestJourney ./test/e2e
 
 .PHONY: bench-operator
 bench-operator: ## Operator convergence benchmark against a baseline (prints figures).
@@ -111,4 +111,4 @@ $(CONTROLLER_GEN):
 
 .PHONY: run-local
 run-local: node_modules ## The local stack: control plane, operator, tenant pods and client systems, until Ctrl-C.
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl)" go run ./hack/local-stack $(LOCAL_ARGS)
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl)" go run ./test/cmd/local-stack $(LOCAL_ARGS)

@@ -292,25 +292,9 @@ func (r *BlueTenantReconciler) writeStatus(ctx context.Context, t *bluev1.BlueTe
 		return nil
 	}
 	for _, c := range next.Conditions {
-		old := meta.FindStatusCondition(t.Status.Conditions, c.Type)
-		if old != nil && old.Status == c.Status && old.Reason == c.Reason {
-			continue
+		if eventType, ok := conditionEvent(meta.FindStatusCondition(t.Status.Conditions, c.Type), c); ok {
+			r.event(t, eventType, c.Reason, "Reconcile", "%s=%s: %s", c.Type, c.Status, c.Message)
 		}
-		if c.Type == bluev1.ConditionProgressing && c.Status == metav1.ConditionTrue {
-			continue // noise: every change rolls out
-		}
-		eventType := corev1.EventTypeNormal
-		if (c.Type == bluev1.ConditionDegraded && c.Status == metav1.ConditionTrue) ||
-			(c.Type == bluev1.ConditionReady && c.Status == metav1.ConditionFalse && c.Reason != bluev1.ReasonSuspended && old != nil) {
-			eventType = corev1.EventTypeWarning
-		}
-		if old == nil && !(c.Type == bluev1.ConditionDegraded && c.Status == metav1.ConditionTrue) &&
-			c.Reason != bluev1.ReasonSuspended {
-			// A new tenant starting up is not news; a problem or a
-			// suspension from the start is.
-			continue
-		}
-		r.event(t, eventType, c.Reason, "Reconcile", "%s=%s: %s", c.Type, c.Status, c.Message)
 	}
 	base := t.DeepCopy()
 	t.Status = next

@@ -21,36 +21,14 @@ import (
 	netv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
 
+	"github.com/superviber/blue-operator/api/contract"
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
-	"github.com/superviber/blue-operator/mcpserver/serverenv"
 )
 
 // Every builder here is pure: a tenant (and operator options) in, an apply
 // configuration out. The reconciler applies them; unit tests check them.
 
-// Environment the server container gets, named in mcpserver/serverenv so
-// cmd/blue-mcp reads the same names.
 const (
-	EnvTenant          = serverenv.Tenant
-	EnvTier            = serverenv.Tier
-	EnvMaxSessions     = serverenv.MaxSessions
-	EnvListenAddr      = serverenv.ListenAddr
-	EnvMetricsAddr     = serverenv.MetricsAddr
-	EnvPublicURL       = serverenv.PublicURL
-	EnvAuthMode        = serverenv.AuthMode
-	EnvTokenHashes     = serverenv.TokenHashes
-	EnvOIDCIssuer      = serverenv.OIDCIssuer
-	EnvOIDCAudience    = serverenv.OIDCAudience
-	EnvInfisicalSite   = serverenv.InfisicalSite
-	EnvInfisicalProj   = serverenv.InfisicalProj
-	EnvInfisicalEnv    = serverenv.InfisicalEnv
-	EnvInfisicalPath   = serverenv.InfisicalPath
-	EnvInfisicalMethod = serverenv.InfisicalMethod
-	EnvInfisicalID     = serverenv.InfisicalID
-	EnvInfisicalToken  = serverenv.InfisicalToken
-	EnvInfisicalCID    = serverenv.InfisicalCID
-	EnvInfisicalSecret = serverenv.InfisicalSecret
-
 	// IRSA: the same variables EKS's pod identity webhook sets, so the AWS
 	// SDK's default chain finds the hop role with or without the webhook.
 	awsTokenDir       = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
@@ -120,12 +98,6 @@ func buildTokenSecret(t *bluev1.BlueTenant, token string) *corev1.Secret {
 	return s
 }
 
-// TokenHash is how the server recognises a token: "sha256:<hex>".
-func TokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
 // tokenHashes hashes every value of the token Secret, sorted so the result
 // (and the pod template) is stable.
 func tokenHashes(data map[string][]byte) string {
@@ -133,7 +105,7 @@ func tokenHashes(data map[string][]byte) string {
 	for _, v := range data {
 		tok := strings.TrimSpace(string(v))
 		if tok != "" {
-			hashes = append(hashes, TokenHash(tok))
+			hashes = append(hashes, contract.TokenHash(tok))
 		}
 	}
 	sort.Strings(hashes)
@@ -154,34 +126,34 @@ func secretEnv(name, secret, key string) *corev1ac.EnvVarApplyConfiguration {
 func serverEnv(t *bluev1.BlueTenant, o Options, e effective, hashes string) []*corev1ac.EnvVarApplyConfiguration {
 	inf := t.Spec.Infisical
 	env := []*corev1ac.EnvVarApplyConfiguration{
-		envVar(EnvTenant, t.Name),
-		envVar(EnvTier, string(tierOf(t))),
-		envVar(EnvMaxSessions, strconv.Itoa(int(e.MaxSessions))),
-		envVar(EnvListenAddr, ":"+strconv.Itoa(PortHTTP)),
-		envVar(EnvMetricsAddr, ":"+strconv.Itoa(PortMetrics)),
-		envVar(EnvPublicURL, EndpointURL(t)),
+		envVar(contract.EnvTenant, t.Name),
+		envVar(contract.EnvTier, string(tierOf(t))),
+		envVar(contract.EnvMaxSessions, strconv.Itoa(int(e.MaxSessions))),
+		envVar(contract.EnvListenAddr, contract.ListenAddr),
+		envVar(contract.EnvMetricsAddr, contract.MetricsAddr),
+		envVar(contract.EnvPublicURL, EndpointURL(t)),
 		envVar("AWS_REGION", t.Spec.AWS.Region),
 		envVar("AWS_DEFAULT_REGION", t.Spec.AWS.Region),
 		envVar("AWS_STS_REGIONAL_ENDPOINTS", "regional"),
 		envVar("AWS_ROLE_ARN", hopRoleARN(t, o)),
 		envVar("AWS_WEB_IDENTITY_TOKEN_FILE", awsTokenDir+"/token"),
-		envVar(EnvInfisicalSite, inf.SiteURL),
-		envVar(EnvInfisicalProj, inf.ProjectID),
-		envVar(EnvInfisicalEnv, inf.Environment),
-		envVar(EnvInfisicalPath, inf.SecretPath),
+		envVar(contract.EnvInfisicalSite, inf.SiteURL),
+		envVar(contract.EnvInfisicalProj, inf.ProjectID),
+		envVar(contract.EnvInfisicalEnv, inf.Environment),
+		envVar(contract.EnvInfisicalPath, inf.SecretPath),
 	}
 	switch {
 	case inf.Auth.Kubernetes != nil:
 		env = append(env,
-			envVar(EnvInfisicalMethod, "kubernetes"),
-			envVar(EnvInfisicalID, inf.Auth.Kubernetes.IdentityID),
-			envVar(EnvInfisicalToken, infisicalTokenDir+"/token"))
+			envVar(contract.EnvInfisicalMethod, "kubernetes"),
+			envVar(contract.EnvInfisicalID, inf.Auth.Kubernetes.IdentityID),
+			envVar(contract.EnvInfisicalToken, infisicalTokenDir+"/token"))
 	case inf.Auth.UniversalAuth != nil:
 		name := inf.Auth.UniversalAuth.CredentialsSecretName
 		env = append(env,
-			envVar(EnvInfisicalMethod, "universal"),
-			secretEnv(EnvInfisicalCID, name, "clientId"),
-			secretEnv(EnvInfisicalSecret, name, "clientSecret"))
+			envVar(contract.EnvInfisicalMethod, "universal"),
+			secretEnv(contract.EnvInfisicalCID, name, "clientId"),
+			secretEnv(contract.EnvInfisicalSecret, name, "clientSecret"))
 	}
 	if t.Spec.Auth.Mode == bluev1.AuthModeOIDC && t.Spec.Auth.OIDC != nil {
 		aud := t.Spec.Auth.OIDC.Audience
@@ -189,11 +161,11 @@ func serverEnv(t *bluev1.BlueTenant, o Options, e effective, hashes string) []*c
 			aud = EndpointURL(t)
 		}
 		env = append(env,
-			envVar(EnvAuthMode, string(bluev1.AuthModeOIDC)),
-			envVar(EnvOIDCIssuer, t.Spec.Auth.OIDC.IssuerURL),
-			envVar(EnvOIDCAudience, aud))
+			envVar(contract.EnvAuthMode, string(bluev1.AuthModeOIDC)),
+			envVar(contract.EnvOIDCIssuer, t.Spec.Auth.OIDC.IssuerURL),
+			envVar(contract.EnvOIDCAudience, aud))
 	} else {
-		env = append(env, envVar(EnvAuthMode, string(bluev1.AuthModeToken)), envVar(EnvTokenHashes, hashes))
+		env = append(env, envVar(contract.EnvAuthMode, string(bluev1.AuthModeToken)), envVar(contract.EnvTokenHashes, hashes))
 	}
 	// Let the Go runtime see the memory limit, so it collects before the
 	// kernel kills.
@@ -252,8 +224,8 @@ func buildDeployment(t *bluev1.BlueTenant, o Options, hashes string) *appsv1ac.D
 		WithImage(imageOf(t, o)).
 		WithImagePullPolicy(corev1.PullIfNotPresent).
 		WithPorts(
-			corev1ac.ContainerPort().WithName("http").WithContainerPort(PortHTTP).WithProtocol(corev1.ProtocolTCP),
-			corev1ac.ContainerPort().WithName("metrics").WithContainerPort(PortMetrics).WithProtocol(corev1.ProtocolTCP),
+			corev1ac.ContainerPort().WithName("http").WithContainerPort(contract.PortHTTP).WithProtocol(corev1.ProtocolTCP),
+			corev1ac.ContainerPort().WithName("metrics").WithContainerPort(contract.PortMetrics).WithProtocol(corev1.ProtocolTCP),
 		).
 		WithEnv(serverEnv(t, o, e, hashes)...).
 		WithResources(corev1ac.ResourceRequirements().WithRequests(e.Requests).WithLimits(e.Limits)).
@@ -334,7 +306,7 @@ func buildService(t *bluev1.BlueTenant) *corev1ac.ServiceApplyConfiguration {
 			WithSelector(podLabels(t.Name)).
 			WithPorts(
 				corev1ac.ServicePort().WithName("http").WithPort(80).WithTargetPort(intstr.FromString("http")).WithProtocol(corev1.ProtocolTCP),
-				corev1ac.ServicePort().WithName("metrics").WithPort(PortMetrics).WithTargetPort(intstr.FromString("metrics")).WithProtocol(corev1.ProtocolTCP),
+				corev1ac.ServicePort().WithName("metrics").WithPort(contract.PortMetrics).WithTargetPort(intstr.FromString("metrics")).WithProtocol(corev1.ProtocolTCP),
 			))
 }
 
@@ -386,11 +358,11 @@ func buildNetworkPolicy(t *bluev1.BlueTenant, o Options) *netv1ac.NetworkPolicyA
 		fromIngress = append(fromIngress, netv1ac.NetworkPolicyPeer().WithIPBlock(netv1ac.IPBlock().WithCIDR(cidr)))
 	}
 	ingress := []*netv1ac.NetworkPolicyIngressRuleApplyConfiguration{
-		netv1ac.NetworkPolicyIngressRule().WithFrom(fromIngress...).WithPorts(tcpPort(PortHTTP)),
+		netv1ac.NetworkPolicyIngressRule().WithFrom(fromIngress...).WithPorts(tcpPort(contract.PortHTTP)),
 	}
 	if o.MetricsNamespace != "" {
 		ingress = append(ingress, netv1ac.NetworkPolicyIngressRule().
-			WithFrom(namespacePeer(o.MetricsNamespace)).WithPorts(tcpPort(PortMetrics)))
+			WithFrom(namespacePeer(o.MetricsNamespace)).WithPorts(tcpPort(contract.PortMetrics)))
 	}
 	return netv1ac.NetworkPolicy(ServerName, NamespaceFor(t.Name)).
 		WithLabels(tenantLabels(t.Name)).

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"encoding/json"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"strings"
 	"testing"
 
@@ -12,6 +13,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+
+	"github.com/superviber/blue-operator/api/contract"
 )
 
 // typed turns an apply configuration into the object it describes, so tests
@@ -29,8 +32,33 @@ func typed[T any](t *testing.T, ac any) *T {
 	return out
 }
 
+// testOpts are the operator flags the builder tests run with.
+var testOpts = Options{
+	DefaultImage:            "blue-mcp:test",
+	HopRoleARNTemplate:      "arn:aws:iam::111111111111:role/blue-hop-{tenant}",
+	IngressClassName:        "alb",
+	IngressAnnotations:      map[string]string{"alb.ingress.kubernetes.io/group.name": "blue"},
+	IngressNamespace:        "ingress-system",
+	MetricsNamespace:        "monitoring",
+	MaxConcurrentReconciles: 4,
+}
+
+// unitTenant is a valid BlueTenant with the defaults the API server would
+// fill in; tests change what they need.
 func unitTenant() *bluev1.BlueTenant {
-	bt := newTenant("acme")
+	bt := &bluev1.BlueTenant{
+		ObjectMeta: metav1.ObjectMeta{Name: "acme"},
+		Spec: bluev1.BlueTenantSpec{
+			DisplayName: "Test acme",
+			Tier:        bluev1.TierSmall,
+			Endpoint:    bluev1.EndpointSpec{Host: "acme.mcp.example.com", TLSSecretName: "acme-tls"},
+			AWS:         bluev1.AWSSpec{Region: "eu-west-1"},
+			Infisical: bluev1.InfisicalSpec{
+				ProjectID: "proj-acme",
+				Auth:      bluev1.InfisicalAuth{Kubernetes: &bluev1.InfisicalKubernetesAuth{IdentityID: "id-acme"}},
+			},
+		},
+	}
 	bt.UID = "uid-acme"
 	bt.Spec.Infisical.SiteURL = "https://app.infisical.com"
 	bt.Spec.Infisical.Environment = "prod"
@@ -72,7 +100,7 @@ func TestDeploymentByTier(t *testing.T) {
 			if *dep.Spec.Replicas != tc.replicas {
 				t.Errorf("replicas %d, want %d", *dep.Spec.Replicas, tc.replicas)
 			}
-			if got := envOf(c)[EnvMaxSessions].Value; got != tc.sessions {
+			if got := envOf(c)[contract.EnvMaxSessions].Value; got != tc.sessions {
 				t.Errorf("sessions %s, want %s", got, tc.sessions)
 			}
 			if got := c.Resources.Limits.Cpu().String(); got != tc.cpuLimit {
@@ -122,8 +150,8 @@ func TestServerEnvByAuth(t *testing.T) {
 		{
 			name:    "token auth, kubernetes login",
 			mutate:  func(*bluev1.BlueTenant) {},
-			want:    map[string]string{EnvAuthMode: "token", EnvTokenHashes: "sha256:x", EnvInfisicalMethod: "kubernetes", EnvInfisicalID: "id-acme", EnvInfisicalToken: infisicalTokenDir + "/token", EnvInfisicalPath: "/blue", "AWS_ROLE_ARN": "arn:aws:iam::111111111111:role/blue-hop-acme"},
-			absent:  []string{EnvOIDCIssuer, EnvInfisicalCID},
+			want:    map[string]string{contract.EnvAuthMode: "token", contract.EnvTokenHashes: "sha256:x", contract.EnvInfisicalMethod: "kubernetes", contract.EnvInfisicalID: "id-acme", contract.EnvInfisicalToken: infisicalTokenDir + "/token", contract.EnvInfisicalPath: "/blue", "AWS_ROLE_ARN": "arn:aws:iam::111111111111:role/blue-hop-acme"},
+			absent:  []string{contract.EnvOIDCIssuer, contract.EnvInfisicalCID},
 			volumes: 2,
 		},
 		{
@@ -132,9 +160,9 @@ func TestServerEnvByAuth(t *testing.T) {
 				b.Spec.Auth = bluev1.AuthSpec{Mode: bluev1.AuthModeOIDC, OIDC: &bluev1.OIDCSpec{IssuerURL: "https://idp.acme.com"}}
 				b.Spec.Infisical.Auth = bluev1.InfisicalAuth{UniversalAuth: &bluev1.InfisicalUniversalAuth{CredentialsSecretName: "acme-infisical"}}
 			},
-			want:    map[string]string{EnvAuthMode: "oidc", EnvOIDCIssuer: "https://idp.acme.com", EnvOIDCAudience: "https://acme.mcp.example.com/mcp", EnvInfisicalMethod: "universal"},
-			absent:  []string{EnvTokenHashes, EnvInfisicalID, EnvInfisicalToken},
-			secrets: map[string]string{EnvInfisicalCID: "acme-infisical/clientId", EnvInfisicalSecret: "acme-infisical/clientSecret"},
+			want:    map[string]string{contract.EnvAuthMode: "oidc", contract.EnvOIDCIssuer: "https://idp.acme.com", contract.EnvOIDCAudience: "https://acme.mcp.example.com/mcp", contract.EnvInfisicalMethod: "universal"},
+			absent:  []string{contract.EnvTokenHashes, contract.EnvInfisicalID, contract.EnvInfisicalToken},
+			secrets: map[string]string{contract.EnvInfisicalCID: "acme-infisical/clientId", contract.EnvInfisicalSecret: "acme-infisical/clientSecret"},
 			volumes: 1,
 		},
 		{
@@ -143,7 +171,7 @@ func TestServerEnvByAuth(t *testing.T) {
 				b.Spec.AWS.HopRoleArn = "arn:aws:iam::222222222222:role/custom"
 				b.Spec.Auth = bluev1.AuthSpec{Mode: bluev1.AuthModeOIDC, OIDC: &bluev1.OIDCSpec{IssuerURL: "https://idp", Audience: "blue"}}
 			},
-			want:    map[string]string{"AWS_ROLE_ARN": "arn:aws:iam::222222222222:role/custom", EnvOIDCAudience: "blue"},
+			want:    map[string]string{"AWS_ROLE_ARN": "arn:aws:iam::222222222222:role/custom", contract.EnvOIDCAudience: "blue"},
 			volumes: 2,
 		},
 	}
@@ -208,7 +236,7 @@ func TestConfigHashFollowsConfig(t *testing.T) {
 
 func TestTokenHashesAreSortedAndSkipEmpty(t *testing.T) {
 	got := tokenHashes(map[string][]byte{"b": []byte("two"), "a": []byte("one\n"), "empty": []byte("  ")})
-	want := []string{TokenHash("one"), TokenHash("two")}
+	want := []string{contract.TokenHash("one"), contract.TokenHash("two")}
 	if want[0] > want[1] {
 		want[0], want[1] = want[1], want[0]
 	}
@@ -242,7 +270,7 @@ func TestNetworkPolicyAdmitsOnlyConfiguredPeers(t *testing.T) {
 			tc.opts(&o)
 			np := typed[networkingv1.NetworkPolicy](t, buildNetworkPolicy(unitTenant(), o))
 			http := np.Spec.Ingress[0]
-			if len(http.From) != tc.httpPeers || http.Ports[0].Port.IntVal != PortHTTP {
+			if len(http.From) != tc.httpPeers || http.Ports[0].Port.IntVal != contract.PortHTTP {
 				t.Errorf("MCP port rule %+v", http)
 			}
 			if http.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != o.IngressNamespace {
@@ -322,4 +350,13 @@ func TestOptionsValidate(t *testing.T) {
 	if err != nil || got["a"] != "b=c" || got["x"] != "" {
 		t.Errorf("ParseAnnotations: %v %v", got, err)
 	}
+}
+
+// envOf indexes a container's environment by name.
+func envOf(c corev1.Container) map[string]corev1.EnvVar {
+	out := map[string]corev1.EnvVar{}
+	for _, e := range c.Env {
+		out[e.Name] = e
+	}
+	return out
 }

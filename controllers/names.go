@@ -14,10 +14,6 @@ const (
 	TokenSecretName  = "blue-mcp-tokens"
 	AnnotationConfig = "blue.superviber.com/config-hash"
 	AnnotationIRSA   = "eks.amazonaws.com/role-arn"
-
-	// PortHTTP serves /mcp, /healthz and /readyz; PortMetrics serves /metrics.
-	PortHTTP    = 8080
-	PortMetrics = 9090
 )
 
 // NamespaceFor is the namespace that holds a tenant's objects.

@@ -29,12 +29,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/superviber/blue-operator/api/contract"
 	"github.com/superviber/blue-operator/mcpserver/awscreds"
 	"github.com/superviber/blue-operator/mcpserver/backend"
 	"github.com/superviber/blue-operator/mcpserver/export"
 	"github.com/superviber/blue-operator/mcpserver/onboard"
 	"github.com/superviber/blue-operator/mcpserver/server"
-	env "github.com/superviber/blue-operator/mcpserver/serverenv"
 	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
 	"github.com/superviber/blue-operator/mcpserver/tools"
 )
@@ -89,26 +89,26 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 		}
 		fs.StringVar(p, name, v, usage+" (env "+envName+")")
 	}
-	str(&s.tenant, "tenant", env.Tenant, "", "tenant name")
-	str(&s.tier, "tier", env.Tier, "small", "tier: small, medium or enterprise")
-	str(&s.publicURL, "public-url", env.PublicURL, "", "the endpoint's public URL, e.g. https://acme.mcp.superviber.com/mcp")
-	str(&s.authMode, "auth-mode", env.AuthMode, "token", "token or oidc")
-	str(&s.tokenHashes, "token-sha256", env.TokenHashes, "", "comma-separated sha256:<hex> hashes of the accepted bearer tokens")
-	str(&s.oidcIssuer, "oidc-issuer", env.OIDCIssuer, "", "OIDC issuer URL (auth-mode oidc)")
-	str(&s.oidcAudience, "oidc-audience", env.OIDCAudience, "", "audience OIDC tokens must carry (auth-mode oidc)")
-	str(&s.listen, "listen", env.ListenAddr, ":8080", "address of /mcp, /healthz and /readyz")
-	str(&s.metricsListen, "metrics-listen", env.MetricsAddr, ":9090", "address of /metrics")
+	str(&s.tenant, "tenant", contract.EnvTenant, "", "tenant name")
+	str(&s.tier, "tier", contract.EnvTier, "small", "tier: small, medium or enterprise")
+	str(&s.publicURL, "public-url", contract.EnvPublicURL, "", "the endpoint's public URL, e.g. https://acme.mcp.superviber.com/mcp")
+	str(&s.authMode, "auth-mode", contract.EnvAuthMode, "token", "token or oidc")
+	str(&s.tokenHashes, "token-sha256", contract.EnvTokenHashes, "", "comma-separated sha256:<hex> hashes of the accepted bearer tokens")
+	str(&s.oidcIssuer, "oidc-issuer", contract.EnvOIDCIssuer, "", "OIDC issuer URL (auth-mode oidc)")
+	str(&s.oidcAudience, "oidc-audience", contract.EnvOIDCAudience, "", "audience OIDC tokens must carry (auth-mode oidc)")
+	str(&s.listen, "listen", contract.EnvListenAddr, contract.ListenAddr, "address of /mcp, /healthz and /readyz")
+	str(&s.metricsListen, "metrics-listen", contract.EnvMetricsAddr, contract.MetricsAddr, "address of /metrics")
 	str(&s.region, "region", "AWS_REGION", "", "AWS region of the client's bucket and table")
 	str(&s.stsEndpoint, "sts-endpoint", "BLUE_STS_ENDPOINT", "", "STS endpoint override")
 	str(&s.s3Endpoint, "s3-endpoint", "BLUE_S3_ENDPOINT", "", "S3 endpoint override (path-style)")
 	str(&s.ddbEndpoint, "dynamodb-endpoint", "BLUE_DYNAMODB_ENDPOINT", "", "DynamoDB endpoint override")
-	str(&s.infisical.SiteURL, "infisical-site-url", env.InfisicalSite, "https://app.infisical.com", "Infisical instance")
-	str(&s.infisical.ProjectID, "infisical-project-id", env.InfisicalProj, "", "client's Infisical project")
-	str(&s.infisical.Environment, "infisical-environment", env.InfisicalEnv, "prod", "Infisical environment slug")
-	str(&s.infisical.SecretPath, "infisical-secret-path", env.InfisicalPath, "/", "Infisical folder")
-	str(&s.infisical.AuthMethod, "infisical-auth-method", env.InfisicalMethod, "kubernetes", "kubernetes or universal")
-	str(&s.infisical.IdentityID, "infisical-identity-id", env.InfisicalID, "", "machine identity (kubernetes auth)")
-	str(&s.infisical.TokenFile, "infisical-token-file", env.InfisicalToken, "", "projected service-account token (kubernetes auth)")
+	str(&s.infisical.SiteURL, "infisical-site-url", contract.EnvInfisicalSite, "https://app.infisical.com", "Infisical instance")
+	str(&s.infisical.ProjectID, "infisical-project-id", contract.EnvInfisicalProj, "", "client's Infisical project")
+	str(&s.infisical.Environment, "infisical-environment", contract.EnvInfisicalEnv, "prod", "Infisical environment slug")
+	str(&s.infisical.SecretPath, "infisical-secret-path", contract.EnvInfisicalPath, "/", "Infisical folder")
+	str(&s.infisical.AuthMethod, "infisical-auth-method", contract.EnvInfisicalMethod, "kubernetes", "kubernetes or universal")
+	str(&s.infisical.IdentityID, "infisical-identity-id", contract.EnvInfisicalID, "", "machine identity (kubernetes auth)")
+	str(&s.infisical.TokenFile, "infisical-token-file", contract.EnvInfisicalToken, "", "projected service-account token (kubernetes auth)")
 	fs.StringVar(&s.tlsCert, "tls-cert", getenv("BLUE_TLS_CERT"), "serve TLS 1.3 with this certificate file (env BLUE_TLS_CERT)")
 	fs.StringVar(&s.tlsKey, "tls-key", getenv("BLUE_TLS_KEY"), "key of --tls-cert (env BLUE_TLS_KEY)")
 	fs.DurationVar(&s.infisical.Refresh, "infisical-refresh", envDuration(getenv, "BLUE_INFISICAL_REFRESH", 30*time.Second), "how often the Infisical settings are re-read")
@@ -116,10 +116,10 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	fs.DurationVar(&s.shutdown, "shutdown-timeout", 20*time.Second, "how long in-flight calls may finish after SIGTERM")
 	fs.DurationVar(&s.sessionIdle, "session-idle", 30*time.Minute, "an MCP session unused this long no longer counts against the tier limit")
 	fs.Int64Var(&s.maxBody, "max-body-bytes", 1<<20, "largest request body accepted")
-	maxSessions := getenv(env.MaxSessions)
+	maxSessions := getenv(contract.EnvMaxSessions)
 	fs.BoolVar(&s.showVersion, "version", false, "print the version and exit")
 	var sessionsFlag string
-	fs.StringVar(&sessionsFlag, "max-sessions", maxSessions, "concurrent MCP sessions; 0 or empty: the tier's (small 2, medium 10, enterprise unlimited) (env "+env.MaxSessions+")")
+	fs.StringVar(&sessionsFlag, "max-sessions", maxSessions, "concurrent MCP sessions; 0 or empty: the tier's (small 2, medium 10, enterprise unlimited) (env "+contract.EnvMaxSessions+")")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
@@ -128,7 +128,7 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	}
 	// Universal-auth credentials only from the environment: a flag would show
 	// them in the process list.
-	s.infisical.ClientID, s.infisical.ClientSecret = getenv(env.InfisicalCID), getenv(env.InfisicalSecret)
+	s.infisical.ClientID, s.infisical.ClientSecret = getenv(contract.EnvInfisicalCID), getenv(contract.EnvInfisicalSecret)
 	tierSessions := map[string]int{"small": 2, "medium": 10, "enterprise": 0}
 	def, ok := tierSessions[s.tier]
 	if !ok {
@@ -155,11 +155,11 @@ func envDuration(getenv func(string) string, name string, def time.Duration) tim
 func (s settings) validate() error {
 	switch {
 	case s.tenant == "":
-		return fmt.Errorf("--tenant (%s) is required", env.Tenant)
+		return fmt.Errorf("--tenant (%s) is required", contract.EnvTenant)
 	case s.region == "":
 		return errors.New("--region (AWS_REGION) is required")
 	case s.publicURL == "" || !strings.HasPrefix(s.publicURL, "http"):
-		return fmt.Errorf("--public-url (%s) must be the endpoint's URL, got %q", env.PublicURL, s.publicURL)
+		return fmt.Errorf("--public-url (%s) must be the endpoint's URL, got %q", contract.EnvPublicURL, s.publicURL)
 	case s.maxBody < 1024:
 		return fmt.Errorf("--max-body-bytes %d is too small (at least 1024)", s.maxBody)
 	case (s.tlsCert == "") != (s.tlsKey == ""):
@@ -168,11 +168,11 @@ func (s settings) validate() error {
 	switch s.authMode {
 	case "token":
 		if s.tokenHashes == "" {
-			return fmt.Errorf("--token-sha256 (%s) is required in token auth mode", env.TokenHashes)
+			return fmt.Errorf("--token-sha256 (%s) is required in token auth mode", contract.EnvTokenHashes)
 		}
 	case "oidc":
 		if s.oidcIssuer == "" || s.oidcAudience == "" {
-			return fmt.Errorf("--oidc-issuer (%s) and --oidc-audience (%s) are required in oidc auth mode", env.OIDCIssuer, env.OIDCAudience)
+			return fmt.Errorf("--oidc-issuer (%s) and --oidc-audience (%s) are required in oidc auth mode", contract.EnvOIDCIssuer, contract.EnvOIDCAudience)
 		}
 	default:
 		return fmt.Errorf("--auth-mode %q: want token or oidc", s.authMode)

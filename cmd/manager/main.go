@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -101,29 +102,18 @@ func run(args []string) error {
 	cfg.QPS, cfg.Burst = float32(qps), burst
 	cfg.UserAgent = "blue-operator/" + version
 
-	cacheOpts := controllers.CacheOptions()
-	cacheOpts.SyncPeriod = &syncPeriod
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := controllers.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
-		Cache:                         cacheOpts,
+		Cache:                         cache.Options{SyncPeriod: &syncPeriod},
 		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              "blue-operator.blue.superviber.com",
 		LeaderElectionNamespace:       leaderNS,
 		LeaderElectionReleaseOnCancel: true,
-	})
+	}, opts)
 	if err != nil {
-		return fmt.Errorf("create manager: %w", err)
-	}
-	r := &controllers.BlueTenantReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("blue-operator"),
-		Options:   opts,
-	}
-	if err := r.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("set up reconciler: %w", err)
+		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

@@ -3,7 +3,7 @@
 -- Argo CD runs it with the live object as the global `obj` and reads the
 -- returned hs.status and hs.message. Checks from argocd-cm get only Lua's
 -- base and table libraries (no string library), so nothing here calls
--- string functions. argocd-cm.yaml embeds this exact text; hack/argocd runs
+-- string functions. argocd-cm.yaml embeds this exact text; test/argocd runs
 -- it against tenants the real reconciler produced and fails when the two
 -- copies differ.
 hs = {}

@@ -18,9 +18,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/superviber/blue-operator/mcpserver/server"
-	senv "github.com/superviber/blue-operator/mcpserver/serverenv"
-	"github.com/superviber/blue-operator/mcpserver/testbackends/world"
+	"github.com/superviber/blue-operator/api/contract"
+	"github.com/superviber/blue-operator/test/world"
 )
 
 // readyPoll is how often /readyz is polled while a binary starts.
@@ -150,20 +149,20 @@ func (b *binary) environ(tier, listen, metrics, publicURL string) []string {
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=" + filepath.Join(home, "no-aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "no-aws-credentials"),
-		senv.Tenant + "=" + t.Name,
-		senv.Tier + "=" + tier,
-		senv.PublicURL + "=" + publicURL,
-		senv.AuthMode + "=token",
-		senv.TokenHashes + "=" + server.TokenHash(t.Token),
-		senv.ListenAddr + "=" + listen,
-		senv.MetricsAddr + "=" + metrics,
-		senv.InfisicalSite + "=" + b.e.w.Infisical.URL(),
-		senv.InfisicalProj + "=" + t.Project,
-		senv.InfisicalEnv + "=" + t.Environment,
-		senv.InfisicalPath + "=" + t.SecretPath,
-		senv.InfisicalMethod + "=universal",
-		senv.InfisicalCID + "=" + t.ClientID,
-		senv.InfisicalSecret + "=" + t.ClientSecret,
+		contract.EnvTenant + "=" + t.Name,
+		contract.EnvTier + "=" + tier,
+		contract.EnvPublicURL + "=" + publicURL,
+		contract.EnvAuthMode + "=token",
+		contract.EnvTokenHashes + "=" + contract.TokenHash(t.Token),
+		contract.EnvListenAddr + "=" + listen,
+		contract.EnvMetricsAddr + "=" + metrics,
+		contract.EnvInfisicalSite + "=" + b.e.w.Infisical.URL(),
+		contract.EnvInfisicalProj + "=" + t.Project,
+		contract.EnvInfisicalEnv + "=" + t.Environment,
+		contract.EnvInfisicalPath + "=" + t.SecretPath,
+		contract.EnvInfisicalMethod + "=universal",
+		contract.EnvInfisicalCID + "=" + t.ClientID,
+		contract.EnvInfisicalSecret + "=" + t.ClientSecret,
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/superviber/blue-operator/mcpserver/testbackends/world"
+	"github.com/superviber/blue-operator/test/world"
 )
 
 // client is the one go-sdk client implementation every target is driven by.

@@ -16,11 +16,11 @@ import (
 
 	"github.com/superviber/blue-operator/mcpserver/blue"
 	"github.com/superviber/blue-operator/mcpserver/store"
-	ddbtest "github.com/superviber/blue-operator/mcpserver/testbackends/dynamodb"
-	"github.com/superviber/blue-operator/mcpserver/testbackends/infisical"
-	s3test "github.com/superviber/blue-operator/mcpserver/testbackends/s3"
-	teststs "github.com/superviber/blue-operator/mcpserver/testbackends/sts"
-	"github.com/superviber/blue-operator/mcpserver/testbackends/world"
+	"github.com/superviber/blue-operator/test/dynamotest"
+	"github.com/superviber/blue-operator/test/infisicaltest"
+	"github.com/superviber/blue-operator/test/s3test"
+	"github.com/superviber/blue-operator/test/ststest"
+	"github.com/superviber/blue-operator/test/world"
 )
 
 // The document every read targets: RFC 0001, read by number as a client
@@ -46,7 +46,7 @@ type env struct {
 // seeds one tenant as world.AddTenant does and writes the benchmark's RFC
 // through the real server.
 func startEnv(ctx context.Context, cl *cleanups, tmp string) (*env, error) {
-	w := &world.World{STS: teststs.New(teststs.Options{})}
+	w := &world.World{STS: ststest.New(ststest.Options{})}
 	ep, err := w.STS.Start()
 	if err != nil {
 		return nil, fmt.Errorf("start STS: %w", err)
@@ -54,7 +54,7 @@ func startEnv(ctx context.Context, cl *cleanups, tmp string) (*env, error) {
 	cl.add(func() { _ = ep.Close() })
 	w.STSURL = ep.URL
 
-	w.Infisical = infisical.New()
+	w.Infisical = infisicaltest.New()
 	cl.add(w.Infisical.Close)
 
 	if w.S3, err = s3test.Start(); err != nil {
@@ -64,7 +64,7 @@ func startEnv(ctx context.Context, cl *cleanups, tmp string) (*env, error) {
 
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if w.DDB, err = ddbtest.Start(startCtx); err != nil {
+	if w.DDB, err = dynamotest.Start(startCtx); err != nil {
 		return nil, fmt.Errorf("start dynalite (run `make node_modules` first if it is missing): %w", err)
 	}
 	cl.add(func() { _ = w.DDB.Close() })

@@ -8,7 +8,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	teststs "github.com/superviber/blue-operator/mcpserver/testbackends/sts"
+	"github.com/superviber/blue-operator/test/ststest"
 )
 
 // runResult is what a set of workers did.
@@ -119,15 +119,15 @@ func measureSTS(ctx context.Context, e *env, live *proc, s settings) (*stsResult
 	calls := sessionCalls(ss, rfcGet)
 
 	r := &stsResult{}
-	a0 := sts.Calls(teststs.ActionAssumeRole)
+	a0 := sts.Calls(ststest.ActionAssumeRole)
 	if w := drive(ctx, calls, 10*len(calls), 0); w.Errors > 0 {
 		return nil, fmt.Errorf("warm-up: %d errors, first: %w", w.Errors, w.FirstErr)
 	}
-	a1, n1, l1 := sts.Calls(teststs.ActionAssumeRole), len(sts.Records()), e.w.Infisical.Counts().Lists
+	a1, n1, l1 := sts.Calls(ststest.ActionAssumeRole), len(sts.Records()), e.w.Infisical.Counts().Lists
 	r.WarmupAssume = a1 - a0
 
 	m := drive(ctx, calls, s.stsCalls, 0)
-	a2, n2, l2 := sts.Calls(teststs.ActionAssumeRole), len(sts.Records()), e.w.Infisical.Counts().Lists
+	a2, n2, l2 := sts.Calls(ststest.ActionAssumeRole), len(sts.Records()), e.w.Infisical.Counts().Lists
 	r.Calls, r.Errors, r.Elapsed = len(m.Lat), m.Errors, m.Elapsed
 	r.AssumeRole = a2 - a1
 	r.OtherSTS = (n2 - n1) - r.AssumeRole

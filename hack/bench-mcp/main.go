@@ -1,6 +1,6 @@
 // Command bench-mcp measures the per-tenant MCP server (cmd/blue-mcp) against
 // the outside world it talks to, all on loopback and speaking the real
-// protocols (mcpserver/testbackends/world: STS, Infisical, gofakes3, dynalite):
+// protocols (test/world: STS, Infisical, gofakes3, dynalite):
 //
 //  1. per-call overhead of blue_rfc_get through auth, the real server and the
 //     real store, against a bare go-sdk server with a no-op tool (same

@@ -14,7 +14,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/superviber/blue-operator/mcpserver/testbackends/world"
+	"github.com/superviber/blue-operator/test/world"
 )
 
 // target is one thing whose per-call latency is measured.

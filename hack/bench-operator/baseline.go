@@ -14,6 +14,7 @@ import (
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/superviber/blue-operator/api/contract"
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 	"github.com/superviber/blue-operator/controllers"
 )
@@ -118,7 +119,7 @@ func (b *bench) baselineTenant(ctx context.Context, user, op client.Client, t *b
 	if err != nil {
 		return err
 	}
-	objs := controllers.DesiredObjects(t, b.opts, controllers.TokenHash(token))
+	objs := controllers.DesiredObjects(t, b.opts, contract.TokenHash(token))
 	var replicas int32
 	for _, ac := range objs {
 		if dep, ok := ac.(*appsv1ac.DeploymentApplyConfiguration); ok {

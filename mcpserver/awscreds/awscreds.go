@@ -91,6 +91,9 @@ type Options struct {
 	// STSEndpoint overrides the STS endpoint (tests, other partitions). With
 	// Base nil it is used for the web identity hop as well.
 	STSEndpoint string
+	// STSClientOptions are applied to every STS client the Assumer makes,
+	// for example to change the SDK's retries.
+	STSClientOptions []func(*sts.Options)
 	// Duration is the requested session length; default 1h, between 15m and
 	// 1h (STS's limit for role chaining).
 	Duration time.Duration
@@ -149,12 +152,7 @@ type snapshot struct {
 // New returns an Assumer that signs its STS calls with o.Base (or the default
 // credential chain). It does not call STS.
 func New(ctx context.Context, o Options, log *slog.Logger, reg prometheus.Registerer) (*Assumer, error) {
-	return newAssumer(ctx, o, log, reg)
-}
-
-// newAssumer is New with extra STS client options, which tests use to turn
-// off SDK retries.
-func newAssumer(ctx context.Context, o Options, log *slog.Logger, reg prometheus.Registerer, stsOpts ...func(*sts.Options)) (*Assumer, error) {
+	stsOpts := o.STSClientOptions
 	if o.Tenant == "" {
 		return nil, errors.New("awscreds: Options.Tenant is required")
 	}

@@ -1,7 +1,7 @@
 // Package onboard builds a client's onboarding kit: the IAM trust and
 // permission policies of the role the tenant's server assumes in the client's
 // account, the Infisical secrets the server reads, and the variables of the
-// Terraform module in hack/onboarding that creates all of it.
+// Terraform module in deploy/terraform/client that creates all of it.
 //
 // The permission policy is least privilege and derived from what the server
 // does, not from what it might do: the S3 and DynamoDB actions are exactly the
@@ -89,14 +89,14 @@ type Result struct {
 	PermissionPolicy Policy `json:"permission_policy"`
 	// Secrets are the Infisical secrets, in tenantconfig.RequiredKeys order.
 	Secrets []Secret `json:"infisical_secrets"`
-	// TerraformVars are the inputs of hack/onboarding (terraform.tfvars.json).
+	// TerraformVars are the inputs of deploy/terraform/client (terraform.tfvars.json).
 	TerraformVars map[string]string `json:"terraform_vars"`
 }
 
 // KMSKeyPlaceholder stands for the key the Terraform module creates in a
 // permission policy rendered before it exists. It is not an ARN, so IAM
 // refuses a policy still carrying it.
-const KMSKeyPlaceholder = "<kms_key_arn output of hack/onboarding>"
+const KMSKeyPlaceholder = "<kms_key_arn output of deploy/terraform/client>"
 
 // Policy is an IAM policy document.
 type Policy struct {
@@ -328,7 +328,7 @@ func NewExternalID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// TerraformVarsJSON is terraform.tfvars.json for hack/onboarding. It holds
+// TerraformVarsJSON is terraform.tfvars.json for deploy/terraform/client. It holds
 // the ExternalId: keep it out of version control.
 func (r *Result) TerraformVarsJSON() []byte {
 	b, err := json.MarshalIndent(r.TerraformVars, "", "  ")
@@ -350,8 +350,8 @@ func (r *Result) Text() string {
 	p("from its hop role %s with the ExternalId below.\n", r.HopRoleARN)
 	p("Revoke access at any time by deleting that role (or its trust policy).\n\n")
 
-	p("1. Create the resources with Terraform (hack/onboarding)\n\n")
-	p("   Copy hack/onboarding and save this in it as terraform.tfvars.json (it holds the\n")
+	p("1. Create the resources with Terraform (deploy/terraform/client)\n\n")
+	p("   Copy deploy/terraform/client and save this in it as terraform.tfvars.json (it holds the\n")
 	p("   ExternalId: keep it out of version control):\n\n")
 	for _, line := range strings.Split(strings.TrimRight(string(r.TerraformVarsJSON()), "\n"), "\n") {
 		p("   %s\n", line)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/modelcontextprotocol/go-sdk/auth"
+
+	"github.com/superviber/blue-operator/api/contract"
 )
 
 // tokenVerifier checks a bearer token against the SHA-256 hashes the
@@ -19,13 +20,9 @@ import (
 func tokenVerifier(hashes []string) (auth.TokenVerifier, error) {
 	var sums [][]byte
 	for _, h := range hashes {
-		hexSum, found := strings.CutPrefix(strings.TrimSpace(h), "sha256:")
-		if !found {
-			return nil, fmt.Errorf("token hash %q: want sha256:<64 hex digits>", abbreviate(h))
-		}
-		sum, err := hex.DecodeString(hexSum)
-		if err != nil || len(sum) != sha256.Size {
-			return nil, fmt.Errorf("token hash %q: want sha256:<64 hex digits>", abbreviate(h))
+		sum, err := contract.ParseTokenHash(h)
+		if err != nil {
+			return nil, fmt.Errorf("token hash %q: %w", abbreviate(h), err)
 		}
 		sums = append(sums, sum)
 	}
@@ -33,10 +30,10 @@ func tokenVerifier(hashes []string) (auth.TokenVerifier, error) {
 		return nil, fmt.Errorf("no token hashes: token auth needs at least one")
 	}
 	return func(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
-		got := sha256.Sum256([]byte(token))
+		got := contract.TokenDigest(token)
 		match := -1
 		for i, want := range sums {
-			if subtle.ConstantTimeCompare(got[:], want) == 1 {
+			if subtle.ConstantTimeCompare(got, want) == 1 {
 				match = i
 			}
 		}
@@ -117,10 +114,4 @@ func (c *challengeWriter) Flush() {
 	if f, ok := c.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
-}
-
-// TokenHash is how the operator hands a token to the server: "sha256:<hex>".
-func TokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return "sha256:" + hex.EncodeToString(sum[:])
 }

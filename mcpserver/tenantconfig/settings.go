@@ -55,6 +55,9 @@ type Settings struct {
 	// unreachable, counted from the last successful refresh; DefaultGrace
 	// when zero.
 	Grace time.Duration
+	// CallTimeout bounds each Infisical request (the SDK has none of its
+	// own); DefaultCallTimeout when zero.
+	CallTimeout time.Duration
 }
 
 // Validate checks the settings and names every bad one. Zero durations and
@@ -102,6 +105,9 @@ func (s Settings) Validate() error {
 	if s.Grace < 0 {
 		bad("Grace", "must not be negative")
 	}
+	if s.CallTimeout < 0 {
+		bad("CallTimeout", "must not be negative")
+	}
 	return errors.Join(errs...)
 }
 
@@ -140,6 +146,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.SecretPath == "" {
 		s.SecretPath = DefaultSecretPath
+	}
+	if s.CallTimeout == 0 {
+		s.CallTimeout = DefaultCallTimeout
 	}
 	return s
 }

@@ -30,10 +30,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// defaultCallTimeout bounds each Infisical request. The SDK has no timeout
+// DefaultCallTimeout bounds each Infisical request. The SDK has no timeout
 // of its own and takes no context, so a black-holed connection would
 // otherwise hang a refresh forever.
-const defaultCallTimeout = 10 * time.Second
+const DefaultCallTimeout = 10 * time.Second
 
 var errCallTimeout = errors.New("infisical call timed out")
 
@@ -97,13 +97,18 @@ type Source struct {
 	listeners    []func(old, new Config)
 }
 
-// New checks the settings and prepares a Source; it does no I/O. Metrics are
-// registered with reg unless it is nil.
-func New(s Settings, log *slog.Logger, reg prometheus.Registerer) (*Source, error) {
-	return newSource(s, log, reg, time.Now)
+// Option changes how a Source is built.
+type Option func(*Source)
+
+// WithClock makes the Source read the time from now instead of time.Now, so
+// refresh schedules and the grace period can be tested without waiting.
+func WithClock(now func() time.Time) Option {
+	return func(s *Source) { s.now = now }
 }
 
-func newSource(s Settings, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*Source, error) {
+// New checks the settings and prepares a Source; it does no I/O. Metrics are
+// registered with reg unless it is nil.
+func New(s Settings, log *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Source, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -119,10 +124,13 @@ func newSource(s Settings, log *slog.Logger, reg prometheus.Registerer, now func
 			slog.String("environment", s.Environment),
 			slog.String("secret_path", s.SecretPath),
 		),
-		now:         now,
-		callTimeout: defaultCallTimeout,
-		created:     now(),
+		now:         time.Now,
+		callTimeout: s.CallTimeout,
 	}
+	for _, o := range opts {
+		o(src)
+	}
+	src.created = src.now()
 	src.client = infisical.NewInfisicalClient(context.Background(), infisical.Config{
 		SiteUrl: s.SiteURL,
 		// The SDK's own refresh re-authenticates Kubernetes logins with the

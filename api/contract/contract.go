@@ -1,0 +1,81 @@
+// Package contract is what the operator and the blue-mcp server agree on:
+// the environment the operator gives the server container, the two ports it
+// serves, and how an API token is handed over as a hash. cmd/manager (through
+// controllers) and cmd/blue-mcp both import it, so the two can never drift;
+// it imports nothing of either.
+package contract
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The environment of the server container.
+const (
+	EnvTenant       = "BLUE_TENANT"
+	EnvTier         = "BLUE_TIER"
+	EnvMaxSessions  = "BLUE_MAX_SESSIONS"
+	EnvListenAddr   = "BLUE_LISTEN_ADDR"
+	EnvMetricsAddr  = "BLUE_METRICS_ADDR"
+	EnvPublicURL    = "BLUE_PUBLIC_URL"
+	EnvAuthMode     = "BLUE_AUTH_MODE"
+	EnvTokenHashes  = "BLUE_TOKEN_SHA256"
+	EnvOIDCIssuer   = "BLUE_OIDC_ISSUER"
+	EnvOIDCAudience = "BLUE_OIDC_AUDIENCE"
+
+	EnvInfisicalSite   = "INFISICAL_SITE_URL"
+	EnvInfisicalProj   = "INFISICAL_PROJECT_ID"
+	EnvInfisicalEnv    = "INFISICAL_ENVIRONMENT"
+	EnvInfisicalPath   = "INFISICAL_SECRET_PATH"
+	EnvInfisicalMethod = "INFISICAL_AUTH_METHOD"
+	EnvInfisicalID     = "INFISICAL_IDENTITY_ID"
+	EnvInfisicalToken  = "INFISICAL_TOKEN_FILE"
+	EnvInfisicalCID    = "INFISICAL_CLIENT_ID"
+	EnvInfisicalSecret = "INFISICAL_CLIENT_SECRET"
+)
+
+// The server's ports: PortHTTP serves /mcp, /healthz and /readyz; PortMetrics
+// serves /metrics, on a port of its own so the NetworkPolicy can admit the
+// scraper to it alone.
+const (
+	PortHTTP    = 8080
+	PortMetrics = 9090
+)
+
+// ListenAddr and MetricsAddr are the server's default listen addresses, on
+// all interfaces at the two ports.
+var (
+	ListenAddr  = ":" + strconv.Itoa(PortHTTP)
+	MetricsAddr = ":" + strconv.Itoa(PortMetrics)
+)
+
+const tokenHashPrefix = "sha256:"
+
+// TokenHash is how the operator hands a token to the server:
+// "sha256:<64 hex digits>". The server is never given the token itself.
+func TokenHash(token string) string {
+	return tokenHashPrefix + hex.EncodeToString(TokenDigest(token))
+}
+
+// TokenDigest is the SHA-256 digest a token is known by; the server compares
+// it, in constant time, with the digests of ParseTokenHash.
+func TokenDigest(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+// ParseTokenHash reads a hash written by TokenHash and returns its digest.
+func ParseTokenHash(h string) ([]byte, error) {
+	hexSum, found := strings.CutPrefix(strings.TrimSpace(h), tokenHashPrefix)
+	if !found {
+		return nil, fmt.Errorf("want %s<64 hex digits>", tokenHashPrefix)
+	}
+	sum, err := hex.DecodeString(hexSum)
+	if err != nil || len(sum) != sha256.Size {
+		return nil, fmt.Errorf("want %s<64 hex digits>", tokenHashPrefix)
+	}
+	return sum, nil
+}

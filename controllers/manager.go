@@ -1,0 +1,65 @@
+package controllers
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
+	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+)
+
+// How the reconciler is put into a controller-runtime manager. cmd/manager,
+// the integration tests and the Argo CD tests all go through NewManager, so
+// they run the operator exactly as it ships.
+
+// EventSource names the operator in the events it records.
+const EventSource = "blue-operator"
+
+// NewManager creates a manager on cfg with the operator's cache (see
+// CacheOptions) and the BlueTenant reconciler set up in it. mo carries what
+// differs between callers (scheme, metrics and probe addresses, leader
+// election); its Cache is replaced, keeping only SyncPeriod.
+func NewManager(cfg *rest.Config, mo ctrl.Options, o Options) (ctrl.Manager, error) {
+	cacheOpts := CacheOptions()
+	cacheOpts.SyncPeriod = mo.Cache.SyncPeriod
+	mo.Cache = cacheOpts
+	mgr, err := ctrl.NewManager(cfg, mo)
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+	r := &BlueTenantReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder(EventSource),
+		Options:   o,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("set up reconciler: %w", err)
+	}
+	return mgr, nil
+}
+
+// CacheOptions make the operator cache only what it manages: objects labelled
+// managed-by=blue-operator, plus every BlueTenant. Managed fields are dropped
+// from cached objects; the operator never reads them. Without this the
+// operator would hold every Secret and Deployment of the cluster in memory.
+func CacheOptions() cache.Options {
+	managed, _ := labels.NewRequirement(LabelManagedBy, selection.Equals, []string{ManagedByValue})
+	return cache.Options{
+		DefaultLabelSelector: labels.NewSelector().Add(*managed),
+		DefaultTransform:     cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&bluev1.BlueTenant{}: {Label: labels.Everything()},
+		},
+	}
+}
+
+func controllerOptions(o Options) controller.Options {
+	return controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}
+}

@@ -1,0 +1,165 @@
+package tenantconfig
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Unit tests of the settings, the refresh schedule and redaction; they need
+// no Infisical. The tests against a real-protocol Infisical are in
+// test/mcpserver/tenantconfig.
+
+// Every value is distinct so a leak can be found by substring.
+const (
+	clientID     = "ua-client-acme"
+	clientSecret = "ua-secret-9d8e7f6a"
+	saToken      = "eyJhbGciOiJSUzI1NiJ9.sa-token-a1b2c3d4.sig"
+
+	roleARN     = "arn:aws:iam::222222222222:role/blue-acme-data"
+	externalID  = "ext-id-5f2b8e9c"
+	bucket      = "acme-blue-docs-eu1"
+	table       = "acme-blue-index-eu1"
+	kmsKeyID    = "kms-key-0c4d9a71"
+	apiEndpoint = "https://blue-api.acme.example"
+)
+
+var fullConfig = Config{RoleARN: roleARN, ExternalID: externalID, Bucket: bucket, Table: table, KMSKeyID: kmsKeyID, APIEndpoint: apiEndpoint}
+
+func TestNextDelay(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		st       state
+		loaded   bool
+		failures int
+		since    time.Duration // since the last success
+		want     time.Duration
+	}{
+		{"healthy", stateOK, true, 0, 0, 30 * time.Second},
+		{"first failure before any load", stateUnavailable, false, 1, 0, time.Second},
+		{"third failure before any load", stateUnavailable, false, 3, 0, 4 * time.Second},
+		{"backoff capped at Refresh", stateUnavailable, false, 9, 0, 30 * time.Second},
+		{"stale, grace ends before next refresh", stateStale, true, 1, 4*time.Minute + 50*time.Second, 10*time.Second + time.Millisecond},
+		{"stale, grace far", stateStale, true, 1, time.Minute, 30 * time.Second},
+		{"revoked", stateRevoked, true, 5, 0, 30 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			src, err := New(Settings{SiteURL: "https://infisical.example", ProjectID: "p", Environment: "prod",
+				AuthMethod: AuthUniversal, ClientID: "c", ClientSecret: "s"}, nil, nil, WithClock(func() time.Time { return now }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src.st, src.failures = tc.st, tc.failures
+			if tc.loaded {
+				src.lastSuccess = now.Add(-tc.since)
+			}
+			if got := src.nextDelay(); got != tc.want {
+				t.Errorf("nextDelay = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	good := Settings{SiteURL: "https://app.infisical.com", ProjectID: "p", Environment: "prod", SecretPath: "/blue",
+		AuthMethod: AuthKubernetes, IdentityID: "i", TokenFile: "/var/run/secrets/infisical/token"}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("good settings: %v", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*Settings)
+		want   string // setting named in the error
+	}{
+		{"no site url", func(s *Settings) { s.SiteURL = "" }, "SiteURL"},
+		{"relative site url", func(s *Settings) { s.SiteURL = "app.infisical.com" }, "SiteURL"},
+		{"http to a remote host", func(s *Settings) { s.SiteURL = "http://infisical.example.com" }, "SiteURL"},
+		{"credentials in site url", func(s *Settings) { s.SiteURL = "https://u:p@app.infisical.com" }, "SiteURL"},
+		{"no project", func(s *Settings) { s.ProjectID = " " }, "ProjectID"},
+		{"no environment", func(s *Settings) { s.Environment = "" }, "Environment"},
+		{"relative secret path", func(s *Settings) { s.SecretPath = "blue" }, "SecretPath"},
+		{"no auth method", func(s *Settings) { s.AuthMethod = "" }, "AuthMethod"},
+		{"unknown auth method", func(s *Settings) { s.AuthMethod = "aws-iam" }, "AuthMethod"},
+		{"kubernetes without identity", func(s *Settings) { s.IdentityID = "" }, "IdentityID"},
+		{"kubernetes without token file", func(s *Settings) { s.TokenFile = "" }, "TokenFile"},
+		{"universal without client id", func(s *Settings) { s.AuthMethod, s.ClientSecret = AuthUniversal, "x" }, "ClientID"},
+		{"universal without client secret", func(s *Settings) { s.AuthMethod, s.ClientID = AuthUniversal, "x" }, "ClientSecret"},
+		{"negative refresh", func(s *Settings) { s.Refresh = -time.Second }, "Refresh"},
+		{"negative grace", func(s *Settings) { s.Grace = -time.Second }, "Grace"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := good
+			tc.change(&s)
+			err := s.Validate()
+			if err == nil || !strings.Contains(err.Error(), "setting "+tc.want+":") {
+				t.Errorf("Validate = %v, want an error naming %s", err, tc.want)
+			}
+			if _, nerr := New(s, nil, nil); nerr == nil {
+				t.Error("New accepted invalid settings")
+			}
+		})
+	}
+	for _, ok := range []string{"http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:80", "https://eu.infisical.com/"} {
+		s := good
+		s.SiteURL = ok
+		if err := s.Validate(); err != nil {
+			t.Errorf("SiteURL %s: %v", ok, err)
+		}
+	}
+	// Defaults fill zero values.
+	if d := good.withDefaults(); d.Refresh != DefaultRefresh || d.Grace != DefaultGrace {
+		t.Errorf("defaults: %v %v", d.Refresh, d.Grace)
+	}
+	if d := (Settings{}).withDefaults(); d.SecretPath != "/" {
+		t.Errorf("default secret path %q", d.SecretPath)
+	}
+}
+
+func TestValuesNeverPrinted(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	set := Settings{SiteURL: "https://app.infisical.com", ProjectID: "p", Environment: "prod",
+		AuthMethod: AuthUniversal, ClientID: clientID, ClientSecret: clientSecret}
+	log.Info("oops", "config", fullConfig, "settings", set)
+	out := buf.String() + fmt.Sprintf("%v %+v %#v %s %v %+v %#v %s", fullConfig, fullConfig, fullConfig, fullConfig, set, set, set, set)
+	for _, v := range []string{roleARN, externalID, bucket, table, kmsKeyID, apiEndpoint, clientSecret} {
+		if strings.Contains(out, v) {
+			t.Errorf("printed %q:\n%s", v, out)
+		}
+	}
+	if !strings.Contains(out, "EXTERNAL_ID") || !strings.Contains(out, clientID) {
+		t.Errorf("printing hides too much (key names, client id):\n%s", out)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	src, err := New(Settings{SiteURL: "https://infisical.example", ProjectID: "p", Environment: "prod",
+		AuthMethod: AuthKubernetes, IdentityID: "i", TokenFile: "/token"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As after a refresh: the token read, every listed value (one of them a
+	// secret the server does not use), the config served.
+	src.jwt, src.listed, src.cfg = saToken, []string{externalID, "unrelated-value-3e8f"}, fullConfig
+	// Whatever Infisical or the network put in a message, known secrets go.
+	msg := "bad request: secret=" + clientSecret + " jwt=" + saToken + " value=" + externalID + " other=unrelated-value-3e8f"
+	src.set.ClientSecret = clientSecret // kubernetes settings have none; pretend
+	got := src.redact(msg)
+	for _, secret := range []string{clientSecret, saToken, externalID} {
+		if strings.Contains(got, secret) {
+			t.Errorf("redacted message still holds %q: %s", secret, got)
+		}
+	}
+	if strings.Count(got, "[REDACTED]") != 4 || !strings.HasPrefix(got, "bad request: secret=") {
+		t.Errorf("redact = %q", got)
+	}
+	// Short values are left alone: redacting "1" would mangle every message.
+	src.listed = append(src.listed, "on")
+	if got := src.redact("connection refused"); got != "connection refused" {
+		t.Errorf("short value redacted: %q", got)
+	}
+}

@@ -1,0 +1,287 @@
+package manager_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+	"github.com/superviber/blue-operator/hack/manifests"
+	"github.com/superviber/blue-operator/test/testutil"
+)
+
+// The tests run the manager binary as the operator process, against a real
+// API server.
+
+// version is stamped into the binary as make build stamps it.
+const version = "v0.0.0-test"
+
+// bin is cmd/manager, built once for the whole package.
+var bin string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func runManager(ctx context.Context, env []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
+}
+
+func TestBadFlagsStopStartupNamingTheFlag(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ingress-cidr=10.0.0.0/99"}, "--ingress-cidr"},
+		{[]string{"--ingress-annotation=novalue"}, "--ingress-annotation"},
+		{[]string{"--hop-role-arn-template=arn:aws:iam::1:role/fixed"}, "{tenant}"},
+		{[]string{"--max-concurrent-reconciles=0"}, "--max-concurrent-reconciles"},
+		{[]string{"--no-such-flag"}, "no-such-flag"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want, func(t *testing.T) {
+			var stderr bytes.Buffer
+			cmd := runManager(context.Background(), nil, tc.args...)
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if err == nil {
+				t.Fatal("started with a bad flag")
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr %q does not name %q", stderr.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := runManager(context.Background(), nil, "--version").Output()
+	if err != nil || strings.TrimSpace(string(out)) != version {
+		t.Fatalf("--version: %q, %v", out, err)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitFor(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	testutil.Eventually(t, 60*time.Second, 100*time.Millisecond, what, cond)
+}
+
+func get(url string) (int, string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// TestOperatorProcess starts the operator binary with leader election on a
+// real API server: it takes the lease, serves probes and metrics, and
+// reconciles a tenant.
+func TestOperatorProcess(t *testing.T) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run the tests with `make test`")
+	}
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = bluev1.AddToScheme(scheme)
+	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "blue-system"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The operator runs as its ServiceAccount with exactly the RBAC that
+	// config/rbac installs (generated from the reconciler's markers), so a
+	// missing permission fails here.
+	rbac, err := manifests.Render(filepath.Join("..", "..", "..", "config", "rbac"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := manifests.Apply(ctx, k8s, rbac, false); err != nil {
+		t.Fatal(err)
+	}
+	user, err := env.ControlPlane.AddUser(envtest.User{
+		Name:   "system:serviceaccount:blue-system:blue-operator",
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:blue-system", "system:authenticated"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	metrics, probes := freePort(t), freePort(t)
+	runCtx, cancel := context.WithCancel(ctx)
+	var logs bytes.Buffer
+	cmd := runManager(runCtx, nil,
+		"--kubeconfig="+kcPath,
+		"--metrics-bind-address="+metrics,
+		"--health-probe-bind-address="+probes,
+		"--leader-elect",
+		"--leader-election-namespace=blue-system",
+		"--hop-role-arn-template=arn:aws:iam::111111111111:role/blue-hop-{tenant}",
+		"--max-concurrent-reconciles=2",
+	)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+		if t.Failed() {
+			t.Logf("operator output:\n%s", logs.String())
+		}
+	})
+
+	waitFor(t, "readyz", func() error {
+		code, body, err := get("http://" + probes + "/readyz")
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("%d %q %v", code, body, err)
+		}
+		return nil
+	})
+	if code, _, err := get("http://" + probes + "/healthz"); err != nil || code != http.StatusOK {
+		t.Errorf("healthz: %d %v", code, err)
+	}
+	waitFor(t, "leader lease", func() error {
+		var lease coordinationv1.Lease
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: "blue-system", Name: "blue-operator.blue.superviber.com"}, &lease); err != nil {
+			return err
+		}
+		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+			return fmt.Errorf("no holder")
+		}
+		return nil
+	})
+
+	bt := &bluev1.BlueTenant{
+		ObjectMeta: metav1.ObjectMeta{Name: "proc"},
+		Spec: bluev1.BlueTenantSpec{
+			Endpoint: bluev1.EndpointSpec{Host: "proc.mcp.example.com"},
+			AWS:      bluev1.AWSSpec{Region: "eu-west-1"},
+			Infisical: bluev1.InfisicalSpec{ProjectID: "p", Auth: bluev1.InfisicalAuth{
+				Kubernetes: &bluev1.InfisicalKubernetesAuth{IdentityID: "id"}}},
+		},
+	}
+	if err := k8s.Create(ctx, bt); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "tenant reconciled", func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(bt), bt); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(bt.Status.Conditions, bluev1.ConditionReady); c == nil {
+			return fmt.Errorf("no Ready condition yet")
+		}
+		return nil
+	})
+	var dep appsv1.Deployment
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "blue-proc", Name: "blue-mcp"}, &dep); err != nil {
+		t.Errorf("the operator's ServiceAccount could not create the server Deployment: %v", err)
+	}
+	if c := meta.FindStatusCondition(bt.Status.Conditions, bluev1.ConditionDegraded); c == nil || c.Status != metav1.ConditionFalse {
+		t.Errorf("degraded under least-privilege RBAC: %+v", c)
+	}
+	waitFor(t, "reconcile metrics", func() error {
+		_, body, err := get("http://" + metrics + "/metrics")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(body, `controller_runtime_reconcile_total{controller="bluetenant",result="success"}`) {
+			return fmt.Errorf("no reconcile metric for bluetenant")
+		}
+		if !strings.Contains(body, `blue_operator_tenant_condition{condition="Ready",reason="DeploymentUnavailable",status="False",tenant="proc"} 1`) {
+			return fmt.Errorf("no tenant condition metric")
+		}
+		return nil
+	})
+
+	// SIGTERM: a clean stop that releases the lease for the next replica.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err // for the cleanup
+		if err != nil {
+			t.Errorf("operator exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("operator did not stop within 30s of SIGTERM")
+	}
+	var lease coordinationv1.Lease
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "blue-system", Name: "blue-operator.blue.superviber.com"}, &lease); err != nil {
+		t.Fatal(err)
+	}
+	if lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "" {
+		t.Errorf("lease still held by %q after shutdown", *lease.Spec.HolderIdentity)
+	}
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "manager-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	if bin, err = testutil.BuildCommand(context.Background(), dir, "manager", "-ldflags=-X main.version="+version); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
