@@ -12,8 +12,6 @@ STATICCHECK_VERSION ?= 2026.1
 CONTROLLER_GEN ?= $(TOOLS_BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 
 GO_TEST_FLAGS ?=
-# Packages whose tests need no control plane.
-UNIT_PKGS = ./api/... ./cmd/... ./hack/...
 
 .PHONY: help
 help: ## List the targets.

@@ -4,7 +4,7 @@
 // documents in the client's S3 bucket and DynamoDB table.
 //
 // Settings come from flags, each defaulting to the environment variable the
-// operator sets (see mcpserver/serverenv).
+// operator sets (see api/contract).
 package main
 
 import (

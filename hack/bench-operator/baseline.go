@@ -30,7 +30,7 @@ type phaseResult struct {
 	Missing []string `json:"missing,omitempty"`
 }
 
-// newTenant is a valid small-tier BlueTenant, as controllers/suite_test.go
+// newTenant is a valid small-tier BlueTenant, as test/controllers/suite_test.go
 // makes them.
 func newTenant(i int) *bluev1.BlueTenant {
 	name := fmt.Sprintf("bench-%05d", i)
@@ -55,21 +55,13 @@ func newTenant(i int) *bluev1.BlueTenant {
 // Deployment, and one status patch. Nothing is read back.
 func (b *bench) runBaseline(ctx context.Context, n int) (phaseResult, error) {
 	var res phaseResult
-	cl, err := startCluster(b.root)
+	cl, kinds, user, err := b.startRun()
 	if err != nil {
 		return res, err
 	}
 	defer cl.stop()
-	kinds, err := tenantKinds(b.opts)
-	if err != nil {
-		return res, err
-	}
 	// Two clients, as in the operator run: tenants come from a user, the rest
 	// from the operator, each with its own rate limits.
-	user, err := cl.throttledClient(b.qps, b.burst, "bench-operator/user")
-	if err != nil {
-		return res, err
-	}
 	op, err := cl.throttledClient(b.qps, b.burst, "bench-operator/baseline")
 	if err != nil {
 		return res, err

@@ -33,6 +33,26 @@ type cluster struct {
 	metrics rest.Interface
 }
 
+// startRun starts a fresh cluster for one run and returns it with the kinds
+// a tenant owns and the client that creates tenants, as a user would.
+func (b *bench) startRun() (*cluster, []schema.GroupVersionKind, client.Client, error) {
+	cl, err := startCluster(b.root)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	kinds, err := tenantKinds(b.opts)
+	if err != nil {
+		cl.stop()
+		return nil, nil, nil, err
+	}
+	user, err := cl.throttledClient(b.qps, b.burst, "bench-operator/user")
+	if err != nil {
+		cl.stop()
+		return nil, nil, nil, err
+	}
+	return cl, kinds, user, nil
+}
+
 func startCluster(root string) (*cluster, error) {
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},

@@ -58,19 +58,11 @@ const (
 // creates n tenants and measures until every tenant's status says its
 // objects were applied, then watches the idle operator.
 func (b *bench) runOperator(ctx context.Context, n int) (res operatorResult, err error) {
-	cl, err := startCluster(b.root)
+	cl, kinds, user, err := b.startRun()
 	if err != nil {
 		return res, err
 	}
 	defer cl.stop()
-	kinds, err := tenantKinds(b.opts)
-	if err != nil {
-		return res, err
-	}
-	user, err := cl.throttledClient(b.qps, b.burst, "bench-operator/user")
-	if err != nil {
-		return res, err
-	}
 	if err := warm(user, tenantGVK); err != nil {
 		return res, err
 	}

@@ -38,7 +38,7 @@ const wait = 60 * time.Second
 var (
 	k8s    client.Client // uncached, for assertions
 	scheme = runtime.NewScheme()
-	// The operator runs with the settings controllers/suite_test.go uses.
+	// The operator runs with the settings test/controllers/suite_test.go uses.
 	opts = controllers.Options{
 		DefaultImage:            "blue-mcp:test",
 		HopRoleARNTemplate:      "arn:aws:iam::111111111111:role/blue-hop-{tenant}",

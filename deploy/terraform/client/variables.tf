@@ -1,5 +1,5 @@
 # Inputs. `blue-mcp onboard` writes them as terraform.tfvars.json; the
-# validations match its checks (module_test.go compares the two).
+# validations match its checks (test/deploy compares the two).
 
 variable "tenant" {
   description = "The BlueTenant's name, from Superviber (e.g. acme)."
