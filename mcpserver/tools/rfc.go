@@ -10,35 +10,8 @@ import (
 	"github.com/superviber/blue-operator/mcpserver/store"
 )
 
-// Attribute keys kept in the index next to a document.
-const (
-	attrPlan             = "plan"
-	attrSourceSpike      = "source_spike"
-	attrSourcePRD        = "source_prd"
-	attrSourcePostmortem = "source_postmortem"
-	attrRFC              = "rfc"
-	attrOutcome          = "outcome"
-	attrSeverity         = "severity"
-	attrActions          = "actions"
-	attrAuditType        = "audit_type"
-	attrDeletedStatus    = "status_before_delete"
-)
-
 // rfcGateDone is the share of plan tasks blue_rfc_complete needs, as in Blue.
 const rfcGateDone = 70
-
-// Common is accepted by every tool so that prompts written for Blue's local
-// server (which took a working directory) keep working; the hosted server
-// serves one tenant and ignores it.
-type Common struct {
-	Cwd string `json:"cwd,omitempty" jsonschema:"ignored by the hosted server (kept so Blue prompts keep working)"`
-}
-
-// TitleIn names a document.
-type TitleIn struct {
-	Common
-	Title string `json:"title" jsonschema:"the document's title, slug or number"`
-}
 
 // RFCCreateIn are blue_rfc_create's parameters.
 type RFCCreateIn struct {
@@ -100,15 +73,6 @@ func (s *Service) rfcCreate(ctx context.Context, st Store, in RFCCreateIn) (Resu
 }
 
 func planTasks(d *store.Document) []blue.Task { return blue.Tasks(d.Attrs[attrPlan]) }
-
-func progressView(tasks []blue.Task) *ProgressView {
-	done, total, pct := blue.Progress(tasks)
-	p := &ProgressView{Done: done, Total: total, Percent: pct}
-	for i, t := range tasks {
-		p.Tasks = append(p.Tasks, TaskView{Index: i + 1, Text: t.Text, Done: t.Done})
-	}
-	return p
-}
 
 func (s *Service) rfcGet(ctx context.Context, st Store, in TitleIn) (Result, error) {
 	d, body, err := s.findWithBody(ctx, st, kind("rfc"), in.Title)

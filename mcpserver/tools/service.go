@@ -46,6 +46,33 @@ func (s *Service) now() time.Time {
 	return time.Now().UTC()
 }
 
+// Attribute keys kept in the index next to a document.
+const (
+	attrPlan             = "plan"
+	attrSourceSpike      = "source_spike"
+	attrSourcePRD        = "source_prd"
+	attrSourcePostmortem = "source_postmortem"
+	attrRFC              = "rfc"
+	attrOutcome          = "outcome"
+	attrSeverity         = "severity"
+	attrActions          = "actions"
+	attrAuditType        = "audit_type"
+	attrDeletedStatus    = "status_before_delete"
+)
+
+// Common is accepted by every tool so that prompts written for Blue's local
+// server (which took a working directory) keep working; the hosted server
+// serves one tenant and ignores it.
+type Common struct {
+	Cwd string `json:"cwd,omitempty" jsonschema:"ignored by the hosted server (kept so Blue prompts keep working)"`
+}
+
+// TitleIn names a document.
+type TitleIn struct {
+	Common
+	Title string `json:"title" jsonschema:"the document's title, slug or number"`
+}
+
 // Result is what every tool answers, as Blue did: a status, a message a
 // person can read, an optional hint for the next step, and the data.
 type Result struct {

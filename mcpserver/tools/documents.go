@@ -25,12 +25,6 @@ type ListIn struct {
 	PageToken string `json:"page_token,omitempty" jsonschema:"next_page_token from the previous page"`
 }
 
-// DialogueListIn adds Blue's rfc_title filter.
-type DialogueListIn struct {
-	ListIn
-	RFCTitle string `json:"rfc_title,omitempty" jsonschema:"only dialogues about this RFC"`
-}
-
 func (s *Service) list(name string) func(context.Context, Store, ListIn) (Result, error) {
 	return func(ctx context.Context, st Store, in ListIn) (Result, error) {
 		return s.listFiltered(ctx, st, name, in, nil)
@@ -66,77 +60,35 @@ func (s *Service) listFiltered(ctx context.Context, st Store, name string, in Li
 	return r, nil
 }
 
-func (s *Service) dialogueList(ctx context.Context, st Store, in DialogueListIn) (Result, error) {
-	if in.RFCTitle == "" {
-		return s.listFiltered(ctx, st, "dialogue", in.ListIn, nil)
+// getKind reads any document by title (blue_audit_get, blue_dialogue_get).
+func (s *Service) getKind(name string) func(context.Context, Store, TitleIn) (Result, error) {
+	return func(ctx context.Context, st Store, in TitleIn) (Result, error) {
+		k := kind(name)
+		d, body, err := s.findWithBody(ctx, st, k, in.Title)
+		if err != nil {
+			return Result{}, err
+		}
+		r := ok(fmt.Sprintf("%s %q (%s)", k.Title, d.Title, d.Status))
+		r.Document = view(d, body)
+		return r, nil
 	}
-	rfc, err := s.find(ctx, st, kind("rfc"), in.RFCTitle, store.ListOptions{})
-	if err != nil {
-		return Result{}, fmt.Errorf("rfc_title: %w", err)
-	}
-	return s.listFiltered(ctx, st, "dialogue", in.ListIn, func(d *store.Document) bool { return d.Attrs[attrRFC] == rfc.ID })
 }
 
-// SearchIn are blue_search's parameters.
-type SearchIn struct {
-	Common
-	Query   string `json:"query" jsonschema:"words to find; adr:N finds documents citing ADR N"`
-	DocType string `json:"doc_type,omitempty" jsonschema:"only this kind (rfc, spike, adr, decision, ...)"`
-	Limit   int    `json:"limit,omitempty" jsonschema:"at most this many results (default 10)"`
-}
-
-func (s *Service) search(ctx context.Context, st Store, in SearchIn) (Result, error) {
-	q := strings.TrimSpace(in.Query)
-	if q == "" {
-		return Result{}, fmt.Errorf("query is required")
-	}
-	kinds := blue.KindNames()
-	if in.DocType != "" {
-		if _, found := blue.KindByName(in.DocType); !found {
-			return Result{}, fmt.Errorf("doc_type %q is not one of: %s", in.DocType, strings.Join(kinds, ", "))
+// moveKind is a status-change tool (blue_audit_complete).
+func (s *Service) moveKind(name, to string) func(context.Context, Store, TitleIn) (Result, error) {
+	return func(ctx context.Context, st Store, in TitleIn) (Result, error) {
+		k := kind(name)
+		d, err := s.find(ctx, st, k, in.Title, store.ListOptions{})
+		if err != nil {
+			return Result{}, err
 		}
-		kinds = []string{in.DocType}
-	}
-	limit := in.Limit
-	if limit <= 0 {
-		limit = 10
-	}
-	if limit > 100 {
-		limit = 100
-	}
-	var score func(d *store.Document, body string) int
-	if rest, isADR := strings.CutPrefix(strings.ToLower(q), "adr:"); isADR {
-		n, valid := blue.ParseNumber(rest)
-		if !valid {
-			return Result{}, fmt.Errorf("adr:N needs a number, got %q", q)
+		if err := s.setStatus(ctx, st, d, to); err != nil {
+			return Result{}, err
 		}
-		score = func(d *store.Document, body string) int {
-			if d.Kind == "adr" && d.Number == n {
-				return 0
-			}
-			return citesADR(body, n)
-		}
-	} else {
-		words := keywords(q)
-		phrase := strings.ToLower(q)
-		score = func(d *store.Document, body string) int {
-			sc := 3*overlap(words, d.Title) + overlap(words, body)
-			if strings.Contains(strings.ToLower(d.Title+" "+body), phrase) {
-				sc += 5
-			}
-			return sc
-		}
+		r := ok(fmt.Sprintf("%s %q is %s", k.Title, d.Title, to))
+		r.Document = view(d, nil)
+		return r, nil
 	}
-	hits, err := s.scan(ctx, st, kinds, score)
-	if err != nil {
-		return Result{}, err
-	}
-	if len(hits) > limit {
-		hits = hits[:limit]
-	}
-	r := ok(fmt.Sprintf("%d documents match %q", len(hits), q))
-	r.Documents = hits
-	return r, nil
 }
 
 func (s *Service) status(ctx context.Context, st Store, _ Common) (Result, error) {

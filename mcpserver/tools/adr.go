@@ -1,0 +1,138 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/superviber/blue-operator/mcpserver/blue"
+	"github.com/superviber/blue-operator/mcpserver/store"
+)
+
+// ADRCreateIn are blue_adr_create's parameters.
+type ADRCreateIn struct {
+	Common
+	Title        string   `json:"title" jsonschema:"the decision's title"`
+	RFC          string   `json:"rfc,omitempty" jsonschema:"the implemented RFC this ADR records"`
+	Context      string   `json:"context,omitempty" jsonschema:"the forces at play"`
+	Decision     string   `json:"decision,omitempty" jsonschema:"what was decided"`
+	Consequences []string `json:"consequences,omitempty" jsonschema:"what follows from it"`
+}
+
+// ADRGetIn are blue_adr_get's parameters.
+type ADRGetIn struct {
+	Common
+	Number int `json:"number" jsonschema:"the ADR's number"`
+}
+
+// ContextIn is blue_adr_relevant's parameter.
+type ContextIn struct {
+	Common
+	Context string `json:"context" jsonschema:"what you are working on"`
+}
+
+func (s *Service) adrCreate(ctx context.Context, st Store, in ADRCreateIn) (Result, error) {
+	k := kind("adr")
+	attrs := map[string]string{}
+	rfcRow := ""
+	if in.RFC != "" {
+		rfc, err := s.find(ctx, st, kind("rfc"), in.RFC, store.ListOptions{})
+		if err != nil {
+			return Result{}, fmt.Errorf("rfc: %w", err)
+		}
+		if rfc.Status != blue.RFCImpl {
+			return Result{}, fmt.Errorf("RFC %s is %s: an ADR records an implemented RFC", rfc.ID, rfc.Status)
+		}
+		attrs[attrRFC] = rfc.ID
+		rfcRow = "RFC " + rfc.ID + ": " + rfc.Title
+	}
+	d, err := s.newDoc(ctx, st, k, in.Title, attrs, func(_ string, n int) []byte {
+		return blue.Doc{
+			Heading: heading(k, n, strings.TrimSpace(in.Title)),
+			Header:  []blue.Row{{Key: "Status", Value: "Accepted"}, {Key: "Date", Value: s.now().Format("2006-01-02")}, {Key: "RFC", Value: rfcRow}},
+			Sections: []blue.Section{
+				{Name: "Context", Text: in.Context}, {Name: "Decision", Text: in.Decision}, {Name: "Consequences", Text: blue.Bullets(in.Consequences)},
+			},
+		}.Render()
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	r := ok(fmt.Sprintf("Recorded ADR %s: %s", d.ID, d.Title))
+	r.Document = view(d, d.Body)
+	return r, nil
+}
+
+func (s *Service) adrGet(ctx context.Context, st Store, in ADRGetIn) (Result, error) {
+	if in.Number < 0 {
+		return Result{}, fmt.Errorf("number must be 0 or more")
+	}
+	d, err := st.Get(ctx, "adr", blue.FormatNumber(in.Number))
+	if err != nil || d.DeletedAt != nil {
+		return Result{}, notFound(kind("adr"), blue.FormatNumber(in.Number))
+	}
+	body, err := withBody(ctx, st, d)
+	if err != nil {
+		return Result{}, err
+	}
+	refs, err := s.citing(ctx, st, in.Number)
+	if err != nil {
+		return Result{}, err
+	}
+	r := ok(fmt.Sprintf("ADR %s: %s, cited by %d documents", d.ID, d.Title, len(refs)))
+	r.Document = view(d, body)
+	r.Documents = refs
+	return r, nil
+}
+
+// citing finds the documents that mention ADR n ("ADR 0003", "ADR-3",
+// "adr:3"), or that it records.
+func (s *Service) citing(ctx context.Context, st Store, n int) ([]DocView, error) {
+	hits, err := s.scan(ctx, st, blue.KindNames(), func(d *store.Document, body string) int {
+		if d.Kind == "adr" && d.Number == n {
+			return 0
+		}
+		return citesADR(body, n)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return hits, nil
+}
+
+func (s *Service) adrRelevant(ctx context.Context, st Store, in ContextIn) (Result, error) {
+	words := keywords(in.Context)
+	if len(words) == 0 {
+		return Result{}, fmt.Errorf("context has no words to match: describe what you are working on")
+	}
+	hits, err := s.scan(ctx, st, []string{"adr"}, func(d *store.Document, body string) int {
+		return overlap(words, d.Title+" "+body)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	r := ok(fmt.Sprintf("%d ADRs relate to that context", len(hits)))
+	r.Documents = hits
+	return r, nil
+}
+
+func (s *Service) adrAudit(ctx context.Context, st Store, _ Common) (Result, error) {
+	adrs, err := listAll(ctx, st, "adr", store.ListOptions{Status: "accepted"})
+	if err != nil {
+		return Result{}, err
+	}
+	var out []DocView
+	for i := range adrs {
+		body, err := withBody(ctx, st, &adrs[i])
+		if err != nil {
+			return Result{}, err
+		}
+		v := view(&adrs[i], nil)
+		v.Content = blue.SectionText(body, "Decision")
+		out = append(out, *v)
+	}
+	r := ok(fmt.Sprintf("%d accepted ADRs to check", len(out)))
+	r.Hint = "The hosted server has no checkout of your code: check each decision against your repository locally."
+	r.Documents = out
+	return r, nil
+}

@@ -1,0 +1,70 @@
+package tools
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/superviber/blue-operator/mcpserver/blue"
+)
+
+// Checklists: what an RFC's plan and a PRD's acceptance criteria share.
+
+// progressView is a checklist's completion as the tools answer it.
+func progressView(tasks []blue.Task) *ProgressView {
+	done, total, pct := blue.Progress(tasks)
+	p := &ProgressView{Done: done, Total: total, Percent: pct}
+	for i, t := range tasks {
+		p.Tasks = append(p.Tasks, TaskView{Index: i + 1, Text: t.Text, Done: t.Done})
+	}
+	return p
+}
+
+// replaceSection swaps a section's text.
+func replaceSection(body []byte, name, text string) []byte {
+	lines := strings.Split(string(body), "\n")
+	start, end := -1, len(lines)
+	for i, l := range lines {
+		if strings.HasPrefix(l, "## ") {
+			if start >= 0 {
+				end = i
+				break
+			}
+			if strings.EqualFold(strings.TrimSpace(l[3:]), name) {
+				start = i
+			}
+		}
+	}
+	if start < 0 {
+		return blue.AppendToSection(body, name, text)
+	}
+	out := append([]string{}, lines[:start+1]...)
+	out = append(out, "", strings.TrimSpace(text), "")
+	out = append(out, lines[end:]...)
+	return []byte(strings.Join(out, "\n"))
+}
+
+// pick finds a checklist item by 1-based index or text.
+func pick(tasks []blue.Task, ref string) (int, error) {
+	if len(tasks) == 0 {
+		return 0, fmt.Errorf("there are no items to tick")
+	}
+	ref = strings.TrimSpace(ref)
+	if n, isNum := blue.ParseNumber(ref); isNum && !strings.ContainsAny(ref, " #-") {
+		if n < 1 || n > len(tasks) {
+			return 0, fmt.Errorf("item %d does not exist: there are items 1 to %d", n, len(tasks))
+		}
+		return n - 1, nil
+	}
+	lower := strings.ToLower(ref)
+	for i, t := range tasks {
+		if strings.EqualFold(t.Text, ref) {
+			return i, nil
+		}
+	}
+	for i, t := range tasks {
+		if lower != "" && strings.Contains(strings.ToLower(t.Text), lower) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("no item matches %q", ref)
+}

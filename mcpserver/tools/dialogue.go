@@ -1,0 +1,71 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/superviber/blue-operator/mcpserver/blue"
+	"github.com/superviber/blue-operator/mcpserver/store"
+)
+
+// DialogueCreateIn are blue_dialogue_create's parameters; alignment
+// dialogues need a local checkout and are not served.
+type DialogueCreateIn struct {
+	Common
+	Title     string `json:"title" jsonschema:"the dialogue's title"`
+	RFCTitle  string `json:"rfc_title,omitempty" jsonschema:"the RFC it discusses"`
+	Summary   string `json:"summary,omitempty"`
+	Content   string `json:"content,omitempty" jsonschema:"the dialogue itself (markdown)"`
+	Alignment bool   `json:"alignment,omitempty" jsonschema:"alignment dialogues are not available on the hosted server"`
+}
+
+func (s *Service) dialogueCreate(ctx context.Context, st Store, in DialogueCreateIn) (Result, error) {
+	if in.Alignment {
+		return Result{}, fmt.Errorf("alignment dialogues run on a local checkout and are not available on the hosted server; create a plain dialogue instead")
+	}
+	if len(in.Content) > 256*1024 {
+		return Result{}, fmt.Errorf("content is %d KiB; the limit is 256 KiB", len(in.Content)/1024)
+	}
+	attrs := map[string]string{}
+	rfcRow := ""
+	if in.RFCTitle != "" {
+		rfc, err := s.find(ctx, st, kind("rfc"), in.RFCTitle, store.ListOptions{})
+		if err != nil {
+			return Result{}, fmt.Errorf("rfc_title: %w", err)
+		}
+		attrs[attrRFC] = rfc.ID
+		rfcRow = "RFC " + rfc.ID + ": " + rfc.Title
+	}
+	k := kind("dialogue")
+	d, err := s.newDoc(ctx, st, k, in.Title, attrs, func(string, int) []byte {
+		return blue.Doc{
+			Heading:  heading(k, 0, strings.TrimSpace(in.Title)),
+			Header:   []blue.Row{{Key: "Status", Value: "Recorded"}, {Key: "Date", Value: s.now().Format("2006-01-02")}, {Key: "RFC", Value: rfcRow}},
+			Sections: []blue.Section{{Name: "Summary", Text: in.Summary}, {Name: "Dialogue", Text: in.Content}},
+		}.Render()
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	r := ok(fmt.Sprintf("Recorded dialogue %q", d.Title))
+	r.Document = view(d, d.Body)
+	return r, nil
+}
+
+// DialogueListIn adds Blue's rfc_title filter.
+type DialogueListIn struct {
+	ListIn
+	RFCTitle string `json:"rfc_title,omitempty" jsonschema:"only dialogues about this RFC"`
+}
+
+func (s *Service) dialogueList(ctx context.Context, st Store, in DialogueListIn) (Result, error) {
+	if in.RFCTitle == "" {
+		return s.listFiltered(ctx, st, "dialogue", in.ListIn, nil)
+	}
+	rfc, err := s.find(ctx, st, kind("rfc"), in.RFCTitle, store.ListOptions{})
+	if err != nil {
+		return Result{}, fmt.Errorf("rfc_title: %w", err)
+	}
+	return s.listFiltered(ctx, st, "dialogue", in.ListIn, func(d *store.Document) bool { return d.Attrs[attrRFC] == rfc.ID })
+}

@@ -1,0 +1,145 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/superviber/blue-operator/mcpserver/blue"
+	"github.com/superviber/blue-operator/mcpserver/store"
+)
+
+// SearchIn are blue_search's parameters.
+type SearchIn struct {
+	Common
+	Query   string `json:"query" jsonschema:"words to find; adr:N finds documents citing ADR N"`
+	DocType string `json:"doc_type,omitempty" jsonschema:"only this kind (rfc, spike, adr, decision, ...)"`
+	Limit   int    `json:"limit,omitempty" jsonschema:"at most this many results (default 10)"`
+}
+
+func (s *Service) search(ctx context.Context, st Store, in SearchIn) (Result, error) {
+	q := strings.TrimSpace(in.Query)
+	if q == "" {
+		return Result{}, fmt.Errorf("query is required")
+	}
+	kinds := blue.KindNames()
+	if in.DocType != "" {
+		if _, found := blue.KindByName(in.DocType); !found {
+			return Result{}, fmt.Errorf("doc_type %q is not one of: %s", in.DocType, strings.Join(kinds, ", "))
+		}
+		kinds = []string{in.DocType}
+	}
+	limit := in.Limit
+	if limit <= 0 {
+		limit = 10
+	}
+	if limit > 100 {
+		limit = 100
+	}
+	var score func(d *store.Document, body string) int
+	if rest, isADR := strings.CutPrefix(strings.ToLower(q), "adr:"); isADR {
+		n, valid := blue.ParseNumber(rest)
+		if !valid {
+			return Result{}, fmt.Errorf("adr:N needs a number, got %q", q)
+		}
+		score = func(d *store.Document, body string) int {
+			if d.Kind == "adr" && d.Number == n {
+				return 0
+			}
+			return citesADR(body, n)
+		}
+	} else {
+		words := keywords(q)
+		phrase := strings.ToLower(q)
+		score = func(d *store.Document, body string) int {
+			sc := 3*overlap(words, d.Title) + overlap(words, body)
+			if strings.Contains(strings.ToLower(d.Title+" "+body), phrase) {
+				sc += 5
+			}
+			return sc
+		}
+	}
+	hits, err := s.scan(ctx, st, kinds, score)
+	if err != nil {
+		return Result{}, err
+	}
+	if len(hits) > limit {
+		hits = hits[:limit]
+	}
+	r := ok(fmt.Sprintf("%d documents match %q", len(hits), q))
+	r.Documents = hits
+	return r, nil
+}
+
+func citesADR(body string, n int) int {
+	lower := strings.ToLower(body)
+	for _, form := range []string{
+		fmt.Sprintf("adr %04d", n), fmt.Sprintf("adr-%04d", n), fmt.Sprintf("adr:%d", n), fmt.Sprintf("adr %d ", n), fmt.Sprintf("adr:%04d", n),
+	} {
+		if strings.Contains(lower, form) {
+			return 1
+		}
+	}
+	return 0
+}
+
+// keywords are the distinct lower-case words of at least three letters.
+func keywords(s string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	}) {
+		if len(w) >= 3 && !seen[w] && !stopWords[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+var stopWords = map[string]bool{"the": true, "and": true, "for": true, "with": true, "that": true, "this": true, "from": true, "are": true, "was": true, "how": true}
+
+// overlap counts the keywords that occur in text.
+func overlap(words []string, text string) int {
+	lower := strings.ToLower(text)
+	n := 0
+	for _, w := range words {
+		if strings.Contains(lower, w) {
+			n++
+		}
+	}
+	return n
+}
+
+// scan scores every live document of the kinds and returns those that score,
+// best first.
+func (s *Service) scan(ctx context.Context, st Store, kinds []string, score func(d *store.Document, body string) int) ([]DocView, error) {
+	type hit struct {
+		d     store.Document
+		score int
+	}
+	var hits []hit
+	for _, k := range kinds {
+		docs, err := listAll(ctx, st, k, store.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for i := range docs {
+			body, err := withBody(ctx, st, &docs[i])
+			if err != nil {
+				return nil, err
+			}
+			if sc := score(&docs[i], string(body)); sc > 0 {
+				hits = append(hits, hit{docs[i], sc})
+			}
+		}
+	}
+	sort.SliceStable(hits, func(i, j int) bool { return hits[i].score > hits[j].score })
+	out := make([]DocView, 0, len(hits))
+	for i := range hits {
+		out = append(out, *view(&hits[i].d, nil))
+	}
+	return out, nil
+}
