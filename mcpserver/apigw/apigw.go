@@ -43,6 +43,8 @@ const (
 	OpRestore    = "restore"
 	OpPurge      = "purge"
 	OpBody       = "body"
+	OpRevisions  = "revisions"
+	OpBodyAt     = "body-at"
 )
 
 // Request is every operation's body; each uses the fields it needs.
@@ -61,6 +63,7 @@ type Response struct {
 	Documents     []store.Document `json:"documents,omitempty"`
 	NextPageToken string           `json:"next_page_token,omitempty"`
 	Body          []byte           `json:"body,omitempty"`
+	Revisions     []store.Revision `json:"revisions,omitempty"`
 	// Error is one of not_found, exists, conflict, invalid, internal, with
 	// HTTP 404, 409, 409, 400, 500.
 	Error   string `json:"error,omitempty"`
@@ -226,6 +229,24 @@ func (c *Client) Purge(ctx context.Context, kind, id string) error {
 // Body implements tools.Store: the current body of the document.
 func (c *Client) Body(ctx context.Context, d *store.Document) ([]byte, error) {
 	r, err := c.do(ctx, OpBody, Request{Kind: d.Kind, ID: d.ID, Version: d.Version})
+	if err != nil {
+		return nil, err
+	}
+	return r.Body, nil
+}
+
+// Revisions implements tools.Store: the document's history, newest first.
+func (c *Client) Revisions(ctx context.Context, kind, id string) ([]store.Revision, error) {
+	r, err := c.do(ctx, OpRevisions, Request{Kind: kind, ID: id})
+	if err != nil {
+		return nil, err
+	}
+	return r.Revisions, nil
+}
+
+// BodyAt implements tools.Store: the body at one revision of the history.
+func (c *Client) BodyAt(ctx context.Context, kind, id string, version int64) ([]byte, error) {
+	r, err := c.do(ctx, OpBodyAt, Request{Kind: kind, ID: id, Version: version})
 	if err != nil {
 		return nil, err
 	}

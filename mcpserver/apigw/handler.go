@@ -98,6 +98,12 @@ func serve(ctx context.Context, st *store.Store, op string, req Request) (*Respo
 		}
 		b, err := st.Body(ctx, d)
 		return &Response{Body: b}, err
+	case OpRevisions:
+		h, err := st.Revisions(ctx, req.Kind, req.ID)
+		return &Response{Revisions: h}, err
+	case OpBodyAt:
+		b, err := st.BodyAt(ctx, req.Kind, req.ID, req.Version)
+		return &Response{Body: b}, err
 	}
 	return nil, store.ErrNotFound
 }

@@ -33,7 +33,17 @@
 //     layout a Blue CLI export reads) is written with the latest committed body,
 //     then META is read again and the export redone if someone committed
 //     meanwhile, so racing writers converge on the newest version; the old title
-//     claim and the superseded revision are deleted (best effort).
+//     claim is deleted (best effort). The superseded revision stays: it is the
+//     document's history.
+//
+// # History
+//
+// The commit of step 4 also appends the new revision (version, title,
+// status, time, size, revision key) to the list META carries, so the history
+// is exact: it lists the committed revisions and never an orphan of a failed
+// attempt, and it changes atomically with the document. Revisions lists it,
+// newest first, and BodyAt reads an old body; the newest MaxHistory entries
+// are kept. Purge deletes every revision with the document.
 //
 // A reader only follows META's pointer, so it only ever sees a body that was
 // fully written before the commit that made it current. A reader that raced a
@@ -87,6 +97,7 @@
 //	document   PK=<KIND>#<id>  SK=META#
 //	           kind id num slug title status attrs(M of S) ver created updated
 //	           [deleted] body(revision key) size export(export key) ctxn
+//	           hist(L of M: ver title status at size body)
 //	           [txn ptitle] (pending marker) [purging]
 //	           GSI1PK=<KIND> GSI1SK=<id> GSI2PK=<KIND>#<status> GSI2SK=<id>
 //	           (index keys only on committed, non-purging documents)

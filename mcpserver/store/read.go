@@ -77,9 +77,10 @@ func (s *Store) GetByTitle(ctx context.Context, kind, title string) (*Document, 
 	return d, nil
 }
 
-// Body loads the body of a document returned by List. If the document has
-// changed since (its revision is gone), *d is refreshed to the latest
-// committed version and that version's body is returned.
+// Body loads the body of a document returned by List: the body of the
+// version listed, which is kept as history. If that revision is gone (purged,
+// or out of the history), *d is refreshed to the latest committed version and
+// that version's body is returned.
 func (s *Store) Body(ctx context.Context, d *Document) ([]byte, error) {
 	if d == nil {
 		return nil, invalidf("nil document")
@@ -101,6 +102,46 @@ func (s *Store) Body(ctx context.Context, d *Document) ([]byte, error) {
 	latest.Body = nil
 	*d = *latest
 	return body, nil
+}
+
+// Revisions lists a document's revisions, newest first (at most
+// MaxHistory), for live and soft-deleted documents alike.
+func (s *Store) Revisions(ctx context.Context, kind, id string) ([]Revision, error) {
+	if err := checkKindID(kind, id); err != nil {
+		return nil, err
+	}
+	m, err := s.getMeta(ctx, kind, id)
+	if err != nil {
+		return nil, fmt.Errorf("revisions: %w", err)
+	}
+	if m == nil || !m.committed() {
+		return nil, fmt.Errorf("revisions %s/%s: %w", kind, id, ErrNotFound)
+	}
+	h := m.storedHistory()
+	out := make([]Revision, len(h))
+	for i, r := range h {
+		out[len(h)-1-i] = r
+	}
+	return out, nil
+}
+
+// BodyAt reads the body a document had at one of its revisions (see
+// Revisions); ErrNotFound when that version is not in its history.
+func (s *Store) BodyAt(ctx context.Context, kind, id string, version int64) ([]byte, error) {
+	revs, err := s.Revisions(ctx, kind, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range revs {
+		if r.Version == version {
+			b, err := s.loadBody(ctx, r.rev)
+			if err != nil {
+				return nil, fmt.Errorf("body %s/%s v%d: %w", kind, id, version, err)
+			}
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("body %s/%s: version %d is not in its history: %w", kind, id, version, ErrNotFound)
 }
 
 func (s *Store) loadBody(ctx context.Context, rev string) ([]byte, error) {

@@ -45,6 +45,23 @@ type Document struct {
 	rev string // S3 key of the body revision this version points to
 }
 
+// Revision is one committed version of a document's content, as Create or
+// Update wrote it: the history that git gave a local Blue checkout. Delete
+// and Restore change only whether the document is live and add none.
+type Revision struct {
+	Version int64
+	Title   string
+	Status  string
+	At      time.Time
+	Size    int64 // bytes of the body
+
+	rev string // S3 key of the body
+}
+
+// MaxHistory is how many revisions a document's history lists; older ones
+// drop out of it (their bodies stay in the bucket until Purge).
+const MaxHistory = 500
+
 // ListOptions selects and pages List results.
 type ListOptions struct {
 	Status         string // only documents with this status
@@ -151,6 +168,7 @@ const (
 	attrTxn     = "txn"  // pending marker: an operation in flight
 	attrPTitle  = "ptitle"
 	attrPurging = "purging"
+	attrHist    = "hist" // the revisions, oldest first (see Revision)
 	attrOwner   = "owner"
 	attrAt      = "at"
 	attrN       = "n"

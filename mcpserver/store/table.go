@@ -79,6 +79,69 @@ type meta struct {
 	ptitle  string
 	purging bool
 	size    int64
+	hist    []Revision
+}
+
+// revision is the history entry of m's current content.
+func (m *meta) revision() Revision {
+	return Revision{Version: m.Version, Title: m.Title, Status: m.Status, At: m.UpdatedAt, Size: m.size, rev: m.rev}
+}
+
+// withRevision appends m's current content to the history it carries from
+// prev, keeping the newest MaxHistory entries.
+func (m *meta) withRevision(prev []Revision) {
+	h := append(append(make([]Revision, 0, len(prev)+1), prev...), m.revision())
+	if len(h) > MaxHistory {
+		h = h[len(h)-MaxHistory:]
+	}
+	m.hist = h
+}
+
+// storedHistory is the document's revisions, oldest first. A document
+// written before histories were kept has only its current revision.
+func (m *meta) storedHistory() []Revision {
+	if len(m.hist) == 0 {
+		return []Revision{m.revision()}
+	}
+	return m.hist
+}
+
+func histValue(h []Revision) types.AttributeValue {
+	l := make([]types.AttributeValue, len(h))
+	for i, r := range h {
+		l[i] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+			attrVer: nv(r.Version), attrTitle: sv(r.Title), attrStatus: sv(r.Status),
+			attrAt: tv(r.At), attrSize: nv(r.Size), attrBody: sv(r.rev),
+		}}
+	}
+	return &types.AttributeValueMemberL{Value: l}
+}
+
+func decodeHist(v types.AttributeValue) ([]Revision, error) {
+	l, ok := v.(*types.AttributeValueMemberL)
+	if !ok {
+		return nil, nil
+	}
+	h := make([]Revision, 0, len(l.Value))
+	for _, e := range l.Value {
+		it, ok := e.(*types.AttributeValueMemberM)
+		if !ok {
+			return nil, fmt.Errorf("decode %s: entry is not a map", attrHist)
+		}
+		r := Revision{Title: getS(it.Value, attrTitle), Status: getS(it.Value, attrStatus), rev: getS(it.Value, attrBody)}
+		var err error
+		if r.Version, err = getN(it.Value, attrVer); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", attrHist, err)
+		}
+		if r.Size, err = getN(it.Value, attrSize); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", attrHist, err)
+		}
+		if r.At, _, err = getT(it.Value, attrAt); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", attrHist, err)
+		}
+		h = append(h, r)
+	}
+	return h, nil
 }
 
 // committed reports a document readers may see (live or soft-deleted).
@@ -130,6 +193,9 @@ func metaItem(m *meta) map[string]types.AttributeValue {
 	}
 	if m.DeletedAt != nil {
 		it[attrDeleted] = tv(*m.DeletedAt)
+	}
+	if len(m.hist) > 0 {
+		it[attrHist] = histValue(m.hist)
 	}
 	it[attrG1PK] = sv(upper(m.Kind))
 	it[attrG1SK] = sv(m.ID)
@@ -194,6 +260,9 @@ func decodeMeta(it map[string]types.AttributeValue) (*meta, error) {
 		return nil, fmt.Errorf("decode %s: %w", attrDeleted, err)
 	} else if ok {
 		m.DeletedAt = &t
+	}
+	if m.hist, err = decodeHist(it[attrHist]); err != nil {
+		return nil, err
 	}
 	if a, ok := it[attrAttrs].(*types.AttributeValueMemberM); ok && len(a.Value) > 0 {
 		m.Attrs = make(map[string]string, len(a.Value))

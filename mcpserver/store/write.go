@@ -80,6 +80,7 @@ func (s *Store) Create(ctx context.Context, d *Document) error {
 		ctxn: txn,
 	}
 	m.export = s.exportKey(&m.Document)
+	m.withRevision(nil)
 	// The commit: only our own pending META (txn still ours, never committed)
 	// may become the document.
 	e := newExpr()
@@ -169,6 +170,7 @@ func (s *Store) Update(ctx context.Context, d *Document) error {
 		ctxn: cur.ctxn,
 	}
 	m.export = s.exportKey(&m.Document)
+	m.withRevision(cur.storedHistory())
 	e := newExpr()
 	cond := []string{
 		e.n(attrVer) + " = " + e.v(nv(v)),
@@ -204,11 +206,8 @@ func (s *Store) Update(ctx context.Context, d *Document) error {
 		s.releaseClaim(cctx, kind, oldNorm, id, cur.ctxn)
 	}
 	if !keepBody {
+		// The superseded revision stays: it is the document's history.
 		s.cache.put(rev, body)
-		// Nothing refers to the superseded revision any more; a reader that
-		// raced this commit re-reads META when it finds the revision gone.
-		_ = s.deleteObject(cctx, cur.rev)
-		s.cache.drop(cur.rev)
 	}
 	s.afterCommit(ctx, m, body, cur.export)
 

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/superviber/blue-operator/mcpserver/store"
 	"github.com/superviber/blue-operator/test/dynamotest"
 	"github.com/superviber/blue-operator/test/s3test"
@@ -64,17 +65,25 @@ func TestCreateGetUpdate(t *testing.T) {
 		again.Title != "Cache Invalidation Rules" || len(again.Attrs) != 0 || again.Number != 1 {
 		t.Fatalf("get after update: %+v", again)
 	}
-	// The export follows the slug; the superseded revision is cleaned up.
+	// The export follows the slug; the superseded revision stays, as history.
 	if x := e.objects(t, "rfcs/"); len(x) != 1 || x["rfcs/0001-cache-invalidation-rules.md"] != "# Cache v2\n" {
 		t.Fatalf("export after rename: %v", x)
 	}
 	revs := e.objects(t, ".revisions/rfcs/0001/")
-	if len(revs) != 1 {
+	if len(revs) != 2 {
 		t.Fatalf("revisions: %v", revs)
 	}
-	for _, b := range revs {
-		if b != "# Cache v2\n" {
-			t.Fatalf("live revision holds %q", b)
+	hist, err := e.st.Revisions(e.ctx, "rfc", "0001")
+	if err != nil || len(hist) != 2 || hist[0].Version != 2 || hist[1].Version != 1 ||
+		hist[0].Title != "Cache Invalidation Rules" || hist[1].Status != "draft" || hist[0].Size != int64(len("# Cache v2\n")) {
+		t.Fatalf("history: %+v %v", hist, err)
+	}
+	if !hist[0].At.Equal(now) || !hist[1].At.Equal(fixed) {
+		t.Errorf("history times: %v %v", hist[0].At, hist[1].At)
+	}
+	for v, want := range map[int64]string{1: "# Cache\n", 2: "# Cache v2\n"} {
+		if b, err := e.st.BodyAt(e.ctx, "rfc", "0001", v); err != nil || string(b) != want {
+			t.Fatalf("body at v%d: %q %v", v, b, err)
 		}
 	}
 	// The old title is free again; the new one is taken.
@@ -649,7 +658,7 @@ func TestEveryObjectIsWrittenWithTheClientKey(t *testing.T) {
 		t.Fatalf("%d object writes, want 5", writes)
 	}
 	objs, err := s3Srv.Objects(e.bucket, "")
-	if err != nil || len(objs) != 2 {
+	if err != nil || len(objs) != 3 { // both revisions (the history) and the export
 		t.Fatalf("objects: %+v %v", objs, err)
 	}
 	for _, o := range objs {
@@ -795,12 +804,26 @@ func TestBodyOfAStaleListedDocument(t *testing.T) {
 	if err := e.st.Update(e.ctx, cur); err != nil {
 		t.Fatal(err)
 	}
-	// The listed revision is gone; Body refreshes the document with it.
+	// The listed revision is kept as history: Body reads the version listed.
 	stale := docs[0]
 	cold := store.New(e.s3, e.ddb, store.Options{Bucket: e.bucket, Table: e.table, KMSKeyID: clientKMSKey})
 	b, err := cold.Body(e.ctx, &stale)
-	if err != nil || string(b) != "v2" || stale.Version != 2 || stale.Status != "accepted" || stale.Body != nil {
+	if err != nil || string(b) != "v1" || stale.Version != 1 {
 		t.Fatalf("stale body: %q %+v %v", b, stale, err)
+	}
+	// Once the revision is gone (purged from the bucket by hand, say), Body
+	// refreshes the document to the latest committed version.
+	for key := range e.objects(t, ".revisions/rfcs/0001/") {
+		if strings.Contains(key, "/v1-") {
+			if _, err := e.s3.DeleteObject(e.ctx, &s3.DeleteObjectInput{Bucket: &e.bucket, Key: &key}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	colder := store.New(e.s3, e.ddb, store.Options{Bucket: e.bucket, Table: e.table, KMSKeyID: clientKMSKey})
+	b, err = colder.Body(e.ctx, &stale)
+	if err != nil || string(b) != "v2" || stale.Version != 2 || stale.Status != "accepted" || stale.Body != nil {
+		t.Fatalf("stale body after its revision went: %q %+v %v", b, stale, err)
 	}
 }
 
@@ -995,5 +1018,73 @@ func TestGetByTitle(t *testing.T) {
 	}
 	if _, err := e.st.GetByTitle(e.ctx, "rfc", "Found Me"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted doc by title: %v", err)
+	}
+}
+
+// Every Create and Update is a revision, newest first; Delete and Restore
+// change whether the document is live and add none; a status-only update
+// is a revision that shares its body with the one before.
+func TestHistory(t *testing.T) {
+	e := newEnv(t)
+	d := rfc("0001", "History", "draft", "one")
+	if err := e.st.Create(e.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	d.Body = []byte("two")
+	if err := e.st.Update(e.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	d.Body, d.Status = nil, "accepted"
+	if err := e.st.Update(e.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.Delete(e.ctx, "rfc", "0001", d.Version); err != nil {
+		t.Fatal(err)
+	}
+	// Soft-deleted documents keep their history.
+	if h, err := e.st.Revisions(e.ctx, "rfc", "0001"); err != nil || len(h) != 3 {
+		t.Fatalf("history while deleted: %+v %v", h, err)
+	}
+	if err := e.st.Restore(e.ctx, "rfc", "0001", d.Version+1); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := e.st.Get(e.ctx, "rfc", "0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Body = []byte("four")
+	if err := e.st.Update(e.ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.st.Revisions(e.ctx, "rfc", "0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range h {
+		got = append(got, fmt.Sprintf("v%d %s", r.Version, r.Status))
+	}
+	if want := []string{"v6 accepted", "v3 accepted", "v2 draft", "v1 draft"}; !slices.Equal(got, want) {
+		t.Fatalf("history %v, want %v", got, want)
+	}
+	for v, want := range map[int64]string{1: "one", 2: "two", 3: "two", 6: "four"} {
+		if b, err := e.st.BodyAt(e.ctx, "rfc", "0001", v); err != nil || string(b) != want {
+			t.Errorf("body at v%d: %q %v, want %q", v, b, err, want)
+		}
+	}
+	for _, v := range []int64{0, 4, 5, 7} {
+		if _, err := e.st.BodyAt(e.ctx, "rfc", "0001", v); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("body at v%d: %v, want ErrNotFound", v, err)
+		}
+	}
+	if _, err := e.st.Revisions(e.ctx, "rfc", "0404"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("history of a missing document: %v", err)
+	}
+	// Purge takes the history with it.
+	if err := e.st.Purge(e.ctx, "rfc", "0001"); err != nil {
+		t.Fatal(err)
+	}
+	if revs := e.objects(t, ".revisions/rfcs/0001/"); len(revs) != 0 {
+		t.Fatalf("revisions left after purge: %v", keys(revs))
 	}
 }
