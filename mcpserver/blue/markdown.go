@@ -63,9 +63,41 @@ func Bullets(items []string) string {
 
 var headerRow = regexp.MustCompile(`(?m)^\| \*\*([^*]+)\*\* \| (.*) \|$`)
 
+// splitHead cuts body before its first section: the heading and the header
+// table are the head, which the server owns; the sections are the author's.
+// A row that looks like a header row inside a section is content, never the
+// header.
+func splitHead(body []byte) (head, rest []byte) {
+	if bytes.HasPrefix(body, []byte("## ")) {
+		return nil, body
+	}
+	if i := bytes.Index(body, []byte("\n## ")); i >= 0 {
+		return body[:i+1], body[i+1:]
+	}
+	return body, nil
+}
+
+// Head is the part of body before its first section: heading and header table.
+func Head(body []byte) []byte {
+	head, _ := splitHead(body)
+	return head
+}
+
+// WithHead puts head in front of body's sections, dropping whatever body had
+// before its first section.
+func WithHead(head, body []byte) []byte {
+	_, rest := splitHead(body)
+	out := append([]byte{}, head...)
+	if len(out) > 0 && out[len(out)-1] != '\n' {
+		out = append(out, '\n')
+	}
+	return append(out, rest...)
+}
+
 // HeaderValue reads a header-table value, "" if absent.
 func HeaderValue(body []byte, key string) string {
-	for _, m := range headerRow.FindAllSubmatch(body, -1) {
+	head, _ := splitHead(body)
+	for _, m := range headerRow.FindAllSubmatch(head, -1) {
 		if string(m[1]) == key {
 			return strings.ReplaceAll(string(m[2]), `\|`, "|")
 		}
@@ -74,11 +106,13 @@ func HeaderValue(body []byte, key string) string {
 }
 
 // SetHeader rewrites (or adds, after the last header row) a header value, as
-// Blue rewrites the Status row on every status change.
+// Blue rewrites the Status row on every status change. Only the head is
+// touched.
 func SetHeader(body []byte, key, value string) []byte {
+	head, rest := splitHead(body)
 	row := fmt.Sprintf("| **%s** | %s |", key, cell(value))
 	found := false
-	out := headerRow.ReplaceAllFunc(body, func(line []byte) []byte {
+	out := headerRow.ReplaceAllFunc(head, func(line []byte) []byte {
 		m := headerRow.FindSubmatch(line)
 		if string(m[1]) == key {
 			found = true
@@ -86,18 +120,63 @@ func SetHeader(body []byte, key, value string) []byte {
 		}
 		return line
 	})
-	if found {
-		return out
+	if !found {
+		locs := headerRow.FindAllIndex(head, -1)
+		if len(locs) == 0 {
+			out = append([]byte(row+"\n\n"), head...)
+		} else {
+			end := locs[len(locs)-1][1]
+			out = append(append(append([]byte{}, head[:end]...), '\n'), row...)
+			out = append(out, head[end:]...)
+		}
 	}
-	locs := headerRow.FindAllIndex(body, -1)
-	if len(locs) == 0 {
-		return append([]byte(row+"\n\n"), body...)
+	return append(out, rest...)
+}
+
+// StructuralLine reports the first line of text that would start a new
+// document part if it were put into a section: a level-1 or level-2 ATX
+// heading ("# ", "## ", up to three spaces of indent). Deeper headings
+// ("### ") are fine. Free text from a client must never carry one, or it
+// could add a section that fools a gate (a PRD's "## Acceptance Criteria"
+// with ticked boxes inside its Problem).
+func StructuralLine(text string) (string, bool) {
+	for _, line := range strings.Split(text, "\n") {
+		t := strings.TrimRight(line, "\r")
+		trimmed := strings.TrimLeft(t, " ")
+		if len(t)-len(trimmed) > 3 {
+			continue
+		}
+		if trimmed == "#" || trimmed == "##" || strings.HasPrefix(trimmed, "# ") || strings.HasPrefix(trimmed, "## ") {
+			return t, true
+		}
 	}
-	end := locs[len(locs)-1][1]
-	res := append([]byte{}, body[:end]...)
-	res = append(res, '\n')
-	res = append(res, row...)
-	return append(res, body[end:]...)
+	return "", false
+}
+
+// Sections lists a body's sections in order, with their text.
+func Sections(body []byte) []Section {
+	_, rest := splitHead(body)
+	var (
+		out []Section
+		cur *Section
+		buf []string
+	)
+	flush := func() {
+		if cur != nil {
+			cur.Text = strings.TrimSpace(strings.Join(buf, "\n"))
+			out = append(out, *cur)
+		}
+	}
+	for _, line := range strings.Split(string(rest), "\n") {
+		if strings.HasPrefix(line, "## ") {
+			flush()
+			cur, buf = &Section{Name: strings.TrimSpace(line[3:])}, nil
+			continue
+		}
+		buf = append(buf, line)
+	}
+	flush()
+	return out
 }
 
 // SectionText returns a section's text, "" if absent.
@@ -122,6 +201,31 @@ func SectionText(body []byte, name string) string {
 		}
 	}
 	return strings.TrimSpace(strings.Join(out, "\n"))
+}
+
+// ReplaceSection swaps a section's text, adding the section at the end of
+// the document when absent.
+func ReplaceSection(body []byte, name, text string) []byte {
+	lines := strings.Split(string(body), "\n")
+	start, end := -1, len(lines)
+	for i, l := range lines {
+		if strings.HasPrefix(l, "## ") {
+			if start >= 0 {
+				end = i
+				break
+			}
+			if strings.EqualFold(strings.TrimSpace(l[3:]), name) {
+				start = i
+			}
+		}
+	}
+	if start < 0 {
+		return AppendToSection(body, name, text)
+	}
+	out := append([]string{}, lines[:start+1]...)
+	out = append(out, "", strings.TrimSpace(text), "")
+	out = append(out, lines[end:]...)
+	return []byte(strings.Join(out, "\n"))
 }
 
 // AppendToSection adds text at the end of a section, creating it at the end

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/google/jsonschema-go/jsonschema"
+
+	"github.com/superviber/blue-operator/mcpserver/blue"
 )
 
 // Tool arguments are decoded here rather than by go-sdk's typed AddTool.
@@ -39,6 +42,11 @@ type argProp struct {
 	integer      bool   // JSON Schema integers include 1.0 and 1e2; Go's decoder doesn't
 	nullable     bool   // the schema allows null (slices and pointers)
 	noNullInside bool   // an array whose items may not be null
+	// text: a string (or strings) of free text that lands inside a section,
+	// so it may not carry a level-1 or level-2 heading (blue.StructuralLine).
+	// A whole document body is tagged blue:"markdown" and is checked by its
+	// tool instead.
+	text bool
 }
 
 var argSpecs sync.Map // reflect.Type → *argSpec; many tools share an input type
@@ -62,12 +70,15 @@ func specFor[In any]() (*argSpec, error) {
 	}
 	s := &argSpec{schema: raw, props: map[string]argProp{}, required: schema.Required}
 	names := make([]string, 0, len(schema.Properties))
+	markdown := markdownProps(t)
 	for name, p := range schema.Properties {
+		isString := func(p *jsonschema.Schema) bool { return p.Type == "string" || slices.Contains(p.Types, "string") }
 		s.props[name] = argProp{
 			want:         describeType(p),
 			integer:      p.Type == "integer" || slices.Contains(p.Types, "integer"),
 			nullable:     slices.Contains(p.Types, "null"),
 			noNullInside: p.Items != nil && !slices.Contains(p.Items.Types, "null"),
+			text:         !markdown[name] && (isString(p) || p.Items != nil && isString(p.Items)),
 		}
 		names = append(names, name)
 	}
@@ -75,6 +86,55 @@ func specFor[In any]() (*argSpec, error) {
 	s.names = strings.Join(names, ", ")
 	got, _ := argSpecs.LoadOrStore(t, s)
 	return got.(*argSpec), nil
+}
+
+// markdownProps are the JSON names of t's fields tagged blue:"markdown",
+// embedded structs included.
+func markdownProps(t reflect.Type) map[string]bool {
+	out := map[string]bool{}
+	for f := range t.Fields() {
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			maps.Copy(out, markdownProps(f.Type))
+			continue
+		}
+		if f.Tag.Get("blue") == "markdown" {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// checkText refuses free text that would start a new part of the document.
+func checkText(name string, raw json.RawMessage) error {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return nil // the typed decode reports it
+	}
+	var texts []string
+	switch x := v.(type) {
+	case string:
+		texts = []string{x}
+	case []any:
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				texts = append(texts, s)
+			}
+		}
+	}
+	for _, t := range texts {
+		if line, bad := blue.StructuralLine(t); bad {
+			return fmt.Errorf("argument %q has a line %q: a level-1 or level-2 heading (\"# \", \"## \") would start a new part of the document; use \"### \" for a subheading, or write each section on its own", name, abbreviate(line))
+		}
+	}
+	return nil
+}
+
+func abbreviate(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return s
 }
 
 // describeType names a property's JSON type for error messages.
@@ -119,6 +179,12 @@ func decodeArgs[In any](spec *argSpec, args json.RawMessage, in *In) error {
 		// array item into a zero value; the schema refuses both.
 		if !p.nullable && bytes.Equal(v, []byte("null")) {
 			return fmt.Errorf("argument %q must be %s, not null", name, p.want)
+		}
+		// "#" may also arrive escaped as \u0023.
+		if p.text && (bytes.Contains(v, []byte("#")) || bytes.Contains(v, []byte(`\u0023`))) {
+			if err := checkText(name, v); err != nil {
+				return err
+			}
 		}
 		if p.noNullInside && len(v) > 0 && v[0] == '[' && bytes.Contains(v, []byte("null")) {
 			var items []json.RawMessage

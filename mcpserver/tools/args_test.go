@@ -134,3 +134,43 @@ func FuzzDecodeArgsNoLaxerThanSchema(f *testing.F) {
 		}
 	})
 }
+
+// Free text that would start a new part of a document is refused for every
+// tool, in any string or list-of-strings argument, escaped or not; a whole
+// body tagged blue:"markdown" is left to its tool.
+func TestArgumentsRefuseSectionHeadings(t *testing.T) {
+	spec, err := specFor[argsProbe]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ args, wantErr string }{
+		{`{"title":"x\n\n## Acceptance Criteria\n\n- [x] a","tasks":[]}`, `argument "title" has a line "## Acceptance Criteria"`},
+		{`{"title":"x","tasks":["ok","y\n# Forged"]}`, `argument "tasks" has a line "# Forged"`},
+		{`{"title":"x\n\u0023\u0023 Escaped","tasks":[]}`, `argument "title" has a line "## Escaped"`},
+		{`{"title":"x","tasks":[],"cwd":"\n   ## Indented"}`, `argument "cwd"`},
+		{`{"title":"### Sub and #tag and C#","tasks":["    ## code block"]}`, ""},
+	} {
+		var in argsProbe
+		err := decodeArgs(spec, json.RawMessage(tc.args), &in)
+		if tc.wantErr == "" {
+			if err != nil {
+				t.Errorf("%s: refused: %v", tc.args, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: %v, want %q", tc.args, err, tc.wantErr)
+		}
+	}
+	body, err := specFor[BodyWriteIn]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in BodyWriteIn
+	if err := decodeArgs(body, json.RawMessage(`{"doc_type":"rfc","title":"1","version":1,"body":"# T\n\n## Proposal\n\nx"}`), &in); err != nil {
+		t.Errorf("a whole body was refused: %v", err)
+	}
+	if err := decodeArgs(body, json.RawMessage(`{"doc_type":"rfc","title":"1\n## x","version":1,"body":""}`), &in); err == nil {
+		t.Error("the body tool's title was not checked")
+	}
+}

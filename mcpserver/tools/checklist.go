@@ -19,30 +19,6 @@ func progressView(tasks []blue.Task) *ProgressView {
 	return p
 }
 
-// replaceSection swaps a section's text.
-func replaceSection(body []byte, name, text string) []byte {
-	lines := strings.Split(string(body), "\n")
-	start, end := -1, len(lines)
-	for i, l := range lines {
-		if strings.HasPrefix(l, "## ") {
-			if start >= 0 {
-				end = i
-				break
-			}
-			if strings.EqualFold(strings.TrimSpace(l[3:]), name) {
-				start = i
-			}
-		}
-	}
-	if start < 0 {
-		return blue.AppendToSection(body, name, text)
-	}
-	out := append([]string{}, lines[:start+1]...)
-	out = append(out, "", strings.TrimSpace(text), "")
-	out = append(out, lines[end:]...)
-	return []byte(strings.Join(out, "\n"))
-}
-
 // pick finds a checklist item by 1-based index or text.
 func pick(tasks []blue.Task, ref string) (int, error) {
 	if len(tasks) == 0 {

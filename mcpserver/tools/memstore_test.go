@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -62,6 +63,12 @@ type memStore struct {
 type memDoc struct {
 	d    store.Document
 	revs []memRev
+	hist []store.Revision // every Create and Update, oldest first
+}
+
+// record adds md's current state to its history, as the store's commit does.
+func (md *memDoc) record() {
+	md.hist = append(md.hist, store.Revision{Version: md.d.Version, Title: md.d.Title, Status: md.d.Status, At: md.d.UpdatedAt, Size: int64(len(md.d.Body))})
 }
 
 // memRev is a body as Create or Update wrote it at a version; changes that
@@ -164,7 +171,9 @@ func (m *memStore) Create(_ context.Context, d *store.Document) error {
 	if m.docs[d.Kind] == nil {
 		m.docs[d.Kind] = map[string]*memDoc{}
 	}
-	m.docs[d.Kind][d.ID] = &memDoc{d: *c, revs: []memRev{{version: 1, body: c.Body}}}
+	md := &memDoc{d: *c, revs: []memRev{{version: 1, body: c.Body}}}
+	md.record()
+	m.docs[d.Kind][d.ID] = md
 	d.Version, d.CreatedAt, d.UpdatedAt, d.DeletedAt = 1, now, now, nil
 	return nil
 }
@@ -214,8 +223,44 @@ func (m *memStore) Update(_ context.Context, d *store.Document) error {
 		md.revs = append(md.revs, memRev{version: next.Version, body: next.Body})
 	}
 	md.d = next
+	md.record()
 	d.Number, d.CreatedAt, d.UpdatedAt, d.Version, d.DeletedAt = next.Number, next.CreatedAt, now, next.Version, nil
 	return nil
+}
+
+func (m *memStore) Revisions(_ context.Context, kind, id string) ([]store.Revision, error) {
+	if err := m.enter("Revisions"); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	md, found := m.docs[kind][id]
+	if !found {
+		return nil, fmt.Errorf("revisions %s/%s: %w", kind, id, store.ErrNotFound)
+	}
+	out := make([]store.Revision, len(md.hist))
+	for i, r := range md.hist {
+		out[len(md.hist)-1-i] = r
+	}
+	return out, nil
+}
+
+func (m *memStore) BodyAt(_ context.Context, kind, id string, version int64) ([]byte, error) {
+	if err := m.enter("BodyAt"); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	md, found := m.docs[kind][id]
+	if !found || !slices.ContainsFunc(md.hist, func(r store.Revision) bool { return r.Version == version }) {
+		return nil, fmt.Errorf("body %s/%s v%d: %w", kind, id, version, store.ErrNotFound)
+	}
+	for i := len(md.revs) - 1; i >= 0; i-- {
+		if md.revs[i].version <= version {
+			return append([]byte{}, md.revs[i].body...), nil
+		}
+	}
+	return nil, fmt.Errorf("body %s/%s v%d: %w", kind, id, version, store.ErrNotFound)
 }
 
 func (m *memStore) List(_ context.Context, kind string, o store.ListOptions) ([]store.Document, string, error) {

@@ -142,7 +142,7 @@ func (s *Service) prdCriterionComplete(ctx context.Context, st Store, in PRDCrit
 }
 
 func (s *Service) writeCriteria(ctx context.Context, st Store, d *store.Document, body []byte, tasks []blue.Task, msg string) (Result, error) {
-	d.Body = replaceSection(body, "Acceptance Criteria", blue.RenderTasks(tasks))
+	d.Body = blue.ReplaceSection(body, "Acceptance Criteria", blue.RenderTasks(tasks))
 	d.UpdatedAt = s.now()
 	if err := st.Update(ctx, d); err != nil {
 		return Result{}, storeErr("update prd", err)

@@ -82,13 +82,13 @@ func TestPRDAcceptanceGate(t *testing.T) {
 
 func TestReplaceSectionAndPick(t *testing.T) {
 	body := []byte("# T\n\n## A\n\nold\n\n## B\n\nkeep\n")
-	if got := string(replaceSection(body, "a", "new")); got != "# T\n\n## A\n\nnew\n\n## B\n\nkeep\n" {
+	if got := string(blue.ReplaceSection(body, "a", "new")); got != "# T\n\n## A\n\nnew\n\n## B\n\nkeep\n" {
 		t.Errorf("replace A: %q", got)
 	}
-	if got := string(replaceSection(body, "B", "- [ ] x")); got != "# T\n\n## A\n\nold\n\n## B\n\n- [ ] x\n" {
+	if got := string(blue.ReplaceSection(body, "B", "- [ ] x")); got != "# T\n\n## A\n\nold\n\n## B\n\n- [ ] x\n" {
 		t.Errorf("replace last: %q", got)
 	}
-	if got := string(replaceSection(body, "C", "added")); !strings.HasSuffix(got, "## C\n\nadded\n") || !strings.Contains(got, "## B\n\nkeep") {
+	if got := string(blue.ReplaceSection(body, "C", "added")); !strings.HasSuffix(got, "## C\n\nadded\n") || !strings.Contains(got, "## B\n\nkeep") {
 		t.Errorf("replace missing: %q", got)
 	}
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -72,7 +71,10 @@ func toolError(err error) *mcp.CallToolResult {
 }
 
 // Names of the tools Register adds beyond Blue's own.
-var hostedAdditions = []string{"blue_prd_criteria", "blue_prd_criterion_complete"}
+var hostedAdditions = []string{
+	"blue_prd_criteria", "blue_prd_criterion_complete",
+	"blue_doc_section_write", "blue_doc_body_write", "blue_doc_revisions", "blue_doc_revision_get", "blue_doc_revision_restore",
+}
 
 // Register adds every tool and the document resources to srv.
 func Register(srv *mcp.Server, s *Service) error {
@@ -129,6 +131,12 @@ func Register(srv *mcp.Server, s *Service) error {
 		add(r, "blue_"+k.Name+"_list", fmt.Sprintf("List %s documents, with a status filter (%s) and pagination.", k.Title, strings.Join(k.Statuses, ", ")), s.list(k.Name))
 	}
 
+	add(r, "blue_doc_section_write", "Write one section of any document: replace its text or append to it (hosted addition: in local Blue you edited the file). Name the version you read; a stale write is refused.", s.sectionWrite)
+	add(r, "blue_doc_body_write", "Replace the whole text of any document; its heading and header table stay the server's (hosted addition). Name the version you read; a stale write is refused.", s.bodyWrite)
+	add(r, "blue_doc_revisions", "A document's history: every version written, newest first (hosted addition: git's log in local Blue).", s.revisions)
+	add(r, "blue_doc_revision_get", "Read a document as it was at an old version (hosted addition).", s.revisionGet)
+	add(r, "blue_doc_revision_restore", "Bring back an old version's text as a new write; the status and header stay as they are now (hosted addition).", s.revisionRestore)
+
 	add(r, "blue_delete", "Soft-delete a document (restorable for 7 days), or delete it permanently.", s.delete)
 	add(r, "blue_restore", "Undo a soft delete within 7 days.", s.restore)
 	add(r, "blue_deleted_list", "List soft-deleted documents.", s.deletedList)
@@ -141,31 +149,13 @@ func Register(srv *mcp.Server, s *Service) error {
 		URITemplate: "blue://docs/{plural}/{id}",
 		MIMEType:    "text/markdown",
 	}, s.readResource)
+	srv.AddResourceTemplate(&mcp.ResourceTemplate{
+		Name:        "blue-rfc-plan",
+		Title:       "RFC plan",
+		Description: "An RFC's plan as a checklist: blue://docs/rfcs/{id}/plan",
+		URITemplate: "blue://docs/rfcs/{id}/plan",
+		MIMEType:    "text/markdown",
+	}, s.readResource)
+	srv.AddReceivingMiddleware(s.resourcesMiddleware)
 	return errors.Join(r.errs...)
-}
-
-// readResource serves blue://docs/<plural>/<id>.
-func (s *Service) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-	u, err := url.Parse(req.Params.URI)
-	if err != nil || u.Scheme != "blue" || u.Host != "docs" {
-		return nil, mcp.ResourceNotFoundError(req.Params.URI)
-	}
-	plural, id, found := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
-	k, known := blue.KindByPlural(plural)
-	if !found || !known || id == "" || strings.Contains(id, "/") {
-		return nil, mcp.ResourceNotFoundError(req.Params.URI)
-	}
-	st, err := s.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	d, err := st.Get(ctx, k.Name, id)
-	if err != nil || d.DeletedAt != nil {
-		return nil, mcp.ResourceNotFoundError(req.Params.URI)
-	}
-	body, err := withBody(ctx, st, d)
-	if err != nil {
-		return nil, err
-	}
-	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, MIMEType: "text/markdown", Text: string(body)}}}, nil
 }

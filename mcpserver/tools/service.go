@@ -27,6 +27,8 @@ type Store interface {
 	Restore(ctx context.Context, kind, id string, version int64) error
 	Purge(ctx context.Context, kind, id string) error
 	Body(ctx context.Context, d *store.Document) ([]byte, error)
+	Revisions(ctx context.Context, kind, id string) ([]store.Revision, error)
+	BodyAt(ctx context.Context, kind, id string, version int64) ([]byte, error)
 }
 
 // Service runs the tools for one tenant.
