@@ -2,7 +2,9 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/superviber/blue-operator/mcpserver/blue"
@@ -135,4 +137,90 @@ func (s *Service) adrAudit(ctx context.Context, st Store, _ Common) (Result, err
 	r.Hint = "The hosted server has no checkout of your code: check each decision against your repository locally."
 	r.Documents = out
 	return r, nil
+}
+
+// ADRSupersedeIn are blue_adr_supersede's parameters.
+type ADRSupersedeIn struct {
+	Common
+	Title        string `json:"title" jsonschema:"the ADR that is superseded: its number, title or slug"`
+	SupersededBy string `json:"superseded_by" jsonschema:"the accepted ADR that replaces it: its number, title or slug"`
+}
+
+// Link attributes of superseded and superseding ADRs.
+const (
+	attrSupersededBy = "superseded_by"
+	attrSupersedes   = "supersedes"
+)
+
+// adrSupersede moves an ADR to superseded, naming the ADR that replaces it,
+// and links the two both ways: "Superseded By" on the old one, "Supersedes"
+// on the new one. The new one is written first, so a retry after a failure
+// between the two writes finishes the job.
+func (s *Service) adrSupersede(ctx context.Context, st Store, in ADRSupersedeIn) (Result, error) {
+	k := kind("adr")
+	old, err := s.find(ctx, st, k, in.Title, store.ListOptions{})
+	if err != nil {
+		return Result{}, err
+	}
+	if strings.TrimSpace(in.SupersededBy) == "" {
+		return Result{}, errors.New("argument \"superseded_by\" is required: the ADR that replaces this one")
+	}
+	repl, err := s.find(ctx, st, k, in.SupersededBy, store.ListOptions{})
+	if err != nil {
+		return Result{}, fmt.Errorf("superseded_by: %w", err)
+	}
+	switch {
+	case repl.ID == old.ID:
+		return Result{}, fmt.Errorf("ADR %s cannot supersede itself", old.ID)
+	case repl.Status != "accepted":
+		return Result{}, fmt.Errorf("ADR %s is %s: only an accepted ADR can supersede another", repl.ID, repl.Status)
+	case repl.Attrs[attrSupersededBy] != "":
+		return Result{}, fmt.Errorf("ADR %s is itself superseded by ADR %s", repl.ID, repl.Attrs[attrSupersededBy])
+	}
+	if err := k.CanMove(old.Status, "superseded"); err != nil {
+		return Result{}, err
+	}
+	if !strings.Contains(","+repl.Attrs[attrSupersedes]+",", ","+old.ID+",") {
+		body, err := withBody(ctx, st, repl)
+		if err != nil {
+			return Result{}, err
+		}
+		list := strings.Trim(repl.Attrs[attrSupersedes]+","+old.ID, ",")
+		repl.Attrs = withAttr(repl.Attrs, attrSupersedes, list)
+		repl.Body = blue.SetHeader(body, "Supersedes", adrRefs(list))
+		if err := st.Update(ctx, repl); err != nil {
+			return Result{}, storeErr("link ADR "+repl.ID, err)
+		}
+	}
+	body, err := withBody(ctx, st, old)
+	if err != nil {
+		return Result{}, err
+	}
+	old.Attrs = withAttr(old.Attrs, attrSupersededBy, repl.ID)
+	old.Body = blue.SetHeader(blue.SetHeader(body, "Status", blue.TitleCase("superseded")), "Superseded By", "ADR "+repl.ID)
+	old.Status = "superseded"
+	if err := st.Update(ctx, old); err != nil {
+		return Result{}, storeErr("supersede ADR "+old.ID, err)
+	}
+	r := ok(fmt.Sprintf("ADR %s is superseded by ADR %s", old.ID, repl.ID))
+	r.Document = view(old, nil)
+	r.Documents = []DocView{*view(repl, nil)}
+	return r, nil
+}
+
+// adrRefs renders "0001,0003" as "ADR 0001, ADR 0003".
+func adrRefs(ids string) string {
+	var out []string
+	for id := range strings.SplitSeq(ids, ",") {
+		out = append(out, "ADR "+id)
+	}
+	return strings.Join(out, ", ")
+}
+
+// withAttr is a copy of attrs with key set.
+func withAttr(attrs map[string]string, key, value string) map[string]string {
+	out := make(map[string]string, len(attrs)+1)
+	maps.Copy(out, attrs)
+	out[key] = value
+	return out
 }

@@ -73,6 +73,7 @@ func toolError(err error) *mcp.CallToolResult {
 // Names of the tools Register adds beyond Blue's own.
 var hostedAdditions = []string{
 	"blue_prd_criteria", "blue_prd_criterion_complete",
+	"blue_adr_supersede", "blue_postmortem_close", "blue_runbook_publish", "blue_runbook_archive", "blue_dialogue_publish",
 	"blue_doc_section_write", "blue_doc_body_write", "blue_doc_revisions", "blue_doc_revision_get", "blue_doc_revision_restore",
 }
 
@@ -97,6 +98,7 @@ func Register(srv *mcp.Server, s *Service) error {
 	add(r, "blue_adr_create", "Record an architecture decision (optionally for an implemented RFC).", s.adrCreate)
 	add(r, "blue_adr_get", "Read an ADR and the documents that cite it.", s.adrGet)
 	add(r, "blue_adr_relevant", "ADRs whose words match a context.", s.adrRelevant)
+	add(r, "blue_adr_supersede", "Mark an ADR superseded by a newer accepted ADR, linking the two both ways (hosted addition: Blue had the status but no tool).", s.adrSupersede)
 	add(r, "blue_adr_audit", "The accepted ADRs' decisions, to check against the code.", s.adrAudit)
 
 	add(r, "blue_decision_create", "Record a lightweight decision.", s.decisionCreate)
@@ -109,10 +111,13 @@ func Register(srv *mcp.Server, s *Service) error {
 	add(r, "blue_prd_criterion_complete", "Tick one acceptance criterion (hosted addition).", s.prdCriterionComplete)
 
 	add(r, "blue_postmortem_create", "Open an incident post-mortem.", s.postmortemCreate)
+	add(r, "blue_postmortem_close", "Close an open post-mortem (hosted addition: Blue had the status but no tool).", s.moveKind("postmortem", "closed"))
 	add(r, "blue_postmortem_action_to_rfc", "Turn a post-mortem action item into an RFC.", s.postmortemActionToRFC)
 
 	add(r, "blue_runbook_create", "Create an operational runbook.", s.runbookCreate)
 	add(r, "blue_runbook_update", "Append an operation or troubleshooting entry to a runbook.", s.runbookUpdate)
+	add(r, "blue_runbook_publish", "Publish an active runbook (hosted addition).", s.moveKind("runbook", "published"))
+	add(r, "blue_runbook_archive", "Archive an active or published runbook (hosted addition).", s.moveKind("runbook", "archived"))
 	add(r, "blue_runbook_lookup", "The runbook that best matches an action phrase.", s.runbookLookup)
 	add(r, "blue_runbook_actions", "Every action the runbooks register.", s.runbookActions)
 
@@ -122,6 +127,7 @@ func Register(srv *mcp.Server, s *Service) error {
 
 	add(r, "blue_dialogue_create", "Record a dialogue (alignment dialogues are not served).", s.dialogueCreate)
 	add(r, "blue_dialogue_get", "Read a dialogue.", s.getKind("dialogue"))
+	add(r, "blue_dialogue_publish", "Publish a recorded dialogue (hosted addition).", s.moveKind("dialogue", "published"))
 	add(r, "blue_dialogue_list", "List dialogues, optionally about one RFC.", s.dialogueList)
 
 	for _, k := range blue.Kinds {
