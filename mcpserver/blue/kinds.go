@@ -82,7 +82,7 @@ var Kinds = []Kind{
 		Name: "spike", Plural: "spikes", Title: "Spike",
 		Statuses:    []string{"in-progress", "complete", "resolved"},
 		Transitions: map[string][]string{"in-progress": {"complete", "resolved"}},
-		Suffix:      map[string]string{"in-progress": "wip", "complete": "done", "resolved": "done"},
+		Suffix:      map[string]string{"in-progress": "wip", "complete": "done", "resolved": "resolved"},
 	},
 	{
 		Name: "adr", Plural: "adrs", Title: "ADR", Numbered: true,

@@ -22,7 +22,7 @@ func TestFileNames(t *testing.T) {
 		{store.Document{Kind: "adr", ID: "0000", Slug: "first", Status: "accepted"}, "adrs/0000-first.accepted.md"},
 		{store.Document{Kind: "prd", ID: "0003", Number: 3, Slug: "p", Status: "implemented"}, "prds/0003-p.impl.md"},
 		{store.Document{Kind: "spike", ID: "2026-11-25T0244Z-q", Slug: "q", Status: "in-progress"}, "spikes/2026-11-25T0244Z-q.wip.md"},
-		{store.Document{Kind: "spike", ID: "2026-11-25T0244Z-q", Slug: "q", Status: "resolved"}, "spikes/2026-11-25T0244Z-q.done.md"},
+		{store.Document{Kind: "spike", ID: "2026-11-25T0244Z-q", Slug: "q", Status: "resolved"}, "spikes/2026-11-25T0244Z-q.resolved.md"}, // Blue's own suffix for a resolved spike
 		// Renamed since: Blue names the file after the current slug.
 		{store.Document{Kind: "decision", ID: "2026-11-25T0244Z-old", Slug: "new-name", Status: "recorded"}, "decisions/2026-11-25T0244Z-new-name.recorded.md"},
 		{store.Document{Kind: "postmortem", ID: "2026-01-02T0304Z-outage", Number: 4, Slug: "outage", Status: "closed"}, "postmortems/2026-01-02T0304Z-outage.closed.md"},

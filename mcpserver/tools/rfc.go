@@ -122,6 +122,12 @@ func (s *Service) closeSourceSpike(ctx context.Context, st Store, rfc *store.Doc
 		spike.Attrs = map[string]string{}
 	}
 	spike.Attrs[attrOutcome] = "recommends-implementation"
+	body, err := withBody(ctx, st, spike)
+	if err != nil {
+		return "source spike left open: " + err.Error()
+	}
+	spike.Body = blue.SetHeader(body, "Outcome", "recommends-implementation")
+	spike.Body = blue.SetHeader(spike.Body, "Produces RFCs", "RFC "+rfc.ID)
 	if err := s.setStatus(ctx, st, spike, "complete"); err != nil {
 		return "source spike left open: " + err.Error()
 	}

@@ -237,7 +237,8 @@ func TestRFCFromSpike(t *testing.T) {
 	r = run(t, f, f.svc.rfcUpdateStatus, RFCStatusIn{Title: "1", Status: "implemented"})
 	wantContains(t, "message", r.Message, `RFC 0001: in-progress → implemented; closed source spike "Cache the index?"`)
 	spike := f.st.doc("spike", spikeID)
-	if spike.Status != "complete" || spike.Attrs[attrOutcome] != "recommends-implementation" || !strings.Contains(string(spike.Body), "| **Status** | Complete |") {
+	if spike.Status != "complete" || spike.Attrs[attrOutcome] != "recommends-implementation" || !strings.Contains(string(spike.Body), "| **Status** | Complete |") ||
+		!strings.Contains(string(spike.Body), "| **Outcome** | recommends-implementation |") || !strings.Contains(string(spike.Body), "| **Produces RFCs** | RFC 0001 |") {
 		t.Errorf("spike %s %v\n%s", spike.Status, spike.Attrs, spike.Body)
 	}
 
@@ -250,7 +251,7 @@ func TestRFCFromSpike(t *testing.T) {
 	} {
 		run(t, f, f.svc.rfcCreate, RFCCreateIn{Title: "From " + tc.spike, SourceSpike: tc.spike})
 		if tc.wantMsg == "" {
-			run(t, f, f.svc.spikeComplete, SpikeCompleteIn{Title: tc.spike, Outcome: "recommends-implementation"})
+			run(t, f, f.svc.spikeComplete, SpikeCompleteIn{Title: tc.spike, Outcome: "decision-made"})
 		}
 		run(t, f, f.svc.rfcPlan, RFCPlanIn{Title: "From " + tc.spike, Tasks: []string{"all"}})
 		run(t, f, f.svc.rfcTaskComplete, RFCTaskIn{Title: "From " + tc.spike, Task: "1"})

@@ -88,6 +88,10 @@ type Result struct {
 	NextPageToken string         `json:"next_page_token,omitempty"`
 	Progress      *ProgressView  `json:"progress,omitempty"`
 	Data          map[string]any `json:"data,omitempty"`
+	// SuggestedTool and SuggestedArgs are the call Blue suggests next (an
+	// rfc_required answer names blue_rfc_create and its arguments).
+	SuggestedTool string         `json:"suggested_tool,omitempty"`
+	SuggestedArgs map[string]any `json:"suggested_args,omitempty"`
 }
 
 // DocView is a document as tools show it.

@@ -61,18 +61,9 @@ func (s *Service) spikeComplete(ctx context.Context, st Store, in SpikeCompleteI
 		return Result{}, err
 	}
 	if in.Outcome == "recommends-implementation" {
-		rfcs, err := listAll(ctx, st, "rfc", store.ListOptions{})
-		if err != nil {
-			return Result{}, err
-		}
-		named := slices.ContainsFunc(rfcs, func(r store.Document) bool { return r.Attrs[attrSourceSpike] == d.ID })
-		if !named {
-			return Result{
-				Status:  "rfc_required",
-				Message: fmt.Sprintf("Spike %q recommends implementation, but no RFC names it as its source spike", d.Title),
-				Hint:    fmt.Sprintf("Create one with blue_rfc_create and source_spike=%q, then complete the spike again.", d.Title),
-			}, nil
-		}
+		// As Blue: the spike stays open and closes when an RFC naming it as
+		// its source is implemented (see closeSourceSpike).
+		return s.spikeNeedsRFC(ctx, st, d, in.Summary)
 	}
 	to := "complete"
 	if in.Outcome == "resolved" {
@@ -102,5 +93,36 @@ func (s *Service) spikeComplete(ctx context.Context, st Store, in SpikeCompleteI
 	}
 	r := ok(fmt.Sprintf("Spike %q is %s (%s)", d.Title, to, in.Outcome))
 	r.Document = view(d, nil)
+	return r, nil
+}
+
+// spikeNeedsRFC is Blue's rfc_required answer to a spike that recommends
+// implementation, with the call that creates the RFC.
+func (s *Service) spikeNeedsRFC(ctx context.Context, st Store, d *store.Document, summary string) (Result, error) {
+	if d.Status != "in-progress" {
+		return Result{}, fmt.Errorf("spike %q is %s already", d.Title, d.Status)
+	}
+	rfcs, err := listAll(ctx, st, "rfc", store.ListOptions{})
+	if err != nil {
+		return Result{}, err
+	}
+	problem := strings.TrimSpace(summary)
+	if problem == "" {
+		problem = "(from spike investigation)"
+	}
+	r := Result{
+		Status:        "rfc_required",
+		Message:       fmt.Sprintf("Spike %q recommends building something: create an RFC with source_spike=%q first", d.Title, d.Title),
+		SuggestedTool: "blue_rfc_create",
+		SuggestedArgs: map[string]any{"source_spike": d.Title, "problem": problem},
+		Data:          map[string]any{"title": d.Title, "outcome": "recommends-implementation"},
+	}
+	for _, rfc := range rfcs {
+		if rfc.Attrs[attrSourceSpike] == d.ID {
+			r.Message = fmt.Sprintf("Spike %q recommends implementation; RFC %s names it as its source, and the spike closes when that RFC is implemented", d.Title, rfc.ID)
+			r.SuggestedTool, r.SuggestedArgs = "", nil
+			r.Documents = append(r.Documents, *view(&rfc, nil))
+		}
+	}
 	return r, nil
 }

@@ -39,7 +39,8 @@ func TestSpikeComplete(t *testing.T) {
 		{name: "resolved", in: SpikeCompleteIn{Outcome: "resolved", FixSummary: "Added an index."}, wantStatus: "success", wantSpike: "resolved",
 			wantBody: []string{"| **Status** | Resolved |", "## Outcome\n\nFix: Added an index.\n"}},
 		{name: "recommends implementation without an RFC", in: SpikeCompleteIn{Outcome: "recommends-implementation"}, wantStatus: "rfc_required", wantSpike: "in-progress"},
-		{name: "recommends implementation with an RFC", in: SpikeCompleteIn{Outcome: "recommends-implementation"}, withRFC: true, wantStatus: "success", wantSpike: "complete"},
+		// As Blue: the spike stays open until its RFC is implemented.
+		{name: "recommends implementation with an RFC", in: SpikeCompleteIn{Outcome: "recommends-implementation"}, withRFC: true, wantStatus: "rfc_required", wantSpike: "in-progress"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
@@ -75,7 +76,11 @@ func TestSpikeComplete(t *testing.T) {
 			wantContains(t, "body", string(after.Body), tc.wantBody...)
 			switch tc.wantStatus {
 			case "rfc_required":
-				wantContains(t, "hint", r.Hint, `blue_rfc_create and source_spike="Cache the index?"`)
+				if tc.withRFC {
+					wantContains(t, "message", r.Message, "RFC 0001 names it as its source, and the spike closes when that RFC is implemented")
+				} else if r.SuggestedTool != "blue_rfc_create" || r.SuggestedArgs["source_spike"] != "Cache the index?" {
+					t.Errorf("suggested %s %v", r.SuggestedTool, r.SuggestedArgs)
+				}
 				if after.Version != before.Version {
 					t.Errorf("rfc_required changed the spike")
 				}
