@@ -12,11 +12,13 @@
 //   - awscreds: the client's role through STS with the ExternalId, cached
 //   - backend: ties config, credentials and store together per caller
 //
-// Two client-run commands of blue-mcp live here too, because they share the
+// Three client-run commands of blue-mcp live here too, because they share the
 // store's layout and the tools' policies:
 //
 //   - onboard: `blue-mcp onboard`, the client's onboarding kit (IAM policies,
 //     Infisical secrets, the variables of deploy/terraform/client)
+//   - importer: `blue-mcp import`, a local Blue checkout (either of Blue's
+//     layouts) into the client's bucket and table
 //   - export: `blue-mcp export`, the client's documents in Blue's on-disk layout
 //
 // What the server and the operator agree on (environment, ports, token hash)

@@ -33,6 +33,7 @@ import (
 	"github.com/superviber/blue-operator/mcpserver/awscreds"
 	"github.com/superviber/blue-operator/mcpserver/backend"
 	"github.com/superviber/blue-operator/mcpserver/export"
+	"github.com/superviber/blue-operator/mcpserver/importer"
 	"github.com/superviber/blue-operator/mcpserver/onboard"
 	"github.com/superviber/blue-operator/mcpserver/server"
 	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
@@ -42,10 +43,12 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// subcommands are the client's tools: the onboarding kit and the export of
-// its documents in Blue's own layout (its fallback and offboarding path).
+// subcommands are the client's tools: the onboarding kit, the import of a
+// local Blue checkout, and the export of its documents in Blue's own layout
+// (its fallback and offboarding path).
 var subcommands = map[string]func(context.Context, []string, io.Writer) error{
 	"onboard": onboard.Run,
+	"import":  importer.Run,
 	"export":  export.Run,
 }
 

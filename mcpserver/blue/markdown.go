@@ -94,7 +94,12 @@ func WithHead(head, body []byte) []byte {
 	return append(out, rest...)
 }
 
-// HeaderValue reads a header-table value, "" if absent.
+// headerLine is the other header shape Blue writes (today's CLI):
+// "**Status**: Implemented", one per line.
+var headerLine = regexp.MustCompile(`(?m)^\*\*([^*]+)\*\*: (.*)$`)
+
+// HeaderValue reads a header value, "" if absent: a table row, or a
+// "**Key**: value" line.
 func HeaderValue(body []byte, key string) string {
 	head, _ := splitHead(body)
 	for _, m := range headerRow.FindAllSubmatch(head, -1) {
@@ -102,31 +107,39 @@ func HeaderValue(body []byte, key string) string {
 			return strings.ReplaceAll(string(m[2]), `\|`, "|")
 		}
 	}
+	for _, m := range headerLine.FindAllSubmatch(head, -1) {
+		if string(m[1]) == key {
+			return strings.TrimSpace(string(m[2]))
+		}
+	}
 	return ""
 }
 
-// SetHeader rewrites (or adds, after the last header row) a header value, as
-// Blue rewrites the Status row on every status change. Only the head is
-// touched.
+// SetHeader rewrites (or adds, after the last header entry) a header value,
+// as Blue rewrites the Status row on every status change, in the shape the
+// header already has. Only the head is touched.
 func SetHeader(body []byte, key, value string) []byte {
 	head, rest := splitHead(body)
-	row := fmt.Sprintf("| **%s** | %s |", key, cell(value))
+	shape, entry := headerRow, fmt.Sprintf("| **%s** | %s |", key, cell(value))
+	if len(headerRow.FindIndex(head)) == 0 && len(headerLine.FindIndex(head)) > 0 {
+		shape, entry = headerLine, fmt.Sprintf("**%s**: %s", key, strings.ReplaceAll(value, "\n", " "))
+	}
 	found := false
-	out := headerRow.ReplaceAllFunc(head, func(line []byte) []byte {
-		m := headerRow.FindSubmatch(line)
+	out := shape.ReplaceAllFunc(head, func(line []byte) []byte {
+		m := shape.FindSubmatch(line)
 		if string(m[1]) == key {
 			found = true
-			return []byte(row)
+			return []byte(entry)
 		}
 		return line
 	})
 	if !found {
-		locs := headerRow.FindAllIndex(head, -1)
+		locs := shape.FindAllIndex(head, -1)
 		if len(locs) == 0 {
-			out = append([]byte(row+"\n\n"), head...)
+			out = append([]byte(entry+"\n\n"), head...)
 		} else {
 			end := locs[len(locs)-1][1]
-			out = append(append(append([]byte{}, head[:end]...), '\n'), row...)
+			out = append(append(append([]byte{}, head[:end]...), '\n'), entry...)
 			out = append(out, head[end:]...)
 		}
 	}

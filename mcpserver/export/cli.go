@@ -25,6 +25,7 @@ import (
 //
 //	blue-mcp export --bucket B --table T --region R [--dir .blue/docs]
 //	  [--s3-endpoint URL] [--dynamodb-endpoint URL] [--kind rfc,adr] [--force]
+//	  [--layout rfc-0073|db1da8c]
 //
 // It needs s3:GetObject on the bucket, dynamodb:Query on the table's
 // ByKind index, and kms:Decrypt on the key through S3 (and GetItem on the
@@ -33,7 +34,7 @@ import (
 func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("blue-mcp export", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	var bucket, table, region, s3Endpoint, ddbEndpoint, dir, kinds string
+	var bucket, table, region, s3Endpoint, ddbEndpoint, dir, kinds, layout string
 	var force bool
 	fs.StringVar(&bucket, "bucket", os.Getenv("BLUE_S3_BUCKET"), "the Blue bucket (env BLUE_S3_BUCKET)")
 	fs.StringVar(&table, "table", os.Getenv("BLUE_DYNAMODB_TABLE"), "the Blue table (env BLUE_DYNAMODB_TABLE)")
@@ -43,6 +44,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&dir, "dir", ".blue/docs", "Blue's docs folder to write into")
 	fs.StringVar(&kinds, "kind", "", "only these doc_types, comma-separated (default all: "+strings.Join(blue.KindNames(), ",")+")")
 	fs.BoolVar(&force, "force", false, "overwrite or remove files changed locally since the last export")
+	fs.StringVar(&layout, "layout", string(blue.DefaultLayout), "Blue's layout to write: "+string(blue.LayoutRFC0073)+" (today's Blue CLI: NNNN-{D|A|I|S}-slug.md) or "+string(blue.LayoutDB1DA8C)+" (the last MCP server: NNNN-slug.<status>.md)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,6 +56,10 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if dir == "" {
 		return errors.New("export: --dir must not be empty")
+	}
+	l, err := blue.ParseLayout(layout)
+	if err != nil {
+		return fmt.Errorf("export: --layout: %w", err)
 	}
 	var opts []func(*config.LoadOptions) error
 	if region != "" {
@@ -67,7 +73,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("export: no region: pass --region or set AWS_REGION")
 	}
 	st := NewStore(cfg, bucket, table, s3Endpoint, ddbEndpoint)
-	o := Options{Force: force}
+	o := Options{Force: force, Layout: l}
 	if kinds != "" {
 		for _, k := range strings.Split(kinds, ",") {
 			if k = strings.TrimSpace(k); k != "" {

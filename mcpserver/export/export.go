@@ -85,6 +85,9 @@ type Options struct {
 	Force bool
 	// Kinds limits the export to these doc_types; all of blue.Kinds when empty.
 	Kinds []string
+	// Layout is Blue's on-disk layout to write; blue.DefaultLayout (the one
+	// today's Blue CLI reads) when empty.
+	Layout blue.Layout
 }
 
 // ErrConflict is returned (wrapped) when some files were left alone because
@@ -146,7 +149,7 @@ func ExportWith(ctx context.Context, st StoreReader, dir string, o Options) (Sum
 			// alone) are kept apart: the later one in id order gets "-2",
 			// "-3", ... so neither is lost.
 			for n := 1; ; n++ {
-				if dfs, err = documentFiles(k, d, body, n); err != nil {
+				if dfs, err = documentFiles(k, d, body, n, o.Layout); err != nil {
 					return sum, err
 				}
 				if !slices.ContainsFunc(dfs, func(f file) bool { return taken[f.path] }) {
@@ -202,23 +205,28 @@ func lazyRegexp(expr string) func() *regexp.Regexp {
 // FileName is a document's file name in Blue's layout, relative to the docs
 // root ("rfcs/0001-index-cache.draft.md"). It fails for a kind, status, id or
 // slug that cannot make a safe file name.
-func FileName(d *store.Document) (string, error) {
+func FileName(d *store.Document, layout blue.Layout) (string, error) {
 	k, ok := blue.KindByName(d.Kind)
 	if !ok {
 		return "", fmt.Errorf("export %s/%s: unknown doc_type", d.Kind, d.ID)
 	}
-	return fileName(k, d)
-}
-
-func fileName(k blue.Kind, d *store.Document) (string, error) {
 	stem, err := stemOf(k, d)
 	if err != nil {
 		return "", err
 	}
-	return suffixed(k, d, stem)
+	return suffixed(k, d, stem, layout)
 }
 
-func suffixed(k blue.Kind, d *store.Document, stem string) (string, error) {
+// suffixed names a document's file from its stem: the status as a suffix,
+// or for an RFC in LayoutRFC0073 as the letter after its number.
+func suffixed(k blue.Kind, d *store.Document, stem string, layout blue.Layout) (string, error) {
+	if k.Name == "rfc" && layout != blue.LayoutDB1DA8C {
+		letter, ok := blue.RFCLetter(d.Status)
+		if !ok || len(stem) < 5 {
+			return "", fmt.Errorf("export %s/%s: status %q has no letter in Blue's RFC 0073 layout", k.Name, d.ID, d.Status)
+		}
+		return checkName(k, d, stem[:4]+"-"+letter+stem[4:]+".md")
+	}
 	sfx, ok := k.Suffix[d.Status]
 	if !ok {
 		return "", fmt.Errorf("export %s/%s: status %q has no file suffix in Blue", k.Name, d.ID, d.Status)
@@ -283,7 +291,7 @@ func stemOf(k blue.Kind, d *store.Document) (string, error) {
 
 // documentFiles are a document's files: its markdown, and an RFC's plan.
 // n > 1 disambiguates a name another document already has.
-func documentFiles(k blue.Kind, d *store.Document, body []byte, n int) ([]file, error) {
+func documentFiles(k blue.Kind, d *store.Document, body []byte, n int, layout blue.Layout) ([]file, error) {
 	stem, err := stemOf(k, d)
 	if err != nil {
 		return nil, err
@@ -291,7 +299,7 @@ func documentFiles(k blue.Kind, d *store.Document, body []byte, n int) ([]file, 
 	if n > 1 {
 		stem += "-" + strconv.Itoa(n)
 	}
-	name, err := suffixed(k, d, stem)
+	name, err := suffixed(k, d, stem, layout)
 	if err != nil {
 		return nil, err
 	}
@@ -306,15 +314,23 @@ func documentFiles(k blue.Kind, d *store.Document, body []byte, n int) ([]file, 
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, file{path: pname, data: PlanMarkdown(d.Title, blue.Tasks(plan), d.UpdatedAt)})
+		updated := d.Attrs[AttrPlanUpdated] // as the imported plan file said
+		if updated == "" {
+			updated = d.UpdatedAt.UTC().Format(time.RFC3339)
+		}
+		files = append(files, file{path: pname, data: PlanMarkdown(d.Title, blue.Tasks(plan), updated)})
 	}
 	return files, nil
 }
 
+// AttrPlanUpdated keeps an imported plan file's Updated value, so an export
+// writes the plan file back as it was.
+const AttrPlanUpdated = "plan_updated"
+
 // PlanMarkdown renders a plan file as Blue writes and reads it: a "# Plan:"
 // heading, a header table with RFC, Status (in-progress or complete) and
 // Updated, and a "## Tasks" checklist.
-func PlanMarkdown(title string, tasks []blue.Task, updated time.Time) []byte {
+func PlanMarkdown(title string, tasks []blue.Task, updated string) []byte {
 	status := "in-progress"
 	if done, total, _ := blue.Progress(tasks); total > 0 && done == total {
 		status = "complete"
@@ -324,7 +340,7 @@ func PlanMarkdown(title string, tasks []blue.Task, updated time.Time) []byte {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Plan: %s\n\n| | |\n|---|---|\n", strings.ReplaceAll(title, "\n", " "))
-	fmt.Fprintf(&b, "| **RFC** | %s |\n| **Status** | %s |\n| **Updated** | %s |\n\n", cell(title), status, updated.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "| **RFC** | %s |\n| **Status** | %s |\n| **Updated** | %s |\n\n", cell(title), status, cell(updated))
 	b.WriteString("## Tasks\n\n")
 	b.WriteString(blue.RenderTasks(tasks))
 	return []byte(b.String())

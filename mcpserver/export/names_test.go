@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/superviber/blue-operator/mcpserver/blue"
 	"github.com/superviber/blue-operator/mcpserver/export"
 	"github.com/superviber/blue-operator/mcpserver/store"
 )
@@ -32,10 +33,37 @@ func TestFileNames(t *testing.T) {
 		// No slug stored: made from the title.
 		{store.Document{Kind: "rfc", ID: "0001", Number: 1, Title: "Hello, World", Status: "draft"}, "rfcs/0001-hello-world.draft.md"},
 	} {
-		got, err := export.FileName(&tc.d)
+		got, err := export.FileName(&tc.d, blue.LayoutDB1DA8C)
 		if err != nil || got != tc.want {
 			t.Errorf("%+v: %q %v, want %q", tc.d, got, err, tc.want)
 		}
+		// Every name reads back as what it was made from.
+		plural, name, _ := strings.Cut(tc.want, "/")
+		ref, err := blue.ParseFileName(plural, name)
+		if err != nil || ref.Kind.Name != tc.d.Kind || ref.Status != tc.d.Status || (tc.d.Slug != "" && ref.Slug != tc.d.Slug) {
+			t.Errorf("parse %s: %+v %v", tc.want, ref, err)
+		}
+	}
+	// Today's Blue CLI (RFC 0073) names RFCs by a status letter; the other
+	// kinds are named as before.
+	for _, tc := range []struct {
+		status, want string
+	}{
+		{"draft", "rfcs/0007-D-my-idea.md"}, {"accepted", "rfcs/0007-A-my-idea.md"}, {"in-progress", "rfcs/0007-A-my-idea.md"},
+		{"implemented", "rfcs/0007-I-my-idea.md"}, {"superseded", "rfcs/0007-S-my-idea.md"},
+	} {
+		d := store.Document{Kind: "rfc", ID: "0007", Number: 7, Slug: "my-idea", Status: tc.status}
+		if got, err := export.FileName(&d, blue.LayoutRFC0073); err != nil || got != tc.want {
+			t.Errorf("%s in rfc-0073: %q %v, want %q", tc.status, got, err, tc.want)
+		}
+		// And the name reads back as the same document.
+		ref, err := blue.ParseFileName("rfcs", strings.TrimPrefix(tc.want, "rfcs/"))
+		if err != nil || ref.Number != 7 || ref.Slug != "my-idea" || ref.Layout != blue.LayoutRFC0073 {
+			t.Errorf("parse %s: %+v %v", tc.want, ref, err)
+		}
+	}
+	if got, _ := export.FileName(&store.Document{Kind: "adr", ID: "0001", Number: 1, Slug: "a", Status: "accepted"}, blue.LayoutRFC0073); got != "adrs/0001-a.accepted.md" {
+		t.Errorf("adr in rfc-0073: %q", got)
 	}
 	if p, err := export.PlanFileName(&store.Document{Kind: "rfc", ID: "0007", Number: 7, Slug: "my-idea"}); p != "rfcs/0007-my-idea.plan.md" || err != nil {
 		t.Errorf("plan file %q %v", p, err)
@@ -55,7 +83,7 @@ func TestFileNamesRefuseUnsafeInput(t *testing.T) {
 		{Kind: "secret", ID: "0001", Slug: "x", Status: "draft"},
 		{Kind: "decision", ID: "2026-11-25T0244Z-x", Slug: strings.Repeat("x", 260), Status: "recorded"},
 	} {
-		if got, err := export.FileName(&d); err == nil {
+		if got, err := export.FileName(&d, blue.LayoutDB1DA8C); err == nil {
 			t.Errorf("%+v became %q", d, got)
 		}
 	}
@@ -126,7 +154,7 @@ func TestExportNeverWritesOutsideDir(t *testing.T) {
 	if _, err := export.ExportWith(context.Background(), fake{docs: f.docs[:1]}, dir, export.Options{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, "rfcs", "0001-fine.draft.md"))
+	b, _ := os.ReadFile(filepath.Join(dir, "rfcs", "0001-D-fine.md"))
 	if !strings.Contains(string(b), "| **Status** | Draft |") {
 		t.Errorf("status row not fixed:\n%s", b)
 	}

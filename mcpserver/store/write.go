@@ -37,6 +37,28 @@ func (s *Store) NextNumber(ctx context.Context, kind string) (int, error) {
 	return int(n), nil
 }
 
+// RaiseCounter makes the kind's counter at least n, so NextNumber never
+// hands out a number an imported document already has. One conditional
+// UpdateItem: a counter already past n is left alone.
+func (s *Store) RaiseCounter(ctx context.Context, kind string, n int) error {
+	if err := checkKind(kind); err != nil {
+		return err
+	}
+	e := newExpr()
+	_, err := s.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.o.Table),
+		Key:                       keyOf(kindPK(kind), counterSK(kind)),
+		UpdateExpression:          aws.String("SET " + e.n(attrN) + " = " + e.v(nv(int64(n)))),
+		ConditionExpression:       aws.String("attribute_not_exists(" + e.n(attrN) + ") OR " + e.n(attrN) + " < " + e.v(nv(int64(n)))),
+		ExpressionAttributeNames:  e.nameMap(),
+		ExpressionAttributeValues: e.valueMap(),
+	})
+	if err != nil && !isCCF(err) {
+		return fmt.Errorf("raise counter %s: %w", kind, err)
+	}
+	return nil
+}
+
 // Create stores a new document: ErrExists when the kind already has this id
 // (live, soft-deleted or being purged) or a live document with the same title
 // (case-insensitive). On success d.Version is 1 and d's times are set.

@@ -291,6 +291,11 @@ func TestOnboardSubcommand(t *testing.T) {
 	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "bucket") {
 		t.Errorf("export without --bucket: %v %s", err, out)
 	}
+	imp := exec.Command(bin, "import", "--bucket", "b", "--table", "t")
+	imp.Env = nil
+	if out, err := imp.CombinedOutput(); err == nil || !strings.Contains(string(out), "--kms-key-id is required") {
+		t.Errorf("import without --kms-key-id: %v %s", err, out)
+	}
 }
 
 func run(m *testing.M) int {

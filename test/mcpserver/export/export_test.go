@@ -149,7 +149,9 @@ func TestExportWritesBluesLayout(t *testing.T) {
 	ts := func(title string) string { return d[title].ID } // the tools' <UTC ts>-<slug> ids
 	dir := filepath.Join(t.TempDir(), ".blue", "docs")
 
-	sum, err := export.Export(context.Background(), te.reader(), dir)
+	// The layout of the last MCP server: every kind named by a status suffix.
+	legacy := export.Options{Layout: blue.LayoutDB1DA8C}
+	sum, err := export.ExportWith(context.Background(), te.reader(), dir, legacy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +233,7 @@ func TestExportWritesBluesLayout(t *testing.T) {
 	}
 
 	// A second export changes nothing.
-	sum, err = export.Export(context.Background(), te.reader(), dir)
+	sum, err = export.ExportWith(context.Background(), te.reader(), dir, legacy)
 	if err != nil || len(sum.Written) != 0 || len(sum.Removed) != 0 || len(sum.Unchanged) != len(wantFiles) {
 		t.Errorf("second export: %v %+v", err, sum)
 	}
@@ -249,7 +251,7 @@ func TestExportWritesBluesLayout(t *testing.T) {
 	if err := os.WriteFile(stray, []byte("written by hand\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sum, err = export.Export(context.Background(), te.reader(), dir)
+	sum, err = export.ExportWith(context.Background(), te.reader(), dir, legacy)
 	if !errors.Is(err, export.ErrConflict) {
 		t.Fatalf("export over local edits: %v, want ErrConflict", err)
 	}
@@ -261,7 +263,7 @@ func TestExportWritesBluesLayout(t *testing.T) {
 	if read(t, edited) != "# my local notes\n" || read(t, stray) != "written by hand\n" {
 		t.Error("a locally changed file was overwritten")
 	}
-	sum, err = export.ExportWith(context.Background(), te.reader(), dir, export.Options{Force: true})
+	sum, err = export.ExportWith(context.Background(), te.reader(), dir, export.Options{Force: true, Layout: blue.LayoutDB1DA8C})
 	if err != nil || !slices.Equal(sum.Written, []string{"adrs/0001-cache-listings.accepted.md", "prds/0001-faster-lists.impl.md"}) {
 		t.Errorf("forced export: %v %+v", err, sum)
 	}
@@ -295,7 +297,8 @@ func TestRun(t *testing.T) {
 	if !strings.Contains(out.String(), "Exported 12 documents and 2 plans from s3://"+te.tn.Bucket) || !strings.Contains(out.String(), "14 files written") {
 		t.Errorf("output:\n%s", out.String())
 	}
-	if _, err := os.Stat(filepath.Join(dir, "rfcs", "0001-index-cache.accepted.md")); err != nil {
+	// The default is the layout today's Blue CLI reads (RFC 0073).
+	if _, err := os.Stat(filepath.Join(dir, "rfcs", "0001-A-index-cache.md")); err != nil {
 		t.Error(err)
 	}
 	// It read with the client's own credentials, never the server's role.
