@@ -26,6 +26,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+
+	"github.com/superviber/blue-operator/api/contract"
 )
 
 // BlueTenantReconciler turns a BlueTenant into its namespace and objects.
@@ -118,6 +120,9 @@ func (r *BlueTenantReconciler) ensureAll(ctx context.Context, t *bluev1.BlueTena
 	hashes, err := r.ensureTokenSecret(ctx, t)
 	if err != nil {
 		return ctrl.Result{}, errorf("ensure token secret", err)
+	}
+	if err := r.ensureSessionSecret(ctx, t); err != nil {
+		return ctrl.Result{}, errorf("ensure session secret", err)
 	}
 	dep, err := r.ensureDeployment(ctx, t, hashes)
 	if err != nil {
@@ -225,42 +230,81 @@ func (r *BlueTenantReconciler) ensureTokenSecret(ctx context.Context, t *bluev1.
 	if t.Spec.Auth.Mode == bluev1.AuthModeOIDC {
 		return "", nil
 	}
-	var s corev1.Secret
-	key := types.NamespacedName{Namespace: NamespaceFor(t.Name), Name: TokenSecretName}
-	err := r.Client.Get(ctx, key, &s)
-	if err == nil {
-		return tokenHashes(s.Data), nil
-	}
-	if !apierrors.IsNotFound(err) {
-		return "", err
-	}
-	token, err := newToken()
+	data, created, err := r.ensureGenerated(ctx, t, TokenSecretName, func() (*corev1.Secret, error) {
+		token, err := newToken()
+		if err != nil {
+			return nil, err
+		}
+		return buildTokenSecret(t, token), nil
+	})
 	if err != nil {
 		return "", err
 	}
-	s = *buildTokenSecret(t, token)
-	err = r.Client.Create(ctx, &s, client.FieldOwner(FieldManager))
+	if created {
+		r.event(t, corev1.EventTypeNormal, "TokenCreated", "CreateToken", "generated an API token in Secret %s/%s", NamespaceFor(t.Name), TokenSecretName)
+	}
+	return tokenHashes(data), nil
+}
+
+func (r *BlueTenantReconciler) ensureSessionSecret(ctx context.Context, t *bluev1.BlueTenant) error {
+	_, _, err := r.ensureGenerated(ctx, t, contract.SessionSecretName, func() (*corev1.Secret, error) {
+		key, err := randomString()
+		if err != nil {
+			return nil, err
+		}
+		return buildSessionSecret(t, key), nil
+	})
+	return err
+}
+
+// ensureGenerated creates a Secret of generated values once and never
+// overwrites it; it returns the Secret's data and whether this call made it.
+func (r *BlueTenantReconciler) ensureGenerated(ctx context.Context, t *bluev1.BlueTenant, name string, build func() (*corev1.Secret, error)) (map[string][]byte, bool, error) {
+	var s corev1.Secret
+	key := types.NamespacedName{Namespace: NamespaceFor(t.Name), Name: name}
+	err := r.Client.Get(ctx, key, &s)
+	if err == nil {
+		return s.Data, false, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return nil, false, err
+	}
+	want, err := build()
+	if err != nil {
+		return nil, false, err
+	}
+	// Create answers with the stored object, which has no StringData.
+	data := map[string][]byte{}
+	for k, v := range want.StringData {
+		data[k] = []byte(v)
+	}
+	err = r.Client.Create(ctx, want, client.FieldOwner(FieldManager))
 	if apierrors.IsAlreadyExists(err) {
 		// The cache lagged behind an earlier create: read the real one.
 		if err := r.APIReader.Get(ctx, key, &s); err != nil {
-			return "", err
+			return nil, false, err
 		}
-		return tokenHashes(s.Data), nil
+		return s.Data, false, nil
 	}
 	if err != nil {
-		return "", err
+		return nil, false, err
 	}
-	r.event(t, corev1.EventTypeNormal, "TokenCreated", "CreateToken", "generated an API token in Secret %s/%s", key.Namespace, key.Name)
-	return tokenHashes(map[string][]byte{"token": []byte(token)}), nil
+	return data, true, nil
 }
 
 // newToken is 32 random bytes, URL-safe, with a prefix secret scanners know.
 func newToken() (string, error) {
+	b, err := randomString()
+	return "blue_" + b, err
+}
+
+// randomString is 32 random bytes, URL-safe base64 (43 characters).
+func randomString() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generate token: %w", err)
+		return "", fmt.Errorf("generate a secret: %w", err)
 	}
-	return "blue_" + base64.RawURLEncoding.EncodeToString(b), nil
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // ensureDeployment applies the server Deployment and returns it as the API

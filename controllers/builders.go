@@ -84,12 +84,25 @@ func buildServiceAccount(t *bluev1.BlueTenant, o Options) *corev1ac.ServiceAccou
 // created once and never overwritten: the platform team may add keys (one
 // token each) to rotate, and remove old ones.
 func buildTokenSecret(t *bluev1.BlueTenant, token string) *corev1.Secret {
+	return buildGeneratedSecret(t, TokenSecretName, map[string]string{"token": token})
+}
+
+// buildSessionSecret holds the key that signs the server's MCP session ids,
+// so every replica, and a restarted one, knows the ids the tenant's servers
+// issued. Like the token Secret it is made once and never overwritten.
+func buildSessionSecret(t *bluev1.BlueTenant, key string) *corev1.Secret {
+	return buildGeneratedSecret(t, contract.SessionSecretName, map[string]string{contract.SessionSecretKey: key})
+}
+
+// buildGeneratedSecret is a Secret of values the operator generated, owned by
+// the tenant. It is created, not applied: nobody's later edit is reverted.
+func buildGeneratedSecret(t *bluev1.BlueTenant, name string, data map[string]string) *corev1.Secret {
 	s := &corev1.Secret{}
-	s.Name = TokenSecretName
+	s.Name = name
 	s.Namespace = NamespaceFor(t.Name)
 	s.Labels = tenantLabels(t.Name)
 	s.Type = corev1.SecretTypeOpaque
-	s.StringData = map[string]string{"token": token}
+	s.StringData = data
 	ctrl, block := true, true
 	s.OwnerReferences = []metav1.OwnerReference{{
 		APIVersion: bluev1.GroupVersion.String(), Kind: "BlueTenant", Name: t.Name, UID: t.UID,
@@ -132,6 +145,7 @@ func serverEnv(t *bluev1.BlueTenant, o Options, e effective, hashes string) []*c
 		envVar(contract.EnvListenAddr, contract.ListenAddr),
 		envVar(contract.EnvMetricsAddr, contract.MetricsAddr),
 		envVar(contract.EnvPublicURL, EndpointURL(t)),
+		secretEnv(contract.EnvSessionKey, contract.SessionSecretName, contract.SessionSecretKey),
 		envVar("AWS_REGION", t.Spec.AWS.Region),
 		envVar("AWS_DEFAULT_REGION", t.Spec.AWS.Region),
 		envVar("AWS_STS_REGIONAL_ENDPOINTS", "regional"),
@@ -435,7 +449,8 @@ func buildPodDisruptionBudget(t *bluev1.BlueTenant) *policyv1ac.PodDisruptionBud
 func errorf(step string, err error) error { return fmt.Errorf("%s: %w", step, err) }
 
 // DesiredObjects is every object the reconciler applies for a tenant (all but
-// the token Secret, which is created once), in the order it applies them.
+// the token and session Secrets, which are created once), in the order it
+// applies them.
 // Benchmarks use it to apply the same objects without the operator.
 func DesiredObjects(t *bluev1.BlueTenant, o Options, tokenHashes string) []runtime.ApplyConfiguration {
 	objs := []runtime.ApplyConfiguration{
@@ -451,6 +466,11 @@ func DesiredObjects(t *bluev1.BlueTenant, o Options, tokenHashes string) []runti
 		objs = append(objs, buildPodDisruptionBudget(t))
 	}
 	return append(objs, buildDeployment(t, o, tokenHashes))
+}
+
+// SessionSecret is the session-key Secret the reconciler creates for a tenant.
+func SessionSecret(t *bluev1.BlueTenant, key string) *corev1.Secret {
+	return buildSessionSecret(t, key)
 }
 
 // TokenSecret is the token Secret the reconciler creates for a tenant.

@@ -152,6 +152,7 @@ func TestServerEnvByAuth(t *testing.T) {
 			mutate:  func(*bluev1.BlueTenant) {},
 			want:    map[string]string{contract.EnvAuthMode: "token", contract.EnvTokenHashes: "sha256:x", contract.EnvInfisicalMethod: "kubernetes", contract.EnvInfisicalID: "id-acme", contract.EnvInfisicalToken: infisicalTokenDir + "/token", contract.EnvInfisicalPath: "/blue", "AWS_ROLE_ARN": "arn:aws:iam::111111111111:role/blue-hop-acme"},
 			absent:  []string{contract.EnvOIDCIssuer, contract.EnvInfisicalCID},
+			secrets: map[string]string{contract.EnvSessionKey: contract.SessionSecretName + "/" + contract.SessionSecretKey},
 			volumes: 2,
 		},
 		{

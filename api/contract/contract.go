@@ -25,6 +25,9 @@ const (
 	EnvTokenHashes  = "BLUE_TOKEN_SHA256"
 	EnvOIDCIssuer   = "BLUE_OIDC_ISSUER"
 	EnvOIDCAudience = "BLUE_OIDC_AUDIENCE"
+	// EnvSessionKey signs MCP session ids, so that every replica knows the
+	// ones the tenant's servers issued (from the Secret SessionSecretName).
+	EnvSessionKey = "BLUE_SESSION_KEY"
 
 	EnvInfisicalSite   = "INFISICAL_SITE_URL"
 	EnvInfisicalProj   = "INFISICAL_PROJECT_ID"
@@ -35,6 +38,14 @@ const (
 	EnvInfisicalToken  = "INFISICAL_TOKEN_FILE"
 	EnvInfisicalCID    = "INFISICAL_CLIENT_ID"
 	EnvInfisicalSecret = "INFISICAL_CLIENT_SECRET"
+)
+
+// SessionSecretName is the Secret in the tenant's namespace that holds the
+// session key (key SessionSecretKey): made once by the operator, never
+// overwritten.
+const (
+	SessionSecretName = "blue-mcp-session"
+	SessionSecretKey  = "key"
 )
 
 // The server's ports: PortHTTP serves /mcp, /healthz and /readyz; PortMetrics

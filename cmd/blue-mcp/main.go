@@ -78,7 +78,8 @@ type settings struct {
 	maxBody                                                                  int64
 	region, stsEndpoint, s3Endpoint, ddbEndpoint                             string
 	infisical                                                                tenantconfig.Settings
-	shutdown, sessionIdle                                                    time.Duration
+	shutdown, sessionIdle, sessionEvict                                      time.Duration
+	sessionKey                                                               []byte
 	showVersion                                                              bool
 }
 
@@ -117,7 +118,8 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	fs.DurationVar(&s.infisical.Refresh, "infisical-refresh", envDuration(getenv, "BLUE_INFISICAL_REFRESH", 30*time.Second), "how often the Infisical settings are re-read")
 	fs.DurationVar(&s.infisical.Grace, "infisical-grace", envDuration(getenv, "BLUE_INFISICAL_GRACE", 5*time.Minute), "how long cached settings serve while Infisical is unreachable")
 	fs.DurationVar(&s.shutdown, "shutdown-timeout", 20*time.Second, "how long in-flight calls may finish after SIGTERM")
-	fs.DurationVar(&s.sessionIdle, "session-idle", 30*time.Minute, "an MCP session unused this long no longer counts against the tier limit")
+	fs.DurationVar(&s.sessionIdle, "session-idle", envDuration(getenv, "BLUE_SESSION_IDLE", 5*time.Minute), "an MCP session unused this long no longer counts against the tier limit (a client that vanished frees its slot)")
+	fs.DurationVar(&s.sessionEvict, "session-evict-after", envDuration(getenv, "BLUE_SESSION_EVICT_AFTER", 30*time.Second), "on a full tier, a new session takes the slot of the least recently used one unused this long")
 	fs.Int64Var(&s.maxBody, "max-body-bytes", 1<<20, "largest request body accepted")
 	maxSessions := getenv(contract.EnvMaxSessions)
 	fs.BoolVar(&s.showVersion, "version", false, "print the version and exit")
@@ -132,6 +134,13 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	// Universal-auth credentials only from the environment: a flag would show
 	// them in the process list.
 	s.infisical.ClientID, s.infisical.ClientSecret = getenv(contract.EnvInfisicalCID), getenv(contract.EnvInfisicalSecret)
+	// The session key likewise: it signs the session ids every replica accepts.
+	if k := getenv(contract.EnvSessionKey); k != "" {
+		if len(k) < 32 {
+			return s, fmt.Errorf("%s must be at least 32 characters", contract.EnvSessionKey)
+		}
+		s.sessionKey = []byte(k)
+	}
 	tierSessions := map[string]int{"small": 2, "medium": 10, "enterprise": 0}
 	def, ok := tierSessions[s.tier]
 	if !ok {
@@ -226,7 +235,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 
 	srv, err := server.New(ctx, server.Options{
 		Tenant: s.tenant, Version: version, PublicURL: s.publicURL,
-		MaxSessions: s.maxSessions, SessionIdle: s.sessionIdle, MaxBodyBytes: s.maxBody,
+		MaxSessions: s.maxSessions, SessionIdle: s.sessionIdle, SessionEvictAfter: s.sessionEvict, SessionKey: s.sessionKey, MaxBodyBytes: s.maxBody,
 		TokenHashes: splitList(s.tokenHashes), OIDCIssuer: oidcOnly(s, s.oidcIssuer), OIDCAudience: s.oidcAudience,
 		Ready: source.Ready, Log: log, Registry: reg,
 	}, &tools.Service{Store: be.Store})

@@ -28,8 +28,16 @@ type Options struct {
 	PublicURL string
 	// MaxSessions is the tier's concurrent-session limit; 0 is unlimited.
 	MaxSessions int
-	// SessionIdle ends a session nobody used for this long (default 30m).
+	// SessionIdle ends a session nobody used for this long, so a client that
+	// vanished without DELETE frees its slot (default 5m).
 	SessionIdle time.Duration
+	// SessionEvictAfter is how long a session must have been unused before a
+	// new one may take its slot on a full tier (default 30s).
+	SessionEvictAfter time.Duration
+	// SessionKey signs session ids, so that every replica can tell the ids
+	// this tenant's servers issued from made-up ones; without it only this
+	// process's ids verify.
+	SessionKey []byte
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
 
@@ -90,7 +98,10 @@ func New(ctx context.Context, o Options, svc *tools.Service) (*Server, error) {
 		o.MaxBodyBytes = 1 << 20
 	}
 	if o.SessionIdle == 0 {
-		o.SessionIdle = 30 * time.Minute
+		o.SessionIdle = 5 * time.Minute
+	}
+	if o.SessionEvictAfter == 0 {
+		o.SessionEvictAfter = 30 * time.Second
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -102,7 +113,7 @@ func New(ctx context.Context, o Options, svc *tools.Service) (*Server, error) {
 		o.Ready = func() error { return nil }
 	}
 	s := &Server{o: o, metrics: newMetrics(o.Registry)}
-	s.sessions = newSessions(o.MaxSessions, o.SessionIdle, func(n int) { s.metrics.sessions.Set(float64(n)) })
+	s.sessions = newSessions(o.MaxSessions, o.SessionIdle, o.SessionEvictAfter, o.SessionKey, func(n int) { s.metrics.sessions.Set(float64(n)) })
 
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "blue", Title: "Blue (hosted for " + o.Tenant + ")", Version: o.Version}, &mcp.ServerOptions{
 		Instructions: "Blue keeps this team's RFCs, spikes, ADRs, decisions, PRDs, post-mortems, runbooks, audits and dialogues. " +
@@ -121,13 +132,15 @@ func New(ctx context.Context, o Options, svc *tools.Service) (*Server, error) {
 		Stateless:           true,
 		JSONResponse:        true,
 		MaxRequestBodyBytes: o.MaxBodyBytes,
-		// Behind an ingress the Host header is the tenant's public name.
+		// Behind an ingress the Host header is the tenant's public name;
+		// hostGuard checks Host and Origin instead.
 		DisableLocalhostProtection: true,
 	})
 	var mcpHandler http.Handler = s.sessions.handler(streamable)
 	mcpHandler = auth.RequireBearerToken(verifier, bearerOpts)(mcpHandler)
 	mcpHandler = s.countAuthFailures(challenge("blue-"+o.Tenant, mcpHandler))
 	mcpHandler = capBody(o.MaxBodyBytes, mcpHandler)
+	mcpHandler = newHostGuard(o.PublicURL).handler(mcpHandler)
 
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", mcpHandler)

@@ -247,6 +247,12 @@ func TestTokenSecretIsNeverOverwritten(t *testing.T) {
 	var secret corev1.Secret
 	getObj(t, &secret, ns, controllers.TokenSecretName)
 	first := string(secret.Data["token"])
+	var session corev1.Secret
+	getObj(t, &session, ns, contract.SessionSecretName)
+	sessionKey := string(session.Data[contract.SessionSecretKey])
+	if len(sessionKey) < 32 {
+		t.Fatalf("session key of %d characters", len(sessionKey))
+	}
 
 	// Rotation: the platform team adds a second token.
 	secret.Data["token-2"] = []byte("blue_second-token-for-rotation-0123456789")
@@ -266,6 +272,11 @@ func TestTokenSecretIsNeverOverwritten(t *testing.T) {
 	getObj(t, &secret, ns, controllers.TokenSecretName)
 	if string(secret.Data["token"]) != first || len(secret.Data) != 2 {
 		t.Errorf("token secret was rewritten: %d keys", len(secret.Data))
+	}
+	// The session key stays too: rewriting it would end every session.
+	getObj(t, &session, ns, contract.SessionSecretName)
+	if string(session.Data[contract.SessionSecretKey]) != sessionKey {
+		t.Error("session key was rewritten")
 	}
 }
 

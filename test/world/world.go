@@ -217,7 +217,9 @@ type ServerOptions struct {
 	Refresh      time.Duration // Infisical refresh interval (default 30s)
 	Grace        time.Duration
 	MaxBodyBytes int64
-	Log          *slog.Logger
+	// SessionIdle and SessionEvictAfter as server.Options (defaults there).
+	SessionIdle, SessionEvictAfter time.Duration
+	Log                            *slog.Logger
 	// ExtraTokenHashes are accepted too (e.g. rotation).
 	ExtraTokenHashes []string
 }
@@ -283,6 +285,7 @@ func (w *World) Start(t *Tenant, o ServerOptions) (*Running, func(), error) {
 	srv, err := server.New(ctx, server.Options{
 		Tenant: t.Name, Version: "test", PublicURL: base + "/mcp",
 		MaxSessions: o.MaxSessions, MaxBodyBytes: o.MaxBodyBytes,
+		SessionIdle: o.SessionIdle, SessionEvictAfter: o.SessionEvictAfter,
 		TokenHashes: append([]string{tokenHash(t.Token)}, o.ExtraTokenHashes...),
 		Ready:       src.Ready, Log: o.Log, Registry: reg,
 	}, &tools.Service{Store: be.Store})

@@ -184,6 +184,8 @@ func startReplica(t *testing.T, bin string, w *world.World, tn *world.Tenant, na
 		"BLUE_TENANT=" + tn.Name, "BLUE_TIER=small", "BLUE_PUBLIC_URL=http://" + tn.Name + ".mcp.example/mcp",
 		"BLUE_LISTEN_ADDR=127.0.0.1:0", "BLUE_METRICS_ADDR=127.0.0.1:0",
 		"BLUE_AUTH_MODE=token", "BLUE_TOKEN_SHA256=" + strings.TrimSpace(contract.TokenHash(tn.Token)),
+		// Every replica gets the tenant's session key, as from the operator's Secret.
+		contract.EnvSessionKey + "=replicas-test-session-key-0123456789abcdef",
 		"INFISICAL_SITE_URL=" + w.Infisical.URL(), "INFISICAL_PROJECT_ID=" + tn.Project, "INFISICAL_ENVIRONMENT=" + tn.Environment,
 		"INFISICAL_SECRET_PATH=" + tn.SecretPath, "INFISICAL_AUTH_METHOD=universal",
 		"INFISICAL_CLIENT_ID=" + tn.ClientID, "INFISICAL_CLIENT_SECRET=" + tn.ClientSecret,

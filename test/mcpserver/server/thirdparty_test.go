@@ -80,7 +80,7 @@ func TestTypeScriptSDKClient(t *testing.T) {
 	if res.Server != "blue" || res.ProtocolVersion == "" {
 		t.Errorf("initialize: server %q, protocol %q", res.Server, res.ProtocolVersion)
 	}
-	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(res.SessionID) {
+	if !regexp.MustCompile(`^[0-9a-f]{32}\.[0-9a-f]{32}$`).MatchString(res.SessionID) {
 		t.Errorf("session id %q: want the one the session layer issues on initialize", res.SessionID)
 	}
 	if res.ToolCount != len(goTools.Tools) || res.ToolCount < 30 || !res.HasRFCCreate {
