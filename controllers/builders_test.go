@@ -192,6 +192,9 @@ func TestServerEnvByAuth(t *testing.T) {
 					t.Errorf("%s set, want absent", k)
 				}
 			}
+			if ref := env["GOMEMLIMIT"].ValueFrom; ref == nil || ref.ResourceFieldRef == nil || ref.ResourceFieldRef.Resource != "limits.memory" || ref.ResourceFieldRef.ContainerName != ServerName {
+				t.Errorf("GOMEMLIMIT: %+v", env["GOMEMLIMIT"])
+			}
 			for k, ref := range tc.secrets {
 				sel := env[k].ValueFrom
 				if sel == nil || sel.SecretKeyRef == nil || sel.SecretKeyRef.Name+"/"+sel.SecretKeyRef.Key != ref || env[k].Value != "" {

@@ -148,10 +148,13 @@ type AWSSpec struct {
 
 // InfisicalSpec locates the client's Infisical secrets.
 type InfisicalSpec struct {
-	// SiteURL is the Infisical instance, e.g. https://app.infisical.com.
+	// SiteURL is the Infisical instance, e.g. https://app.infisical.com. It
+	// must use https (the login sends credentials); plain http is allowed
+	// only for a loopback address, as in the local stack.
 	// +kubebuilder:default="https://app.infisical.com"
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:Pattern=`^https?://[^\s/]+(/[^\s]*)?$`
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') || self.matches('^http://(127\\\\.0\\\\.0\\\\.1|localhost|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$')",message="infisical.siteURL must use https:// (plain http only for a loopback address such as http://127.0.0.1:8080)"
 	// +optional
 	SiteURL string `json:"siteURL,omitempty"`
 

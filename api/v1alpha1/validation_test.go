@@ -73,6 +73,8 @@ func TestInvalidTenantsAreRefused(t *testing.T) {
 		{"name too long for the namespace", func(b *bluev1.BlueTenant) { b.Name = strings.Repeat("a", 59) }, "at most 58 characters"},
 		{"name with a dot", func(b *bluev1.BlueTenant) { b.Name = "acme.corp" }, "must be a DNS label"},
 		{"unknown tier", func(b *bluev1.BlueTenant) { b.Spec.Tier = "huge" }, `supported values: "small", "medium", "enterprise"`},
+		{"plain http Infisical", func(b *bluev1.BlueTenant) { b.Spec.Infisical.SiteURL = "http://infisical.example.com" }, "infisical.siteURL must use https://"},
+		{"plain http Infisical on a look-alike host", func(b *bluev1.BlueTenant) { b.Spec.Infisical.SiteURL = "http://127.0.0.1.evil.example" }, "infisical.siteURL must use https://"},
 		{"host with scheme", func(b *bluev1.BlueTenant) { b.Spec.Endpoint.Host = "https://acme.example.com" }, "endpoint.host must be a lower-case DNS name"},
 		{"host with path", func(b *bluev1.BlueTenant) { b.Spec.Endpoint.Host = "acme.example.com/mcp" }, "endpoint.host must be a lower-case DNS name"},
 		{"single-label host", func(b *bluev1.BlueTenant) { b.Spec.Endpoint.Host = "localhost" }, "endpoint.host must be a lower-case DNS name"},
@@ -157,5 +159,19 @@ func TestDataLocationIsImmutable(t *testing.T) {
 	cp.Spec.Endpoint.Host = "pinned.example.org"
 	if err := k8s.Update(ctx, cp); err != nil {
 		t.Fatalf("changing tier and host: %v", err)
+	}
+}
+
+// What the server accepts at start, the API server accepts too.
+func TestInfisicalOnLoopbackIsAccepted(t *testing.T) {
+	ctx := context.Background()
+	for i, site := range []string{"http://127.0.0.1:8200", "http://localhost:8200/", "https://eu.infisical.com"} {
+		bt := valid(fmt.Sprintf("loopback-%d", i))
+		bt.Spec.Infisical.SiteURL = site
+		if err := k8s.Create(ctx, bt); err != nil {
+			t.Errorf("%s refused: %v", site, err)
+			continue
+		}
+		_ = k8s.Delete(ctx, bt)
 	}
 }

@@ -5,13 +5,16 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +67,7 @@ type Server struct {
 	handler  http.Handler
 	metrics  *metrics
 	sessions *sessions
+	notReady atomic.Value // string: the last readiness failure logged, "" when ready
 }
 
 type metrics struct {
@@ -187,9 +191,24 @@ func (s *Server) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{Registry: s.o.Registry})
 }
 
+// readyz answers the unauthenticated probe with a status word only: why the
+// tenant cannot be served (revoked access, a broken setting) is for the
+// logs and metrics, not for whoever can reach the port.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
-	if err := s.o.Ready(); err != nil {
-		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+	err := s.o.Ready()
+	why := ""
+	if err != nil {
+		why = err.Error()
+	}
+	if prev, _ := s.notReady.Swap(why).(string); prev != why {
+		if why != "" {
+			s.o.Log.Warn("not ready", "event", "not_ready", "tenant", s.o.Tenant, "reason", why)
+		} else {
+			s.o.Log.Info("ready", "event", "ready", "tenant", s.o.Tenant)
+		}
+	}
+	if err != nil {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
 		return
 	}
 	_, _ = w.Write([]byte("ok\n"))
@@ -243,6 +262,9 @@ func (r *statusRecorder) Flush() {
 // arguments, content, tokens or secrets.
 func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if read, isRead := req.(*mcp.ReadResourceRequest); isRead {
+			return s.auditRead(ctx, next, method, read)
+		}
 		call, isCall := req.(*mcp.CallToolRequest)
 		if !isCall {
 			return next(ctx, method, req)
@@ -270,7 +292,7 @@ func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
 		if call.Params != nil {
 			tool = call.Params.Name
 		}
-		if !s.knownTool(tool) {
+		if !s.knownTool(tool) || isUnknownTool(err) {
 			tool = "unknown" // bound the metric's label values
 		}
 		s.metrics.calls.WithLabelValues(tool, outcome).Inc()
@@ -281,6 +303,41 @@ func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
 			slog.String("aws_request_id", info.AWSRequestID()))
 		return res, err
 	}
+}
+
+// isUnknownTool is go-sdk's answer to a call of a tool it does not serve.
+func isUnknownTool(err error) bool {
+	var rpc *jsonrpc.Error
+	return errors.As(err, &rpc) && rpc.Code == jsonrpc.CodeInvalidParams && strings.HasPrefix(rpc.Message, "unknown tool")
+}
+
+// auditRead writes the audit line of a resources/read, as for a tool call:
+// the caller, the document's address and the outcome, never its content.
+func (s *Server) auditRead(ctx context.Context, next mcp.MethodHandler, method string, req *mcp.ReadResourceRequest) (mcp.Result, error) {
+	caller := "unknown"
+	if ti := req.Extra; ti != nil && ti.TokenInfo != nil {
+		caller = ti.TokenInfo.UserID
+		ctx = WithCaller(ctx, caller)
+	}
+	info := &tools.CallInfo{}
+	ctx = tools.WithCallInfo(ctx, info)
+	start := time.Now()
+	res, err := next(ctx, method, req)
+	elapsed := time.Since(start)
+	outcome := "success"
+	if err != nil {
+		outcome = "error"
+	}
+	uri := ""
+	if req.Params != nil && len(req.Params.URI) < 256 {
+		uri = req.Params.URI
+	}
+	s.metrics.calls.WithLabelValues("resources/read", outcome).Inc()
+	s.metrics.latency.WithLabelValues("resources/read").Observe(elapsed.Seconds())
+	s.o.Log.LogAttrs(ctx, slog.LevelInfo, "resource read", slog.String("event", "resource_read"), slog.String("tenant", s.o.Tenant),
+		slog.String("caller", caller), slog.String("uri", uri), slog.String("outcome", outcome),
+		slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000), slog.String("aws_request_id", info.AWSRequestID()))
+	return res, err
 }
 
 func (s *Server) knownTool(name string) bool {
