@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -22,8 +23,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 
@@ -93,6 +96,9 @@ func (r *BlueTenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 
 // ensureAll applies every owned object in dependency order.
 func (r *BlueTenantReconciler) ensureAll(ctx context.Context, t *bluev1.BlueTenant, st *statusBuilder) (ctrl.Result, error) {
+	if err := r.checkHost(ctx, t, st); err != nil {
+		return ctrl.Result{}, err
+	}
 	if res, err := r.ensureNamespace(ctx, t, st); err != nil || !res.IsZero() {
 		return res, err
 	}
@@ -136,6 +142,40 @@ func (r *BlueTenantReconciler) apply(ctx context.Context, ac interface {
 	IsApplyConfiguration()
 }) error {
 	return r.Client.Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership)
+}
+
+// checkHost refuses a tenant whose endpoint host an older BlueTenant has:
+// its Ingress would take over that client's endpoint.
+func (r *BlueTenantReconciler) checkHost(ctx context.Context, t *bluev1.BlueTenant, st *statusBuilder) error {
+	var all bluev1.BlueTenantList
+	if err := r.Client.List(ctx, &all); err != nil {
+		return errorf("list tenants", err)
+	}
+	if owner := hostOwner(t, all.Items); owner != nil {
+		st.hostConflict(fmt.Sprintf("endpoint.host %s belongs to BlueTenant %s; give this tenant another host", t.Spec.Endpoint.Host, owner.Name))
+		return errConflict
+	}
+	return nil
+}
+
+// sameHost maps a change of one tenant to the others naming its host, so a
+// refused tenant starts as soon as the owner lets the host go.
+func (r *BlueTenantReconciler) sameHost(ctx context.Context, o client.Object) []reconcile.Request {
+	t, ok := o.(*bluev1.BlueTenant)
+	if !ok {
+		return nil
+	}
+	var all bluev1.BlueTenantList
+	if err := r.Client.List(ctx, &all); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, other := range all.Items {
+		if other.Name != t.Name && strings.EqualFold(other.Spec.Endpoint.Host, t.Spec.Endpoint.Host) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: other.Name}})
+		}
+	}
+	return reqs
 }
 
 // ensureNamespace creates the tenant namespace, refusing to adopt one that
@@ -358,6 +398,15 @@ func (r *BlueTenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		// Status writes (our own included) do not change the generation.
 		For(&bluev1.BlueTenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// A tenant's host going away (deletion, a new host) frees it for the
+		// next one that asked for it. A host changes only with the spec.
+		Watches(&bluev1.BlueTenant{}, handler.EnqueueRequestsFromMapFunc(r.sameHost),
+			builder.WithPredicates(predicate.Funcs{
+				CreateFunc:  func(event.CreateEvent) bool { return false },
+				UpdateFunc:  func(e event.UpdateEvent) bool { return e.ObjectNew.GetGeneration() != e.ObjectOld.GetGeneration() },
+				DeleteFunc:  func(event.DeleteEvent) bool { return true },
+				GenericFunc: func(event.GenericEvent) bool { return false },
+			})).
 		Owns(&corev1.Namespace{}, owned).
 		Owns(&corev1.ServiceAccount{}, owned).
 		Owns(&corev1.Secret{}, owned).

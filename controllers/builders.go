@@ -146,10 +146,6 @@ func serverEnv(t *bluev1.BlueTenant, o Options, e effective, hashes string) []*c
 		envVar(contract.EnvMetricsAddr, contract.MetricsAddr),
 		envVar(contract.EnvPublicURL, EndpointURL(t)),
 		secretEnv(contract.EnvSessionKey, contract.SessionSecretName, contract.SessionSecretKey),
-		// The Go runtime's soft memory limit is the container's: the GC
-		// works harder before the kernel's OOM killer would step in.
-		corev1ac.EnvVar().WithName("GOMEMLIMIT").WithValueFrom(corev1ac.EnvVarSource().
-			WithResourceFieldRef(corev1ac.ResourceFieldSelector().WithContainerName(ServerName).WithResource("limits.memory"))),
 		envVar("AWS_REGION", t.Spec.AWS.Region),
 		envVar("AWS_DEFAULT_REGION", t.Spec.AWS.Region),
 		envVar("AWS_STS_REGIONAL_ENDPOINTS", "regional"),

@@ -48,6 +48,14 @@ func (s *statusBuilder) conflict(msg string) {
 	s.set(bluev1.ConditionProgressing, metav1.ConditionFalse, bluev1.ReasonNamespaceConflict, msg)
 }
 
+// hostConflict: another BlueTenant owns the endpoint host; this one does
+// not run until a person changes one of them.
+func (s *statusBuilder) hostConflict(msg string) {
+	s.set(bluev1.ConditionDegraded, metav1.ConditionTrue, bluev1.ReasonHostConflict, msg)
+	s.set(bluev1.ConditionReady, metav1.ConditionFalse, bluev1.ReasonHostConflict, msg)
+	s.set(bluev1.ConditionProgressing, metav1.ConditionFalse, bluev1.ReasonHostConflict, msg)
+}
+
 // degraded: the operator could not do what the spec asks. Ready keeps what it
 // last said (the server may well still serve) unless it was never set.
 func (s *statusBuilder) degraded(reason, msg string) {

@@ -16,6 +16,7 @@ const (
 	ReasonSuspended             = "Suspended"
 	ReasonNamespaceConflict     = "NamespaceConflict"
 	ReasonNamespaceTerminating  = "NamespaceTerminating"
+	ReasonHostConflict          = "HostConflict"
 	ReasonHopRoleUnset          = "HopRoleUnset"
 	ReasonApplyFailed           = "ApplyFailed"
 	ReasonAsExpected            = "AsExpected"

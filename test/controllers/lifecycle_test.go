@@ -405,3 +405,47 @@ func TestDeletingTenantGarbageCollectsEverything(t *testing.T) {
 		}
 	}
 }
+
+// Attack: a second BlueTenant names another client's endpoint host. It is
+// refused and gets no namespace or Ingress; once the owner is gone it starts.
+func TestEndpointHostIsNeverShared(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	owner := createTenant(t, newTenant("hostowner"))
+	waitCondition(t, "hostowner", bluev1.ConditionDegraded, metav1.ConditionFalse, bluev1.ReasonAsExpected)
+	thief := newTenant("hostthief")
+	thief.Spec.Endpoint.Host = owner.Spec.Endpoint.Host
+	createTenant(t, thief)
+
+	bt := waitCondition(t, "hostthief", bluev1.ConditionDegraded, metav1.ConditionTrue, bluev1.ReasonHostConflict)
+	if msg := condition(bt, bluev1.ConditionDegraded).Message; !strings.Contains(msg, "belongs to BlueTenant hostowner") {
+		t.Errorf("message %q", msg)
+	}
+	if c := condition(bt, bluev1.ConditionReady); c == nil || c.Status != metav1.ConditionFalse {
+		t.Errorf("ready: %+v", c)
+	}
+	var ns corev1.Namespace
+	if err := k8s.Get(ctx, key("", controllers.NamespaceFor("hostthief")), &ns); !apierrors.IsNotFound(err) {
+		t.Errorf("the refused tenant got a namespace: %v", err)
+	}
+	var ings networkingv1.IngressList
+	if err := k8s.List(ctx, &ings); err != nil {
+		t.Fatal(err)
+	}
+	for _, ing := range ings.Items {
+		if ing.Namespace != controllers.NamespaceFor("hostowner") && len(ing.Spec.Rules) > 0 && ing.Spec.Rules[0].Host == owner.Spec.Endpoint.Host {
+			t.Errorf("Ingress %s/%s serves the owner's host", ing.Namespace, ing.Name)
+		}
+	}
+
+	// The owner goes; the host is free and the waiting tenant starts.
+	if err := k8s.Delete(ctx, owner); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, "hostthief", bluev1.ConditionDegraded, metav1.ConditionFalse, bluev1.ReasonAsExpected)
+	var ing networkingv1.Ingress
+	getObj(t, &ing, controllers.NamespaceFor("hostthief"), controllers.ServerName)
+	if ing.Spec.Rules[0].Host != owner.Spec.Endpoint.Host {
+		t.Errorf("ingress host %q", ing.Spec.Rules[0].Host)
+	}
+}
