@@ -23,7 +23,7 @@ func TestRFCTransitions(t *testing.T) {
 		{RFCDraft, RFCInProgress, false, "cannot go from draft to in-progress"},
 		{RFCImpl, RFCDraft, false, "final"},
 		{RFCSuperseded, RFCAccepted, false, "final"},
-		{RFCDraft, "done", false, `"done" is not a RFC status`},
+		{RFCDraft, "done", false, `"done" is not an RFC status`},
 		{RFCDraft, RFCDraft, false, "already draft"},
 	}
 	for _, tc := range cases {

@@ -2,7 +2,6 @@ package blue
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -37,18 +36,6 @@ func FormatNumber(n int) string { return fmt.Sprintf("%04d", n) }
 
 // TimestampID is Blue's UTC id for unnumbered kinds: YYYY-MM-DDTHHMMZ.
 func TimestampID(t time.Time) string { return t.UTC().Format("2006-01-02T1504Z") }
-
-// ParseNumber reads "7", "0007" or "RFC 0007" as 7.
-func ParseNumber(s string) (int, bool) {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexAny(s, " #-"); i >= 0 && i < len(s)-1 {
-		if n, err := strconv.Atoi(s[i+1:]); err == nil && n >= 0 {
-			return n, true
-		}
-	}
-	n, err := strconv.Atoi(s)
-	return n, err == nil && n >= 0
-}
 
 // DeSlug turns "my-new-idea" back into words for a title match.
 func DeSlug(s string) string { return strings.ReplaceAll(s, "-", " ") }

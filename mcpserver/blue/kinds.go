@@ -32,6 +32,21 @@ type Kind struct {
 	Suffix map[string]string
 }
 
+// Article is the kind's title with "a" or "an" as it is spoken: "an RFC",
+// "an ADR", "a PRD", "an Audit", "a Spike".
+func (k Kind) Article() string {
+	if k.Title == "" {
+		return "a " + k.Name
+	}
+	first := k.Title[0]
+	acronym := strings.ToUpper(k.Title) == k.Title
+	// Letters whose names start with a vowel sound when spelt out.
+	if strings.IndexByte("AEIOU", first&^0x20) >= 0 || acronym && strings.IndexByte("FHLMNRSX", first) >= 0 {
+		return "an " + k.Title
+	}
+	return "a " + k.Title
+}
+
 // Initial is the status a new document starts in.
 func (k Kind) Initial() string { return k.Statuses[0] }
 
@@ -42,7 +57,7 @@ func (k Kind) HasStatus(s string) bool { return slices.Contains(k.Statuses, s) }
 // if not, why, in words a user can act on.
 func (k Kind) CanMove(from, to string) error {
 	if !k.HasStatus(to) {
-		return fmt.Errorf("%q is not a %s status; use one of: %s", to, k.Title, strings.Join(k.Statuses, ", "))
+		return fmt.Errorf("%q is not %s status; use one of: %s", to, k.Article(), strings.Join(k.Statuses, ", "))
 	}
 	if from == to {
 		return fmt.Errorf("%s is already %s", k.Title, to)

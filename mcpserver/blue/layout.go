@@ -140,7 +140,7 @@ func ParseFileName(plural, name string) (FileRef, error) {
 			return ref, nil
 		}
 	}
-	return bad(fmt.Sprintf("%q is not a %s status suffix", suffix, k.Title))
+	return bad(fmt.Sprintf("%q is not one of the %s status suffixes", suffix, k.Title))
 }
 
 // ParseStatus reads a header's Status value ("In-Progress") as a kind's

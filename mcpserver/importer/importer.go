@@ -172,7 +172,7 @@ func parse(k blue.Kind, ref blue.FileRef, b []byte) (store.Document, error) {
 		// The name says nothing, or RFC 0073's A (accepted or in-progress):
 		// the header decides.
 		if raw != "" && header == "" && !(k.Name == "rfc" && ref.Layout == blue.LayoutRFC0073) {
-			return d, fmt.Errorf("the header's Status %q is not a %s status (%s)", raw, k.Title, strings.Join(k.Statuses, ", "))
+			return d, fmt.Errorf("the header's Status %q is not one of the %s statuses (%s)", raw, k.Title, strings.Join(k.Statuses, ", "))
 		}
 		d.Status = header
 	}
@@ -184,7 +184,7 @@ func parse(k blue.Kind, ref blue.FileRef, b []byte) (store.Document, error) {
 		}
 	}
 	if !k.HasStatus(d.Status) {
-		return d, fmt.Errorf("status %q is not a %s status", d.Status, k.Title)
+		return d, fmt.Errorf("status %q is not one of the %s statuses", d.Status, k.Title)
 	}
 	for key, attr := range map[string]string{"Outcome": "outcome", "Severity": "severity"} {
 		if v := blue.HeaderValue(b, key); v != "" {

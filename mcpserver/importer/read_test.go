@@ -63,7 +63,7 @@ func TestRead(t *testing.T) {
 	for _, want := range []string{
 		"notes: not a folder",
 		"rfcs/0009-orphan.plan.md: a plan without its RFC",
-		`rfcs/0005-x.bogus.md: rfcs/0005-x.bogus.md: "bogus" is not a RFC status suffix`,
+		`rfcs/0005-x.bogus.md: rfcs/0005-x.bogus.md: "bogus" is not one of the RFC status suffixes`,
 		"spikes/not-a-timestamp.md: spikes/not-a-timestamp.md: want YYYY-MM-DDTHHMMZ-slug[.status].md",
 		"dialogues/2026-01-01T0000Z-t.md: dialogues/2026-01-01T0000Z-t.md: a dialogue is <ts>-slug.dialogue[.status].md",
 	} {

@@ -62,7 +62,9 @@ func (s *Service) adrCreate(ctx context.Context, st Store, in ADRCreateIn) (Resu
 	}
 	r := ok(fmt.Sprintf("Recorded ADR %s: %s", d.ID, d.Title))
 	r.Document = view(d, d.Body)
-	return r, nil
+	fields := createdFields(d)
+	fields["linked_rfc"] = orNil(in.RFC)
+	return r.with(fields), nil
 }
 
 func (s *Service) adrGet(ctx context.Context, st Store, in ADRGetIn) (Result, error) {
@@ -70,8 +72,12 @@ func (s *Service) adrGet(ctx context.Context, st Store, in ADRGetIn) (Result, er
 		return Result{}, fmt.Errorf("number must be 0 or more")
 	}
 	d, err := st.Get(ctx, "adr", blue.FormatNumber(in.Number))
-	if err != nil || d.DeletedAt != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && d.DeletedAt != nil:
 		return Result{}, notFound(kind("adr"), blue.FormatNumber(in.Number))
+	case err != nil:
+		// A storage failure is not an answer about the ADR.
+		return Result{}, storeErr("get adr", err)
 	}
 	body, err := withBody(ctx, st, d)
 	if err != nil {
@@ -84,7 +90,23 @@ func (s *Service) adrGet(ctx context.Context, st Store, in ADRGetIn) (Result, er
 	r := ok(fmt.Sprintf("ADR %s: %s, cited by %d documents", d.ID, d.Title, len(refs)))
 	r.Document = view(d, body)
 	r.Documents = refs
-	return r, nil
+	appliesWhen, antiPatterns := adrBullets(strings.Split(string(body), "\n"))
+	referencedBy := []map[string]any{}
+	for _, ref := range refs {
+		referencedBy = append(referencedBy, map[string]any{"type": ref.Kind, "title": ref.Title, "date": ref.CreatedAt})
+	}
+	return r.with(map[string]any{
+		"number": d.Number, "title": d.Title, "content": string(body), "file": filePath(d),
+		"applies_when": nonNil(appliesWhen), "anti_patterns": nonNil(antiPatterns), "referenced_by": referencedBy,
+	}), nil
+}
+
+// nonNil is a list as JSON writes an empty one: [].
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // citing finds the documents that mention ADR n ("ADR 0003", "ADR-3",
@@ -113,9 +135,15 @@ func (s *Service) adrRelevant(ctx context.Context, st Store, in ContextIn) (Resu
 	if err != nil {
 		return Result{}, err
 	}
-	r := ok(fmt.Sprintf("%d ADRs relate to that context", len(hits)))
+	relevant, err := s.relevantADRs(ctx, st, in.Context)
+	if err != nil {
+		return Result{}, err
+	}
+	r := ok(fmt.Sprintf("%d ADRs relate to that context, %d strongly", len(hits), len(relevant)))
 	r.Documents = hits
-	return r, nil
+	// documents: every ADR sharing a word with the context; relevant:
+	// Blue's confident matches (above 0.7), scored as Blue scored them.
+	return r.with(map[string]any{"method": "keyword", "cached": false, "relevant": relevant}), nil
 }
 
 func (s *Service) adrAudit(ctx context.Context, st Store, _ Common) (Result, error) {
@@ -136,7 +164,12 @@ func (s *Service) adrAudit(ctx context.Context, st Store, _ Common) (Result, err
 	r := ok(fmt.Sprintf("%d accepted ADRs to check", len(out)))
 	r.Hint = "The hosted server has no checkout of your code: check each decision against your repository locally."
 	r.Documents = out
-	return r, nil
+	// Blue ran its checks on the local checkout; here every one is skipped.
+	passed := []map[string]any{}
+	for _, d := range out {
+		passed = append(passed, map[string]any{"adr": d.Number, "title": d.Title, "message": "Check skipped: the hosted server has no checkout of your code"})
+	}
+	return r.with(map[string]any{"findings": []map[string]any{}, "passed": passed}), nil
 }
 
 // ADRSupersedeIn are blue_adr_supersede's parameters.

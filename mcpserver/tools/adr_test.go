@@ -46,7 +46,7 @@ func TestADRGetCitations(t *testing.T) {
 	}
 	wantErr(t, f, f.svc.adrGet, ADRGetIn{Number: 9}, `no ADR matches "0009"`)
 	wantErr(t, f, f.svc.adrGet, ADRGetIn{Number: -1}, "number must be 0 or more")
-	run(t, f, f.svc.delete, DeleteIn{DocType: "adr", Title: "2"})
+	run(t, f, f.svc.delete, DeleteIn{DocType: "adr", Title: "2", Force: true}) // accepted: not a draft
 	wantErr(t, f, f.svc.adrGet, ADRGetIn{Number: 2}, `no ADR matches "0002"`)
 }
 

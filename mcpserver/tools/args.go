@@ -26,7 +26,10 @@ import (
 // The schema is the one the SDK would infer (jsonschema.For), so clients see
 // the same tools/list; what it states is enforced below: the arguments are
 // one object, every required property is present and not null, no property
-// is unknown (names match exactly), and every value has its property's type.
+// is unknown (names match exactly), every value has its property's type,
+// a property with an enum (Blue's outcomes, statuses, doc types, ...: see
+// toolEnums) has one of its values, and an object is valid against its
+// schema.
 
 // argSpec is one input type's schema and what decoding checks.
 type argSpec struct {
@@ -47,6 +50,17 @@ type argProp struct {
 	// A whole document body is tagged blue:"markdown" and is checked by its
 	// tool instead.
 	text bool
+	// enum: the values a string property may have, and what they are
+	// ("an RFC status"), for the message.
+	enum *enumArg
+	// object: an object property's schema, which its value must satisfy.
+	object *jsonschema.Resolved
+}
+
+// enumArg is one argument's enum.
+type enumArg struct {
+	what   string // "an RFC status", for messages
+	values []string
 }
 
 var argSpecs sync.Map // reflect.Type → *argSpec; many tools share an input type
@@ -73,19 +87,84 @@ func specFor[In any]() (*argSpec, error) {
 	markdown := markdownProps(t)
 	for name, p := range schema.Properties {
 		isString := func(p *jsonschema.Schema) bool { return p.Type == "string" || slices.Contains(p.Types, "string") }
-		s.props[name] = argProp{
+		ap := argProp{
 			want:         describeType(p),
 			integer:      p.Type == "integer" || slices.Contains(p.Types, "integer"),
 			nullable:     slices.Contains(p.Types, "null"),
 			noNullInside: p.Items != nil && !slices.Contains(p.Items.Types, "null"),
 			text:         !markdown[name] && (isString(p) || p.Items != nil && isString(p.Items)),
 		}
+		if p.Type == "object" || slices.Contains(p.Types, "object") {
+			if ap.object, err = p.Resolve(nil); err != nil {
+				return nil, fmt.Errorf("input schema for %v: property %s: %w", t, name, err)
+			}
+		}
+		s.props[name] = ap
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	s.names = strings.Join(names, ", ")
 	got, _ := argSpecs.LoadOrStore(t, s)
 	return got.(*argSpec), nil
+}
+
+// withEnums is s with enums on some of its properties: a top-level
+// property by its name, a nested one by its path ("expert_pool.experts.tier";
+// arrays are stepped through). The schema advertises them; decodeArgs
+// checks a top-level one itself and a nested one through its object's
+// schema.
+func (s *argSpec) withEnums(enums map[string]enumArg) (*argSpec, error) {
+	if len(enums) == 0 {
+		return s, nil
+	}
+	var schema jsonschema.Schema
+	if err := json.Unmarshal(s.schema, &schema); err != nil {
+		return nil, err
+	}
+	out := &argSpec{props: maps.Clone(s.props), required: s.required, names: s.names}
+	for path, e := range enums {
+		parts := strings.Split(path, ".")
+		top, ok := schema.Properties[parts[0]]
+		if !ok {
+			return nil, fmt.Errorf("enum for %q: no such argument", path)
+		}
+		p := top
+		for _, part := range parts[1:] {
+			for p.Items != nil {
+				p = p.Items
+			}
+			if p = p.Properties[part]; p == nil {
+				return nil, fmt.Errorf("enum for %q: no such property", path)
+			}
+		}
+		for p.Items != nil {
+			p = p.Items
+		}
+		if p.Type != "string" && !slices.Contains(p.Types, "string") {
+			return nil, fmt.Errorf("enum for %q: not a string", path)
+		}
+		p.Enum = make([]any, len(e.values))
+		for i, v := range e.values {
+			p.Enum[i] = v
+		}
+		ap := out.props[parts[0]]
+		if len(parts) == 1 {
+			ap.enum = &enumArg{what: e.what, values: e.values}
+		} else {
+			resolved, err := top.Resolve(nil)
+			if err != nil {
+				return nil, fmt.Errorf("enum for %q: %w", path, err)
+			}
+			ap.object = resolved
+		}
+		out.props[parts[0]] = ap
+	}
+	raw, err := json.Marshal(&schema)
+	if err != nil {
+		return nil, err
+	}
+	out.schema = raw
+	return out, nil
 }
 
 // markdownProps are the JSON names of t's fields tagged blue:"markdown",
@@ -184,6 +263,20 @@ func decodeArgs[In any](spec *argSpec, args json.RawMessage, in *In) error {
 		if p.text && (bytes.Contains(v, []byte("#")) || bytes.Contains(v, []byte(`\u0023`))) {
 			if err := checkText(name, v); err != nil {
 				return err
+			}
+		}
+		if p.enum != nil && !bytes.Equal(v, []byte("null")) {
+			var str string
+			if json.Unmarshal(v, &str) == nil && !slices.Contains(p.enum.values, str) {
+				return fmt.Errorf("argument %q: %q is not %s; use one of: %s", name, str, p.enum.what, strings.Join(p.enum.values, ", "))
+			}
+		}
+		if p.object != nil && !bytes.Equal(v, []byte("null")) {
+			var inst any
+			if json.Unmarshal(v, &inst) == nil {
+				if err := p.object.Validate(inst); err != nil {
+					return fmt.Errorf("argument %q: %v", name, err)
+				}
 			}
 		}
 		if p.noNullInside && len(v) > 0 && v[0] == '[' && bytes.Contains(v, []byte("null")) {

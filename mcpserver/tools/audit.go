@@ -40,5 +40,8 @@ func (s *Service) auditCreate(ctx context.Context, st Store, in AuditCreateIn) (
 	}
 	r := ok(fmt.Sprintf("Started %s audit %q", typ, d.Title))
 	r.Document = view(d, d.Body)
-	return r, nil
+	fields := createdFields(d)
+	fields["audit_type"] = typ
+	fields["date"] = blue.TimestampID(d.CreatedAt)
+	return r.with(fields), nil
 }

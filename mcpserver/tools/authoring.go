@@ -19,8 +19,8 @@ import (
 //
 // What the server owns stays the server's: the heading and header table
 // (status, dates, links, numbers) are kept from the stored document whatever
-// a write sends, and the sections a lifecycle gate reads (serverSections)
-// change only through their own tools.
+// a write sends, and what a lifecycle gate reads (serverSections) changes
+// only through its own tools.
 
 // Size limits of what one write may carry.
 const (
@@ -29,10 +29,32 @@ const (
 	maxSectionName  = 80
 )
 
-// serverSections are the sections a gate reads, by kind: written only by
-// the tools that keep their rules.
-var serverSections = map[string]map[string]string{
-	"prd": {"acceptance criteria": "blue_prd_criteria and blue_prd_criterion_complete"},
+// serverPart is a part of a document a gate reads, which only its tools
+// write.
+type serverPart struct {
+	name    string // as messages call it
+	explain string // what it is, for messages
+	tools   string // the tools that write it
+	// read is everything the gate reads of the part: two bodies it reads
+	// the same of pass or fail the gate alike.
+	read func(body []byte) string
+	// keep puts cur's part into next (a restore of old text).
+	keep func(next, cur []byte) []byte
+}
+
+// serverSections are the parts a gate reads, by kind. A PRD's acceptance
+// criteria are the "- [ ]" lines Blue's parser reads wherever the document
+// has an **Acceptance Criteria** line (under each user story of Blue's
+// template, or in an older "## Acceptance Criteria" section): no body or
+// section write may change, add, remove or duplicate one, or tick it.
+var serverSections = map[string]serverPart{
+	"prd": {
+		name:    "Acceptance Criteria",
+		explain: "every \"- [ ]\" line after an " + blue.CriteriaMarker + " line",
+		tools:   "blue_prd_criteria and blue_prd_criterion_complete",
+		read:    blue.CriteriaKey,
+		keep:    func(next, cur []byte) []byte { return blue.SetCriteria(next, blue.Criteria(cur)) },
+	},
 }
 
 // DocIn names a document of any kind.
@@ -150,9 +172,10 @@ func (s *Service) write(ctx context.Context, st Store, in DocIn, read int64, edi
 	return r, nil
 }
 
-// keepsServerSections refuses a write that changes, adds or duplicates a
-// section a gate reads, or that repeats any section name (a reader takes
-// the first, so a repeat could hide the real one).
+// keepsServerSections refuses a write that changes what a gate reads (a
+// PRD's criteria: changed, added, removed, duplicated or ticked, in any
+// section), or that repeats any section name (a reader takes the first, so
+// a repeat could hide the real one).
 func keepsServerSections(k blue.Kind, old, next []byte) error {
 	seen := map[string]bool{}
 	for _, sec := range blue.Sections(next) {
@@ -162,29 +185,10 @@ func keepsServerSections(k blue.Kind, old, next []byte) error {
 		}
 		seen[name] = true
 	}
-	for name, tool := range serverSections[k.Name] {
-		if blue.SectionText(old, name) != blue.SectionText(next, name) || seen[name] != hasSection(old, name) {
-			return fmt.Errorf("the %s's %q section is kept by the server: change it with %s", k.Title, titleWords(name), tool)
-		}
+	if part, guarded := serverSections[k.Name]; guarded && part.read(old) != part.read(next) {
+		return fmt.Errorf("the %s's %q section is kept by the server (%s): change it with %s", k.Title, part.name, part.explain, part.tools)
 	}
 	return nil
-}
-
-func hasSection(body []byte, name string) bool {
-	for _, sec := range blue.Sections(body) {
-		if strings.EqualFold(sec.Name, name) {
-			return true
-		}
-	}
-	return false
-}
-
-func titleWords(s string) string {
-	words := strings.Fields(s)
-	for i, w := range words {
-		words[i] = strings.ToUpper(w[:1]) + w[1:]
-	}
-	return strings.Join(words, " ")
 }
 
 func (s *Service) sectionWrite(ctx context.Context, st Store, in SectionWriteIn) (Result, error) {
@@ -268,15 +272,12 @@ func (s *Service) revisionRestore(ctx context.Context, st Store, in RevisionRest
 	}
 	k, _ := anyKind(in.DocType)
 	return s.write(ctx, st, in.DocIn, in.Version, func(cur []byte) ([]byte, error) {
-		// The old text, under today's header; the sections the server
-		// keeps stay as they are now.
-		next := old
-		for name := range serverSections[k.Name] {
-			if hasSection(cur, name) {
-				next = blue.ReplaceSection(next, name, blue.SectionText(cur, name))
-			}
+		// The old text, under today's header; what the server keeps stays
+		// as it is now.
+		if part, guarded := serverSections[k.Name]; guarded {
+			return part.keep(old, cur), nil
 		}
-		return next, nil
+		return old, nil
 	})
 }
 

@@ -121,6 +121,99 @@ func TestWritesCannotForgeWhatTheServerOwns(t *testing.T) {
 	}
 }
 
+// The criteria live where Blue's template puts them, under each user story
+// after an **Acceptance Criteria** line, amid text the client writes. No
+// write may change, add, remove, duplicate or tick one, in any section;
+// the story text around them is the client's.
+func TestWritesCannotForgeCriteriaInBluesShape(t *testing.T) {
+	f := newFixture(t)
+	prd := run(t, f, f.svc.prdCreate, PRDCreateIn{Title: "Search"}).Document
+	run(t, f, f.svc.prdCriteria, PRDCriteriaIn{Title: prd.ID, Criteria: []string{"finds by title", "finds by body"}})
+	run(t, f, f.svc.prdApprove, TitleIn{Title: prd.ID})
+	cur := func() *DocView { return run(t, f, f.svc.prdGet, TitleIn{Title: prd.ID}).Document }
+	stories := blue.SectionText([]byte(cur().Content), "User Stories")
+	if !strings.Contains(stories, "**Acceptance Criteria**:\n- [ ] finds by title\n- [ ] finds by body") {
+		t.Fatalf("user stories:\n%s", stories)
+	}
+	section := func(name, text, mode string) error {
+		_, err := f.svc.sectionWrite(f.ctx, f.st, SectionWriteIn{DocIn: DocIn{DocType: "prd", Title: prd.ID}, Section: name, Text: text, Mode: mode, Version: cur().Version})
+		return err
+	}
+	body := func(edit func(string) string) error {
+		d := cur()
+		_, err := f.svc.bodyWrite(f.ctx, f.st, BodyWriteIn{DocIn: DocIn{DocType: "prd", Title: prd.ID}, Body: edit(d.Content), Version: d.Version})
+		return err
+	}
+	for _, tc := range []struct {
+		name  string
+		write func() error
+	}{
+		{"tick in the stories", func() error {
+			return section("User Stories", strings.Replace(stories, "- [ ] finds by title", "- [x] finds by title", 1), "")
+		}},
+		{"tick in the body", func() error { return body(func(b string) string { return strings.ReplaceAll(b, "- [ ]", "- [X]") }) }},
+		{"drop one", func() error {
+			return body(func(b string) string { return strings.Replace(b, "- [ ] finds by body\n", "", 1) })
+		}},
+		{"rename one", func() error {
+			return body(func(b string) string { return strings.Replace(b, "finds by body", "finds anything", 1) })
+		}},
+		{"unmark the list", func() error {
+			return body(func(b string) string {
+				return strings.Replace(b, "**Acceptance Criteria**:", "Acceptance criteria:", 1)
+			})
+		}},
+		{"close the list early", func() error {
+			return body(func(b string) string {
+				return strings.Replace(b, "**Acceptance Criteria**:\n", "**Acceptance Criteria**:\n### Story 2\n", 1)
+			})
+		}},
+		{"a second story's ticked list", func() error {
+			return section("User Stories", "### Story 2: More\n\n**Acceptance Criteria**:\n- [x] faster", "append")
+		}},
+		{"a list in another section", func() error {
+			return section("Users", "Everyone.\n\n**Acceptance Criteria**:\n- [x] finds by title", "")
+		}},
+		{"the same list twice", func() error {
+			return section("Open Questions", "**Acceptance Criteria**:\n- [ ] finds by title\n- [ ] finds by body", "")
+		}},
+		{"an old-style section", func() error { return section("Acceptance Criteria", "- [x] finds by title\n- [x] finds by body", "") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := cur()
+			if err := tc.write(); err == nil {
+				t.Fatalf("accepted")
+			} else if !strings.Contains(err.Error(), `"Acceptance Criteria" section is kept by the server`) {
+				t.Errorf("refused with %q", err)
+			}
+			if got := blue.CriteriaKey([]byte(cur().Content)); got != "- [ ] finds by title\n- [ ] finds by body\n" {
+				t.Errorf("criteria now %q", got)
+			}
+			if cur().Version != before.Version {
+				t.Errorf("a refused write changed the document")
+			}
+			wantStatus(t, run(t, f, f.svc.prdComplete, TitleIn{Title: prd.ID}), "blocked")
+		})
+	}
+	// Restoring the text of version 1 (the template's placeholders) keeps
+	// today's criteria.
+	run(t, f, f.svc.revisionRestore, RevisionRestoreIn{DocIn: DocIn{DocType: "prd", Title: prd.ID}, Revision: 1, Version: cur().Version})
+	if got := blue.CriteriaKey([]byte(cur().Content)); got != "- [ ] finds by title\n- [ ] finds by body\n" {
+		t.Errorf("criteria after a restore %q", got)
+	}
+	// The stories' own text is the client's: rewriting it around the
+	// criteria, or adding a box Blue does not read (indented), is fine.
+	story := strings.Replace(stories, "**As a** [user type]", "**As a** support engineer", 1) + "\n\n  - [x] a note, not a criterion"
+	if err := section("User Stories", story, ""); err != nil {
+		t.Fatalf("story text: %v", err)
+	}
+	wantContains(t, "stories", cur().Content, "**As a** support engineer")
+	wantStatus(t, run(t, f, f.svc.prdComplete, TitleIn{Title: prd.ID}), "blocked")
+	run(t, f, f.svc.prdCriterionComplete, PRDCriterionIn{Title: prd.ID, Criterion: "1"})
+	run(t, f, f.svc.prdCriterionComplete, PRDCriterionIn{Title: prd.ID, Criterion: "2"})
+	wantStatus(t, run(t, f, f.svc.prdComplete, TitleIn{Title: prd.ID}), "success")
+}
+
 // Free text of every tool is refused when it would start a section.
 func TestFreeTextCannotStartASection(t *testing.T) {
 	f := newFixture(t)

@@ -12,7 +12,7 @@ import (
 // progressView is a checklist's completion as the tools answer it.
 func progressView(tasks []blue.Task) *ProgressView {
 	done, total, pct := blue.Progress(tasks)
-	p := &ProgressView{Done: done, Total: total, Percent: pct}
+	p := &ProgressView{Done: done, Completed: done, Total: total, Percent: pct, Percentage: pct}
 	for i, t := range tasks {
 		p.Tasks = append(p.Tasks, TaskView{Index: i + 1, Text: t.Text, Done: t.Done})
 	}

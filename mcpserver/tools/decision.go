@@ -34,5 +34,5 @@ func (s *Service) decisionCreate(ctx context.Context, st Store, in DecisionCreat
 	}
 	r := ok(fmt.Sprintf("Recorded decision %q", d.Title))
 	r.Document = view(d, d.Body)
-	return r, nil
+	return r.with(createdFields(d)), nil
 }

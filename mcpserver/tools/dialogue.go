@@ -9,15 +9,36 @@ import (
 	"github.com/superviber/blue-operator/mcpserver/store"
 )
 
-// DialogueCreateIn are blue_dialogue_create's parameters; alignment
-// dialogues need a local checkout and are not served.
+// DialogueCreateIn are blue_dialogue_create's parameters, all of Blue's;
+// alignment dialogues need a local checkout and are not served, so the
+// alignment-mode ones (expert_pool, panel_size, rotation, model, sources)
+// are accepted and, as Blue did without alignment, ignored.
 type DialogueCreateIn struct {
 	Common
-	Title     string `json:"title" jsonschema:"the dialogue's title"`
-	RFCTitle  string `json:"rfc_title,omitempty" jsonschema:"the RFC it discusses"`
-	Summary   string `json:"summary,omitempty"`
-	Content   string `json:"content,omitempty" jsonschema:"the dialogue itself (markdown)"`
-	Alignment bool   `json:"alignment,omitempty" jsonschema:"alignment dialogues are not available on the hosted server"`
+	Title      string      `json:"title" jsonschema:"the dialogue's title"`
+	RFCTitle   string      `json:"rfc_title,omitempty" jsonschema:"the RFC it discusses"`
+	Summary    string      `json:"summary,omitempty"`
+	Content    string      `json:"content,omitempty" jsonschema:"the dialogue itself (markdown)"`
+	Alignment  bool        `json:"alignment,omitempty" jsonschema:"alignment dialogues are not available on the hosted server"`
+	ExpertPool *ExpertPool `json:"expert_pool,omitempty" jsonschema:"alignment mode only (not served): the judge's expert pool"`
+	PanelSize  int         `json:"panel_size,omitempty" jsonschema:"alignment mode only (not served): experts per round"`
+	Rotation   string      `json:"rotation,omitempty" jsonschema:"alignment mode only (not served): panel rotation"`
+	Model      string      `json:"model,omitempty" jsonschema:"alignment mode only (not served): sonnet, opus or haiku"`
+	Sources    []string    `json:"sources,omitempty" jsonschema:"alignment mode only (not served): files the agents read"`
+}
+
+// ExpertPool is Blue's alignment expert pool (RFC 0048).
+type ExpertPool struct {
+	Domain   string   `json:"domain" jsonschema:"the domain, e.g. Investment Analysis"`
+	Question string   `json:"question,omitempty" jsonschema:"the question deliberated"`
+	Experts  []Expert `json:"experts" jsonschema:"the experts, with role, tier and relevance"`
+}
+
+// Expert is one expert of an ExpertPool.
+type Expert struct {
+	Role      string  `json:"role" jsonschema:"the expert's role, e.g. Risk Manager"`
+	Tier      string  `json:"tier" jsonschema:"core, adjacent or wildcard"`
+	Relevance float64 `json:"relevance" jsonschema:"relevance, 0.0 to 1.0"`
 }
 
 func (s *Service) dialogueCreate(ctx context.Context, st Store, in DialogueCreateIn) (Result, error) {
@@ -50,7 +71,10 @@ func (s *Service) dialogueCreate(ctx context.Context, st Store, in DialogueCreat
 	}
 	r := ok(fmt.Sprintf("Recorded dialogue %q", d.Title))
 	r.Document = view(d, d.Body)
-	return r, nil
+	return r.with(map[string]any{
+		"dialogue": map[string]any{"id": d.ID, "number": numberOrNil(d), "title": d.Title, "file": filePath(d), "linked_rfc": orNil(in.RFCTitle)},
+		"content":  string(d.Body),
+	}), nil
 }
 
 // DialogueListIn adds Blue's rfc_title filter.
@@ -61,11 +85,13 @@ type DialogueListIn struct {
 
 func (s *Service) dialogueList(ctx context.Context, st Store, in DialogueListIn) (Result, error) {
 	if in.RFCTitle == "" {
-		return s.listFiltered(ctx, st, "dialogue", in.ListIn, nil)
+		r, err := s.listFiltered(ctx, st, "dialogue", in.ListIn, nil)
+		return r.with(map[string]any{"rfc_filter": nil}), err
 	}
 	rfc, err := s.find(ctx, st, kind("rfc"), in.RFCTitle, store.ListOptions{})
 	if err != nil {
 		return Result{}, fmt.Errorf("rfc_title: %w", err)
 	}
-	return s.listFiltered(ctx, st, "dialogue", in.ListIn, func(d *store.Document) bool { return d.Attrs[attrRFC] == rfc.ID })
+	r, err := s.listFiltered(ctx, st, "dialogue", in.ListIn, func(d *store.Document) bool { return d.Attrs[attrRFC] == rfc.ID })
+	return r.with(map[string]any{"rfc_filter": in.RFCTitle}), err
 }

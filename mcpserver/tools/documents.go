@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -34,7 +35,7 @@ func (s *Service) list(name string) func(context.Context, Store, ListIn) (Result
 func (s *Service) listFiltered(ctx context.Context, st Store, name string, in ListIn, keep func(*store.Document) bool) (Result, error) {
 	k := kind(name)
 	if in.Status != "" && !k.HasStatus(in.Status) {
-		return Result{}, fmt.Errorf("status %q is not a %s status; use one of: %s", in.Status, k.Title, strings.Join(k.Statuses, ", "))
+		return Result{}, fmt.Errorf("status %q is not %s status; use one of: %s", in.Status, k.Article(), strings.Join(k.Statuses, ", "))
 	}
 	limit := in.Limit
 	switch {
@@ -48,16 +49,42 @@ func (s *Service) listFiltered(ctx context.Context, st Store, name string, in Li
 		return Result{}, storeErr("list "+k.Name, err)
 	}
 	r := Result{Status: "success", NextPageToken: next, Documents: []DocView{}}
+	items := []map[string]any{}
 	for i := range docs {
-		if keep == nil || keep(&docs[i]) {
-			r.Documents = append(r.Documents, *view(&docs[i], nil))
+		d := &docs[i]
+		if keep != nil && !keep(d) {
+			continue
 		}
+		r.Documents = append(r.Documents, *view(d, nil))
+		item, err := blueListItem(ctx, st, k, d)
+		if err != nil {
+			return Result{}, err
+		}
+		items = append(items, item)
 	}
 	r.Message = fmt.Sprintf("%d %s documents", len(r.Documents), k.Title)
 	if next != "" {
 		r.Hint = "More: call again with page_token=next_page_token."
 	}
-	return r, nil
+	// Blue's list answers: the documents under the kind's plural (adrs,
+	// prds, audits, dialogues; rfcs as its unregistered RFC list had them)
+	// and their count.
+	return r.with(map[string]any{k.Plural: items, "count": len(items)}), nil
+}
+
+// blueListItem is one document as Blue's list tool for its kind answered it.
+func blueListItem(ctx context.Context, st Store, k blue.Kind, d *store.Document) (map[string]any, error) {
+	switch k.Name {
+	case "adr":
+		body, err := withBody(ctx, st, d)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"number": d.Number, "title": d.Title, "summary": adrFactsOf(d, body).summary}, nil
+	case "prd":
+		return map[string]any{"title": d.Title, "number": d.Number, "status": d.Status, "path": filePath(d)}, nil
+	}
+	return listItem(d), nil
 }
 
 // getKind reads any document by title (blue_audit_get, blue_dialogue_get).
@@ -70,8 +97,46 @@ func (s *Service) getKind(name string) func(context.Context, Store, TitleIn) (Re
 		}
 		r := ok(fmt.Sprintf("%s %q (%s)", k.Title, d.Title, d.Status))
 		r.Document = view(d, body)
+		switch k.Name {
+		case "audit":
+			return r.with(map[string]any{
+				"id": d.ID, "title": d.Title, "doc_status": d.Status, "file_path": filePath(d), "content": string(body),
+				"created_at": stamp(d.CreatedAt), "updated_at": stamp(d.UpdatedAt),
+			}), nil
+		case "dialogue":
+			linked, err := s.linkedRFCTitle(ctx, st, d)
+			if err != nil {
+				return Result{}, err
+			}
+			return r.with(map[string]any{
+				"dialogue": map[string]any{
+					"id": d.ID, "number": numberOrNil(d), "title": d.Title, "status": d.Status, "file_path": filePath(d),
+					"linked_rfc": linked, "created_at": stamp(d.CreatedAt),
+				},
+				"content": string(body),
+			}), nil
+		}
 		return r, nil
 	}
+}
+
+// linkedRFCTitle is the title of the RFC a document names (its rfc
+// attribute), or nil.
+func (s *Service) linkedRFCTitle(ctx context.Context, st Store, d *store.Document) (any, error) {
+	id := d.Attrs[attrRFC]
+	if id == "" {
+		return nil, nil
+	}
+	rfc, err := st.Get(ctx, "rfc", id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, storeErr("get rfc", err)
+	case rfc.DeletedAt != nil:
+		return nil, nil
+	}
+	return rfc.Title, nil
 }
 
 // moveKind is a status-change tool (blue_audit_complete).
@@ -87,13 +152,13 @@ func (s *Service) moveKind(name, to string) func(context.Context, Store, TitleIn
 		}
 		r := ok(fmt.Sprintf("%s %q is %s", k.Title, d.Title, to))
 		r.Document = view(d, nil)
-		return r, nil
+		return r.with(map[string]any{"title": d.Title, "new_status": to}), nil
 	}
 }
 
 func (s *Service) status(ctx context.Context, st Store, _ Common) (Result, error) {
 	counts := map[string]map[string]int{}
-	var active, ready, stalled []DocView
+	var active, ready, stalled, drafts []DocView
 	now := s.now()
 	for _, k := range blue.Kinds {
 		docs, err := listAll(ctx, st, k.Name, store.ListOptions{})
@@ -111,13 +176,40 @@ func (s *Service) status(ctx context.Context, st Store, _ Common) (Result, error
 				active = append(active, *view(d, nil))
 			case k.Name == "rfc" && d.Status == blue.RFCAccepted:
 				ready = append(ready, *view(d, nil))
+			case k.Name == "rfc" && d.Status == blue.RFCDraft:
+				drafts = append(drafts, *view(d, nil))
 			}
 		}
 	}
 	r := ok(fmt.Sprintf("%d active, %d ready, %d stalled", len(active), len(ready), len(stalled)))
 	r.Data = map[string]any{"counts": counts, "active": active, "ready": ready, "stalled": stalled}
-	r.Hint = "blue_next suggests what to do next."
-	return r, nil
+	r.Hint = statusHint(active, ready, stalled)
+	// Blue's answer: the same lists as work items, and its draft RFCs.
+	return r.with(map[string]any{
+		"active": workItems(active), "ready": workItems(ready), "stalled": workItems(stalled), "drafts": workItems(drafts),
+	}), nil
+}
+
+// statusHint is Blue's one-line hint of blue_status and blue_next.
+func statusHint(active, ready, stalled []DocView) string {
+	switch {
+	case len(stalled) > 0:
+		return fmt.Sprintf("'%s' has not moved for two weeks. blue_next suggests what to do next.", stalled[0].Title)
+	case len(ready) > 0:
+		return fmt.Sprintf("'%s' is ready to implement. Plan it with blue_rfc_plan and move it to in-progress.", ready[0].Title)
+	case len(active) > 0:
+		return fmt.Sprintf("%d item(s) in progress. Use blue_rfc_complete when done.", len(active))
+	}
+	return "Nothing in flight. Use blue_rfc_create to start something new."
+}
+
+// workItems are documents as Blue's status listed them.
+func workItems(docs []DocView) []map[string]any {
+	out := make([]map[string]any, 0, len(docs))
+	for _, d := range docs {
+		out = append(out, map[string]any{"title": d.Title, "status": d.Status, "has_worktree": false, "item_type": d.Kind})
+	}
+	return out
 }
 
 func (s *Service) next(ctx context.Context, st Store, c Common) (Result, error) {
@@ -148,7 +240,8 @@ func (s *Service) next(ctx context.Context, st Store, c Common) (Result, error) 
 	}
 	r := ok(fmt.Sprintf("%d suggestions", len(steps)))
 	r.Data = map[string]any{"next": steps}
-	return r, nil
+	r.Hint = stat.Hint
+	return r.with(map[string]any{"recommendations": steps}), nil
 }
 
 // DeleteIn are blue_delete's parameters.
@@ -157,7 +250,7 @@ type DeleteIn struct {
 	DocType   string `json:"doc_type" jsonschema:"rfc, spike, adr, decision, prd, postmortem or runbook"`
 	Title     string `json:"title" jsonschema:"the document's title, slug or number"`
 	DryRun    bool   `json:"dry_run,omitempty" jsonschema:"say what would happen, change nothing"`
-	Force     bool   `json:"force,omitempty" jsonschema:"delete even a document past draft or one others depend on"`
+	Force     bool   `json:"force,omitempty" jsonschema:"delete a document that is not a draft (ADR dependents still block)"`
 	Permanent bool   `json:"permanent,omitempty" jsonschema:"delete for good instead of the 7-day soft delete"`
 }
 
@@ -189,6 +282,14 @@ func docKind(name string, allowed []string) (blue.Kind, error) {
 	return kind(name), nil
 }
 
+// delete is Blue's blue_delete (crates/blue-mcp/src/handlers/delete.rs at
+// db1da8c): a document with ADR dependents is blocked whatever force says;
+// any document whose status is not draft (of every kind: an accepted ADR,
+// a recorded decision, a spike in progress) needs force; dry_run only
+// reports the blockers and warnings. Blue's dependents query reads its
+// rfc_to_adr links from the ADR's end, so in Blue an ADR that records an
+// RFC cannot be deleted; RFC 0006, which the tool implements, meant an RFC
+// that an ADR records. The hosted server blocks both.
 func (s *Service) delete(ctx context.Context, st Store, in DeleteIn) (Result, error) {
 	k, err := docKind(in.DocType, deletable)
 	if err != nil {
@@ -198,44 +299,97 @@ func (s *Service) delete(ctx context.Context, st Store, in DeleteIn) (Result, er
 	if err != nil {
 		return Result{}, err
 	}
-	var blockers []string
-	if d.Status != k.Initial() && k.Name != "adr" && k.Name != "decision" {
-		blockers = append(blockers, fmt.Sprintf("it is %s, not %s", d.Status, k.Initial()))
-	}
-	if k.Name == "rfc" {
-		adrs, err := listAll(ctx, st, "adr", store.ListOptions{})
-		if err != nil {
-			return Result{}, err
-		}
-		for _, a := range adrs {
-			if a.Attrs[attrRFC] == d.ID {
-				blockers = append(blockers, fmt.Sprintf("ADR %s records it", a.ID))
-			}
-		}
+	deps, err := s.adrDependents(ctx, st, d)
+	if err != nil {
+		return Result{}, err
 	}
 	what := "soft-delete (restorable for 7 days)"
 	if in.Permanent {
 		what = "delete permanently"
 	}
-	if len(blockers) > 0 && !in.Force {
-		return Result{Status: "blocked", Message: fmt.Sprintf("Will not %s %s %q: %s", what, k.Title, d.Title, strings.Join(blockers, "; ")), Hint: "Pass force=true to delete anyway."}, nil
+	files := []string{filePath(d)}
+	if k.Name == "rfc" && d.Attrs[attrPlan] != "" {
+		files = append(files, planFilePath(d))
 	}
+	// Blue compared every kind's status with "draft".
+	nonDraft := d.Status != "draft"
 	if in.DryRun {
-		r := ok(fmt.Sprintf("Would %s %s %q", what, k.Title, d.Title))
+		blockers, warnings := []string{}, []string{}
+		if len(deps) > 0 {
+			blockers = append(blockers, fmt.Sprintf("Has ADR dependents: %s. ADRs are permanent records and cannot be cascade-deleted.", strings.Join(deps, ", ")))
+		}
+		if nonDraft {
+			warnings = append(warnings, fmt.Sprintf("Status is '%s'. Use force=true to delete non-draft documents.", d.Status))
+		}
+		msg := fmt.Sprintf("Would %s %s %q", what, k.Title, d.Title)
+		switch {
+		case len(blockers) > 0:
+			msg = fmt.Sprintf("Would not %s %s %q: %s", what, k.Title, d.Title, blockers[0])
+		case nonDraft:
+			msg += " with force=true: " + warnings[0]
+		}
+		r := ok(msg)
 		r.Document = view(d, nil)
-		return r, nil
+		r.Document.Type = k.Name
+		return r.with(map[string]any{
+			"dry_run":      true,
+			"would_delete": map[string]any{"primary_file": filePath(d), "companion_files": files[1:], "worktree": nil},
+			"blockers":     blockers, "warnings": warnings, "can_proceed": len(blockers) == 0,
+		}), nil
+	}
+	if len(deps) > 0 {
+		return Result{
+			Status:  "blocked",
+			Message: fmt.Sprintf("Will not %s %s %q: it has ADR dependents (%s); ADRs are permanent architectural records and cannot be cascade-deleted", what, k.Title, d.Title, strings.Join(deps, ", ")),
+			Hint:    "Mark it superseded instead of deleting it, or remove the reference between the RFC and the ADR first.",
+		}.with(map[string]any{"adr_dependents": deps}), nil
+	}
+	if nonDraft && !in.Force {
+		return Result{
+			Status:  "requires_force",
+			Message: fmt.Sprintf("Will not %s %s %q: it is %s, not draft", what, k.Title, d.Title, d.Status),
+			Hint:    "Pass force=true to delete anyway.",
+		}.with(map[string]any{"current_status": d.Status}), nil
 	}
 	if in.Permanent {
 		if err := st.Purge(ctx, k.Name, d.ID); err != nil {
 			return Result{}, storeErr("purge "+k.Name, err)
 		}
-		return ok(fmt.Sprintf("Deleted %s %q permanently", k.Title, d.Title)), nil
-	}
-	if err := st.Delete(ctx, k.Name, d.ID, d.Version); err != nil {
+	} else if err := st.Delete(ctx, k.Name, d.ID, d.Version); err != nil {
 		return Result{}, storeErr("delete "+k.Name, err)
 	}
-	r := ok(fmt.Sprintf("Deleted %s %q; blue_restore brings it back within 7 days", k.Title, d.Title))
-	return r, nil
+	fields := map[string]any{"doc_type": k.Name, "title": d.Title, "permanent": in.Permanent, "files_deleted": files, "worktree_removed": false, "restore_command": nil}
+	if in.Permanent {
+		return ok(fmt.Sprintf("Deleted %s %q permanently", k.Title, d.Title)).with(fields), nil
+	}
+	fields["restore_command"] = fmt.Sprintf("blue_restore {\"doc_type\": %q, \"title\": %q}", k.Name, d.Title)
+	return ok(fmt.Sprintf("Deleted %s %q; blue_restore brings it back within 7 days", k.Title, d.Title)).with(fields), nil
+}
+
+// adrDependents are the titles of the documents an ADR link ties d to:
+// for an RFC, the ADRs that record it; for an ADR, the RFC it records.
+func (s *Service) adrDependents(ctx context.Context, st Store, d *store.Document) ([]string, error) {
+	switch d.Kind {
+	case "rfc":
+		adrs, err := listAll(ctx, st, "adr", store.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, a := range adrs {
+			if a.Attrs[attrRFC] == d.ID {
+				out = append(out, fmt.Sprintf("ADR %s %s", a.ID, a.Title))
+			}
+		}
+		return out, nil
+	case "adr":
+		title, err := s.linkedRFCTitle(ctx, st, d)
+		if err != nil || title == nil {
+			return nil, err
+		}
+		return []string{fmt.Sprintf("RFC %s %s", d.Attrs[attrRFC], title)}, nil
+	}
+	return nil, nil
 }
 
 func (s *Service) restore(ctx context.Context, st Store, in DocRefIn) (Result, error) {
@@ -253,7 +407,9 @@ func (s *Service) restore(ctx context.Context, st Store, in DocRefIn) (Result, e
 	if err := st.Restore(ctx, k.Name, d.ID, d.Version); err != nil {
 		return Result{}, storeErr("restore "+k.Name, err)
 	}
-	return ok(fmt.Sprintf("Restored %s %q", k.Title, d.Title)), nil
+	return ok(fmt.Sprintf("Restored %s %q", k.Title, d.Title)).with(map[string]any{
+		"doc_type": k.Name, "title": d.Title, "note": "The document comes back as it was deleted, with its history.",
+	}), nil
 }
 
 func (s *Service) deletedList(ctx context.Context, st Store, in DeletedListIn) (Result, error) {
@@ -266,17 +422,23 @@ func (s *Service) deletedList(ctx context.Context, st Store, in DeletedListIn) (
 		kinds = []string{k.Name}
 	}
 	r := Result{Status: "success", Documents: []DocView{}}
+	items := []map[string]any{}
 	for _, k := range kinds {
 		docs, err := listAll(ctx, st, k, store.ListOptions{OnlyDeleted: true})
 		if err != nil {
 			return Result{}, err
 		}
 		for i := range docs {
-			r.Documents = append(r.Documents, *view(&docs[i], nil))
+			v := view(&docs[i], nil)
+			r.Documents = append(r.Documents, *v)
+			items = append(items, map[string]any{"type": v.Kind, "title": v.Title, "status": v.Status, "deleted_at": v.DeletedAt})
 		}
 	}
 	r.Message = fmt.Sprintf("%d deleted documents", len(r.Documents))
-	return r, nil
+	return r.with(map[string]any{
+		"count": len(items), "deleted_documents": items,
+		"note": "Documents are purged 7 days after deletion (blue_purge_deleted). Use blue_restore to recover.",
+	}), nil
 }
 
 func (s *Service) purgeDeleted(ctx context.Context, st Store, in PurgeIn) (Result, error) {
@@ -305,5 +467,5 @@ func (s *Service) purgeDeleted(ctx context.Context, st Store, in PurgeIn) (Resul
 	}
 	r := ok(fmt.Sprintf("Purged %d documents deleted %d or more days ago", len(purged), days))
 	r.Data = map[string]any{"purged": purged}
-	return r, nil
+	return r.with(map[string]any{"purged_count": len(purged)}), nil
 }

@@ -50,7 +50,7 @@ func TestListPagesAndFilters(t *testing.T) {
 		in   ListIn
 		want string
 	}{
-		{ListIn{Status: "done"}, `status "done" is not a RFC status; use one of: draft, accepted, in-progress, implemented, superseded`},
+		{ListIn{Status: "done"}, `status "done" is not an RFC status; use one of: draft, accepted, in-progress, implemented, superseded`},
 		{ListIn{Limit: 101}, "limit must be between 1 and 100, got 101"},
 		{ListIn{Limit: -1}, "limit must be between 1 and 100, got -1"},
 		{ListIn{PageToken: "forged"}, "list rfc: invalid argument: malformed page token"},
@@ -167,32 +167,70 @@ func TestDeleteRestorePurge(t *testing.T) {
 		f.newRFC(t, "INDEX CACHE")
 		wantErr(t, f, f.svc.restore, DocRefIn{DocType: "rfc", Title: "0001"}, "restore rfc: a document with that title already exists")
 	})
+	// As Blue's blue_delete: ADR dependents block whatever force says; a
+	// document of any kind that is not a draft needs force.
 	t.Run("blockers", func(t *testing.T) {
 		f := newFixture(t)
 		f.rfcAt(t, "Accepted one", "accepted")
 		impl := f.rfcAt(t, "Shipped", "accepted", "in-progress", "implemented")
 		run(t, f, f.svc.adrCreate, ADRCreateIn{Title: "Record it", RFC: impl})
+		run(t, f, f.svc.adrCreate, ADRCreateIn{Title: "Free standing"})
 		run(t, f, f.svc.spikeCreate, SpikeCreateIn{Title: "Done spike", Question: "?"})
 		run(t, f, f.svc.spikeComplete, SpikeCompleteIn{Title: "Done spike", Outcome: "no-action"})
+		run(t, f, f.svc.spikeCreate, SpikeCreateIn{Title: "Open spike", Question: "?"})
+		run(t, f, f.svc.decisionCreate, DecisionCreateIn{Title: "A decision", Decision: "d"})
+		run(t, f, f.svc.postmortemCreate, PostmortemCreateIn{Title: "An outage", Severity: "P3"})
+		run(t, f, f.svc.runbookCreate, RunbookCreateIn{Title: "A runbook"})
+		run(t, f, f.svc.prdCreate, PRDCreateIn{Title: "A draft PRD"})
 		for _, tc := range []struct {
-			in   DeleteIn
-			want string
+			in         DeleteIn
+			wantStatus string
+			want       string
 		}{
-			{DeleteIn{DocType: "rfc", Title: "Accepted one"}, `Will not soft-delete (restorable for 7 days) RFC "Accepted one": it is accepted, not draft`},
-			{DeleteIn{DocType: "rfc", Title: "Shipped", Permanent: true}, `Will not delete permanently RFC "Shipped": it is implemented, not draft; ADR 0001 records it`},
-			{DeleteIn{DocType: "spike", Title: "Done spike", DryRun: true}, "it is complete, not in-progress"},
+			{DeleteIn{DocType: "rfc", Title: "Accepted one"}, "requires_force", `Will not soft-delete (restorable for 7 days) RFC "Accepted one": it is accepted, not draft`},
+			{DeleteIn{DocType: "spike", Title: "Done spike"}, "requires_force", "it is complete, not draft"},
+			{DeleteIn{DocType: "spike", Title: "Open spike"}, "requires_force", "it is in-progress, not draft"},
+			{DeleteIn{DocType: "adr", Title: "Free standing"}, "requires_force", "it is accepted, not draft"},
+			{DeleteIn{DocType: "decision", Title: "A decision"}, "requires_force", "it is recorded, not draft"},
+			{DeleteIn{DocType: "postmortem", Title: "An outage"}, "requires_force", "it is open, not draft"},
+			{DeleteIn{DocType: "runbook", Title: "A runbook"}, "requires_force", "it is active, not draft"},
+			// ADR dependents: force does not help.
+			{DeleteIn{DocType: "rfc", Title: "Shipped", Permanent: true}, "blocked", "it has ADR dependents (ADR 0001 Record it)"},
+			{DeleteIn{DocType: "rfc", Title: "Shipped", Force: true}, "blocked", "it has ADR dependents (ADR 0001 Record it)"},
+			// Blue's own query blocks the ADR that records an RFC.
+			{DeleteIn{DocType: "adr", Title: "Record it", Force: true}, "blocked", "it has ADR dependents (RFC 0002 Shipped)"},
 		} {
 			r := run(t, f, f.svc.delete, tc.in)
-			wantStatus(t, r, "blocked")
-			if r.Message != tc.want && !strings.HasSuffix(r.Message, tc.want) {
-				t.Errorf("%+v: %q, want %q", tc.in, r.Message, tc.want)
+			wantStatus(t, r, tc.wantStatus)
+			wantContains(t, "message", r.Message, tc.want)
+			if tc.wantStatus == "requires_force" {
+				wantContains(t, "hint", r.Hint, "force=true")
+				if r.Blue["current_status"] == nil {
+					t.Errorf("%+v: no current_status", tc.in)
+				}
+			} else if len(r.Blue["adr_dependents"].([]string)) != 1 {
+				t.Errorf("%+v: adr_dependents %v", tc.in, r.Blue["adr_dependents"])
 			}
-			wantContains(t, "hint", r.Hint, "force=true")
 		}
-		// ADRs and decisions have no draft to be in.
-		wantStatus(t, run(t, f, f.svc.delete, DeleteIn{DocType: "adr", Title: "1", DryRun: true}), "success")
-		// force overrides.
-		wantStatus(t, run(t, f, f.svc.delete, DeleteIn{DocType: "rfc", Title: "Accepted one", Force: true}), "success")
+		if f.st.doc("rfc", impl).DeletedAt != nil || f.st.doc("adr", "0001").DeletedAt != nil {
+			t.Errorf("a blocked delete deleted")
+		}
+		// A dry run reports what would block or need force, and changes nothing.
+		dry := run(t, f, f.svc.delete, DeleteIn{DocType: "rfc", Title: "Shipped", DryRun: true})
+		wantStatus(t, dry, "success")
+		if dry.Blue["can_proceed"] != false || len(dry.Blue["blockers"].([]string)) != 1 || len(dry.Blue["warnings"].([]string)) != 1 || dry.Document.Type != "rfc" {
+			t.Errorf("dry run: %+v", dry.Blue)
+		}
+		dry = run(t, f, f.svc.delete, DeleteIn{DocType: "spike", Title: "Done spike", DryRun: true})
+		if dry.Blue["can_proceed"] != true || !strings.Contains(dry.Message, "with force=true") {
+			t.Errorf("dry run of a spike: %s %+v", dry.Message, dry.Blue)
+		}
+		// A draft needs no force; force overrides the status.
+		wantStatus(t, run(t, f, f.svc.delete, DeleteIn{DocType: "prd", Title: "A draft PRD"}), "success")
+		for _, in := range []DeleteIn{{DocType: "rfc", Title: "Accepted one"}, {DocType: "spike", Title: "Open spike"}, {DocType: "decision", Title: "A decision"}, {DocType: "adr", Title: "Free standing"}} {
+			in.Force = true
+			wantStatus(t, run(t, f, f.svc.delete, in), "success")
+		}
 		if f.st.doc("rfc", "0001").DeletedAt == nil {
 			t.Errorf("forced delete did not delete")
 		}
@@ -225,7 +263,7 @@ func TestDeleteRestorePurge(t *testing.T) {
 		f.newRFC(t, "Recent")
 		f.newRFC(t, "Live")
 		run(t, f, f.svc.delete, DeleteIn{DocType: "rfc", Title: "Old"})
-		run(t, f, f.svc.delete, DeleteIn{DocType: "decision", Title: "Old decision"})
+		run(t, f, f.svc.delete, DeleteIn{DocType: "decision", Title: "Old decision", Force: true}) // recorded: not a draft
 		f.clock.Advance(5 * 24 * time.Hour)
 		run(t, f, f.svc.delete, DeleteIn{DocType: "rfc", Title: "Recent"})
 		f.clock.Advance(2 * 24 * time.Hour) // Old: 7 days ago; Recent: 2

@@ -26,6 +26,8 @@ import (
 //   - every error wraps store.ErrNotFound, ErrExists, ErrConflict or
 //     ErrInvalid, as the real store's do, so the tools' error mapping runs;
 //   - NextNumber is a per-kind counter from 1;
+//   - GetByTitle finds a live document by title, compared as Create
+//     compares titles (the store's title index);
 //   - Create is create-if-absent: ErrExists when the id is taken (live or
 //     soft-deleted) or a live document of the kind has the title (compared
 //     trimmed, whitespace collapsed, case-insensitively);
@@ -192,6 +194,26 @@ func (m *memStore) Get(_ context.Context, kind, id string) (*store.Document, err
 		return nil, fmt.Errorf("get %s/%s: %w", kind, id, store.ErrNotFound)
 	}
 	return memClone(&md.d), nil
+}
+
+// GetByTitle is the store's title index: the kind's live document with
+// the title (compared as the store compares titles), ErrNotFound if none.
+func (m *memStore) GetByTitle(_ context.Context, kind, title string) (*store.Document, error) {
+	if err := m.enter("GetByTitle"); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := memCheckKind(kind); err != nil {
+		return nil, err
+	}
+	norm := memNormTitle(title)
+	for _, md := range m.docs[kind] {
+		if md.d.DeletedAt == nil && memNormTitle(md.d.Title) == norm {
+			return memClone(&md.d), nil
+		}
+	}
+	return nil, fmt.Errorf("get %s by title: %w", kind, store.ErrNotFound)
 }
 
 func (m *memStore) Update(_ context.Context, d *store.Document) error {

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,10 +16,22 @@ func TestPRDAcceptanceGate(t *testing.T) {
 	}
 	criteria := func() []blue.Task {
 		t.Helper()
-		return blue.Tasks(blue.SectionText(f.st.doc("prd", "0001").Body, "Acceptance Criteria"))
+		return blue.Criteria(f.st.doc("prd", "0001").Body)
 	}
+	// As Blue: a new PRD has its template's placeholder criteria, unticked,
+	// so it does not complete as it is.
+	if got := criteria(); len(got) != 2 || got[0].Text != "[Criterion 1]" || got[0].Done || got[1].Done {
+		t.Fatalf("a new PRD's criteria %+v", got)
+	}
+	wantErr(t, f, f.svc.prdComplete, TitleIn{Title: "1"}, "PRD cannot go from draft to implemented")
+	run(t, f, f.svc.prdApprove, TitleIn{Title: "faster-listings"})
+	fresh := run(t, f, f.svc.prdComplete, TitleIn{Title: "1"})
+	wantStatus(t, fresh, "blocked")
+	if got := fresh.Blue["unchecked"].([]string); !slices.Equal(got, []string{"[Criterion 1]", "[Criterion 2]"}) {
+		t.Errorf("unchecked %v", got)
+	}
+	wantErr(t, f, f.svc.prdApprove, TitleIn{Title: "1"}, "PRD is already approved")
 
-	wantErr(t, f, f.svc.prdCriterionComplete, PRDCriterionIn{Title: "1", Criterion: "1"}, "PRD 0001: there are no items to tick")
 	r = run(t, f, f.svc.prdCriteria, PRDCriteriaIn{Title: "Faster listings", Criteria: []string{"p99 under 100ms", "", "works\nwith 10k docs"}})
 	if r.Message != "PRD 0001 has 2 acceptance criteria" || r.Progress.Total != 2 {
 		t.Fatalf("criteria %s %+v", r.Message, r.Progress)
@@ -26,10 +39,6 @@ func TestPRDAcceptanceGate(t *testing.T) {
 	if got := criteria(); len(got) != 2 || got[1].Text != "works with 10k docs" || got[0].Done {
 		t.Fatalf("stored criteria %+v", got)
 	}
-
-	wantStatus(t, run(t, f, f.svc.prdComplete, TitleIn{Title: "1"}), "blocked")
-	run(t, f, f.svc.prdApprove, TitleIn{Title: "faster-listings"})
-	wantErr(t, f, f.svc.prdApprove, TitleIn{Title: "1"}, "PRD is already approved")
 
 	blocked := run(t, f, f.svc.prdComplete, TitleIn{Title: "1"})
 	wantStatus(t, blocked, "blocked")
@@ -66,10 +75,19 @@ func TestPRDAcceptanceGate(t *testing.T) {
 	if done.Message != "PRD 0001 implemented" || d.Status != "implemented" || !strings.Contains(string(d.Body), "| **Status** | Implemented |") {
 		t.Errorf("complete: %s, stored %s", done.Message, d.Status)
 	}
-	// The other sections survive the criteria rewrites.
-	wantContains(t, "body", string(d.Body), "## Problem\n\nSlow.\n", "## Acceptance Criteria\n\n- [x] works with 10k docs\n- [x] P99 under 100ms\n")
-	if g := run(t, f, f.svc.prdGet, TitleIn{Title: "1"}); g.Progress.Done != 2 || g.Progress.Percent != 100 {
+	// The criteria are where Blue's template has them, in its shape; the
+	// rest of the document survives the rewrites.
+	wantContains(t, "body", string(d.Body), "## Problem\n\nSlow.\n", "### Story 1: [Title]\n",
+		"**So that** [benefit]\n\n**Acceptance Criteria**:\n- [x] works with 10k docs\n- [x] P99 under 100ms\n\n## Success Metrics")
+	if strings.Contains(string(d.Body), "[Criterion 1]") || strings.Contains(string(d.Body), "## Acceptance Criteria") {
+		t.Errorf("placeholders or a second list left:\n%s", d.Body)
+	}
+	g := run(t, f, f.svc.prdGet, TitleIn{Title: "1"})
+	if g.Progress.Done != 2 || g.Progress.Percent != 100 {
 		t.Errorf("get progress %+v", g.Progress)
+	}
+	if ac := g.Blue["acceptance_criteria"].(map[string]any); ac["total"] != 2 || ac["checked"] != 2 {
+		t.Errorf("acceptance_criteria %v", ac)
 	}
 	wantErr(t, f, f.svc.prdComplete, TitleIn{Title: "1"}, "PRD is already implemented")
 
@@ -78,6 +96,36 @@ func TestPRDAcceptanceGate(t *testing.T) {
 	run(t, f, f.svc.prdCriteria, PRDCriteriaIn{Title: "Draft only", Criteria: []string{"done"}})
 	run(t, f, f.svc.prdCriterionComplete, PRDCriterionIn{Title: "Draft only", Criterion: "done"})
 	wantErr(t, f, f.svc.prdComplete, TitleIn{Title: "Draft only"}, "PRD cannot go from draft to implemented")
+
+	// Free text cannot bring criteria of its own.
+	wantErr(t, f, f.svc.prdCreate, PRDCreateIn{Title: "Smuggled", Users: "all\n\n**Acceptance Criteria**:\n- [x] done"}, `argument "users" holds an **Acceptance Criteria** line`)
+	wantErr(t, f, f.svc.prdCreate, PRDCreateIn{Title: "Smuggled", Goals: []string{"**Acceptance Criteria**", "[x] done"}}, `argument "goals"`)
+}
+
+// PRDs written before the hosted server used Blue's template keep their
+// criteria in a "## Acceptance Criteria" section: the gate reads them, and
+// the criteria tools add Blue's marker so Blue's CLI reads them too.
+func TestPRDOlderCriteriaSection(t *testing.T) {
+	f := newFixture(t)
+	d := run(t, f, f.svc.prdCreate, PRDCreateIn{Title: "Old shape"}).Document
+	stored := f.st.doc("prd", d.ID)
+	stored.Body = []byte("# PRD 0001: Old shape\n\n| | |\n|---|---|\n| **Status** | Draft |\n\n---\n\n## Problem\n\nSlow.\n\n## Acceptance Criteria\n\n- [ ] fast\n- [x] cheap\n")
+	if err := f.st.Update(f.ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	run(t, f, f.svc.prdApprove, TitleIn{Title: d.ID})
+	r := run(t, f, f.svc.prdComplete, TitleIn{Title: d.ID})
+	wantStatus(t, r, "blocked")
+	if got := r.Blue["unchecked"].([]string); !slices.Equal(got, []string{"fast"}) {
+		t.Errorf("unchecked %v", got)
+	}
+	run(t, f, f.svc.prdCriterionComplete, PRDCriterionIn{Title: d.ID, Criterion: "fast"})
+	body := f.st.doc("prd", d.ID).Body
+	wantContains(t, "body", string(body), "## Acceptance Criteria\n\n**Acceptance Criteria**:\n- [x] fast\n- [x] cheap\n")
+	if got := blue.Criteria(body); len(got) != 2 || !got[0].Done || !got[1].Done {
+		t.Errorf("criteria %+v", got)
+	}
+	wantStatus(t, run(t, f, f.svc.prdComplete, TitleIn{Title: d.ID}), "success")
 }
 
 func TestReplaceSectionAndPick(t *testing.T) {

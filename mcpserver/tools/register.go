@@ -22,6 +22,9 @@ import (
 func add[In any](r *registry, name, desc string, h func(context.Context, Store, In) (Result, error)) {
 	s := r.svc
 	spec, err := specFor[In]()
+	if err == nil {
+		spec, err = spec.withEnums(toolEnums[name])
+	}
 	if err != nil {
 		r.errs = append(r.errs, fmt.Errorf("tool %s: %w", name, err))
 		return
@@ -86,11 +89,11 @@ func Register(srv *mcp.Server, s *Service) error {
 
 	add(r, "blue_rfc_create", "Create a draft RFC.", s.rfcCreate)
 	add(r, "blue_rfc_get", "Read an RFC with its plan and progress.", s.rfcGet)
-	add(r, "blue_rfc_update_status", "Move an RFC through draft → accepted → in-progress → implemented (or superseded); illegal transitions are refused.", s.rfcUpdateStatus)
+	add(r, "blue_rfc_update_status", "Move an RFC through draft → accepted → in-progress → implemented (or superseded); illegal transitions are refused. Moving to in-progress answers the relevant ADRs.", s.rfcUpdateStatus)
 	add(r, "blue_rfc_plan", "Write an RFC's plan tasks.", s.rfcPlan)
 	add(r, "blue_rfc_task_complete", "Tick one plan task (by index or text).", s.rfcTaskComplete)
 	add(r, "blue_rfc_validate", "Report an RFC's status, empty sections and plan completeness.", s.rfcValidate)
-	add(r, "blue_rfc_complete", "Mark an RFC implemented once at least 70% of its plan is done (moving accepted to in-progress first).", s.rfcComplete)
+	add(r, "blue_rfc_complete", "Mark an accepted or in-progress RFC implemented once at least 70% of its plan is done (an RFC without a plan counts as done), moving accepted to in-progress first.", s.rfcComplete)
 
 	add(r, "blue_spike_create", "Start a time-boxed spike.", s.spikeCreate)
 	add(r, "blue_spike_complete", "Close a spike with an outcome; recommends-implementation needs an RFC naming the spike as its source.", s.spikeComplete)
@@ -103,7 +106,7 @@ func Register(srv *mcp.Server, s *Service) error {
 
 	add(r, "blue_decision_create", "Record a lightweight decision.", s.decisionCreate)
 
-	add(r, "blue_prd_create", "Create a draft PRD.", s.prdCreate)
+	add(r, "blue_prd_create", "Create a draft PRD from Blue's template (its placeholder acceptance criteria block completion until set with blue_prd_criteria).", s.prdCreate)
 	add(r, "blue_prd_get", "Read a PRD with its acceptance criteria.", s.prdGet)
 	add(r, "blue_prd_approve", "Approve a draft PRD.", s.prdApprove)
 	add(r, "blue_prd_complete", "Mark an approved PRD implemented; blocked while any acceptance criterion is unticked.", s.prdComplete)
@@ -112,7 +115,7 @@ func Register(srv *mcp.Server, s *Service) error {
 
 	add(r, "blue_postmortem_create", "Open an incident post-mortem.", s.postmortemCreate)
 	add(r, "blue_postmortem_close", "Close an open post-mortem (hosted addition: Blue had the status but no tool).", s.moveKind("postmortem", "closed"))
-	add(r, "blue_postmortem_action_to_rfc", "Turn a post-mortem action item into an RFC.", s.postmortemActionToRFC)
+	add(r, "blue_postmortem_action_to_rfc", "Turn an action item of a post-mortem's Action Items table (by 1-based index or text) into a draft RFC, linked from the item's RFC column.", s.postmortemActionToRFC)
 
 	add(r, "blue_runbook_create", "Create an operational runbook.", s.runbookCreate)
 	add(r, "blue_runbook_update", "Append an operation or troubleshooting entry to a runbook.", s.runbookUpdate)
@@ -143,7 +146,7 @@ func Register(srv *mcp.Server, s *Service) error {
 	add(r, "blue_doc_revision_get", "Read a document as it was at an old version (hosted addition).", s.revisionGet)
 	add(r, "blue_doc_revision_restore", "Bring back an old version's text as a new write; the status and header stay as they are now (hosted addition).", s.revisionRestore)
 
-	add(r, "blue_delete", "Soft-delete a document (restorable for 7 days), or delete it permanently.", s.delete)
+	add(r, "blue_delete", "Soft-delete a document (restorable for 7 days), or delete it permanently. A document that is not a draft needs force; one with ADR dependents cannot be deleted. dry_run reports what would happen.", s.delete)
 	add(r, "blue_restore", "Undo a soft delete within 7 days.", s.restore)
 	add(r, "blue_deleted_list", "List soft-deleted documents.", s.deletedList)
 	add(r, "blue_purge_deleted", "Permanently delete documents soft-deleted at least N days ago.", s.purgeDeleted)

@@ -116,16 +116,24 @@ func TestRegisterServesTheTools(t *testing.T) {
 			t.Errorf("%s(%v): %q (isError %v), want an error containing %q", tc.tool, tc.args, text, isErr, tc.want)
 		}
 	}
-	// A gate is an answer, not an error.
-	if text, isErr := callText(t, cs, "blue_rfc_complete", map[string]any{"title": "1"}); isErr || !strings.Contains(text, `"status":"blocked"`) {
+	// A gate is an answer, not an error. (A draft RFC cannot complete at
+	// all, and one without a plan counts as done, as in Blue: the gate
+	// needs an accepted RFC with a plan under 70%.)
+	run(t, f, f.svc.rfcCreate, RFCCreateIn{Title: "Gated"})
+	run(t, f, f.svc.rfcUpdateStatus, RFCStatusIn{Title: "Gated", Status: "accepted"})
+	run(t, f, f.svc.rfcPlan, RFCPlanIn{Title: "Gated", Tasks: []string{"a", "b"}})
+	if text, isErr := callText(t, cs, "blue_rfc_complete", map[string]any{"title": "Gated"}); isErr || !strings.Contains(text, `"status":"blocked"`) {
 		t.Errorf("gate: %s", text)
+	}
+	if text, isErr := callText(t, cs, "blue_rfc_complete", map[string]any{"title": "1"}); !isErr || !strings.Contains(text, "can't complete a draft RFC") {
+		t.Errorf("draft: %s", text)
 	}
 
 	rr, err := cs.ReadResource(t.Context(), &mcp.ReadResourceParams{URI: "blue://docs/rfcs/0001"})
 	if err != nil || len(rr.Contents) != 1 || !strings.HasPrefix(rr.Contents[0].Text, "# RFC 0001: Index cache\n") || rr.Contents[0].MIMEType != "text/markdown" {
 		t.Errorf("resource: %v %+v", err, rr)
 	}
-	for _, uri := range []string{"blue://docs/rfcs/0002", "blue://docs/secrets/0001", "blue://docs/rfcs/0001/x", "https://docs/rfcs/0001"} {
+	for _, uri := range []string{"blue://docs/rfcs/0009", "blue://docs/secrets/0001", "blue://docs/rfcs/0001/x", "https://docs/rfcs/0001"} {
 		if _, err := cs.ReadResource(t.Context(), &mcp.ReadResourceParams{URI: uri}); err == nil {
 			t.Errorf("%s: read", uri)
 		}

@@ -21,8 +21,8 @@ func TestRFCStatusTransitions(t *testing.T) {
 		{name: "draft to implemented", to: "implemented", wantErr: "RFC cannot go from draft to implemented; from draft it may go to: accepted, superseded"},
 		{name: "draft to in-progress", to: "in-progress", wantErr: "cannot go from draft to in-progress"},
 		{name: "draft to draft", to: "draft", wantErr: "RFC is already draft"},
-		{name: "unknown status", to: "done", wantErr: `"done" is not a RFC status; use one of: draft, accepted, in-progress, implemented, superseded`},
-		{name: "status is case-sensitive", to: "Accepted", wantErr: "is not a RFC status"},
+		{name: "unknown status", to: "done", wantErr: `"done" is not an RFC status; use one of: draft, accepted, in-progress, implemented, superseded`},
+		{name: "status is case-sensitive", to: "Accepted", wantErr: "is not an RFC status"},
 		{name: "accepted back to draft", path: []string{"accepted"}, to: "draft"},
 		{name: "accepted to in-progress", path: []string{"accepted"}, to: "in-progress"},
 		{name: "accepted to implemented", path: []string{"accepted"}, to: "implemented", wantErr: "cannot go from accepted to implemented"},
@@ -142,15 +142,18 @@ func TestRFCCompleteGate(t *testing.T) {
 		wantMsg     string   // in the message, or the error
 		wantPercent int
 	}{
-		{name: "no plan", tasks: 0, path: []string{"accepted"}, wantStatus: "blocked", wantMsg: "RFC 0001 has 0 of 0 plan tasks done (0%); completing needs at least 70%"},
+		// As Blue: no plan counts as done.
+		{name: "no plan", tasks: 0, path: []string{"accepted"}, wantStatus: "success", wantMsg: "RFC 0001 implemented (accepted → in-progress, → implemented)", wantPercent: 100},
 		{name: "none done", tasks: 4, done: 0, path: []string{"accepted"}, wantStatus: "blocked", wantMsg: "0 of 4 plan tasks done (0%)"},
 		{name: "a quarter", tasks: 4, done: 1, path: []string{"accepted"}, wantStatus: "blocked", wantMsg: "1 of 4 plan tasks done (25%)", wantPercent: 25},
 		{name: "two thirds", tasks: 3, done: 2, path: []string{"accepted"}, wantStatus: "blocked", wantMsg: "2 of 3 plan tasks done (66%)", wantPercent: 66},
 		{name: "exactly 70", tasks: 10, done: 7, path: []string{"accepted"}, wantStatus: "success", wantMsg: "RFC 0001 implemented (accepted → in-progress, → implemented)", wantPercent: 70},
 		{name: "from in-progress", tasks: 4, done: 3, path: []string{"accepted", "in-progress"}, wantStatus: "success", wantMsg: "RFC 0001 implemented (→ implemented)", wantPercent: 75},
 		{name: "all done", tasks: 2, done: 2, path: []string{"accepted"}, wantStatus: "success", wantPercent: 100},
-		{name: "a draft cannot complete", tasks: 1, done: 1, wantMsg: "cannot go from draft to implemented"},
-		{name: "already implemented", tasks: 1, done: 1, path: []string{"accepted", "in-progress", "implemented"}, wantMsg: "RFC is already implemented"},
+		{name: "a draft cannot complete", tasks: 1, done: 1, wantMsg: "RFC 0001 is draft: can't complete a draft RFC"},
+		{name: "a draft without a plan cannot complete", wantMsg: "can't complete a draft RFC"},
+		{name: "a superseded one cannot complete", path: []string{"superseded"}, wantMsg: "can't complete a superseded RFC"},
+		{name: "already implemented", tasks: 1, done: 1, path: []string{"accepted", "in-progress", "implemented"}, wantStatus: "already", wantMsg: "RFC 0001 is already implemented"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
@@ -179,6 +182,15 @@ func TestRFCCompleteGate(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.wantStatus == "already" {
+				// As Blue: a success that says so, and changes nothing.
+				wantStatus(t, r, "success")
+				wantContains(t, "message", r.Message, tc.wantMsg)
+				if r.Blue["already_implemented"] != true || after.Version != before.Version {
+					t.Errorf("already implemented: %+v, version %d → %d", r.Blue, before.Version, after.Version)
+				}
+				return
 			}
 			wantStatus(t, r, tc.wantStatus)
 			wantContains(t, "message", r.Message, tc.wantMsg)

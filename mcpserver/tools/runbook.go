@@ -60,7 +60,7 @@ func (s *Service) runbookCreate(ctx context.Context, st Store, in RunbookCreateI
 	}
 	r := ok(fmt.Sprintf("Created runbook %q with %d actions", d.Title, len(actions)))
 	r.Document = view(d, d.Body)
-	return r, nil
+	return r.with(map[string]any{"title": d.Title, "file": filePath(d), "source_rfc": orNil(in.SourceRFC), "content": string(d.Body)}), nil
 }
 
 func (s *Service) runbookUpdate(ctx context.Context, st Store, in RunbookUpdateIn) (Result, error) {
@@ -72,11 +72,14 @@ func (s *Service) runbookUpdate(ctx context.Context, st Store, in RunbookUpdateI
 	if err != nil {
 		return Result{}, err
 	}
+	changes := []string{}
 	if op != "" {
 		body = blue.AppendToSection(body, "Operations", "- "+op)
+		changes = append(changes, "Added operation: "+op)
 	}
 	if tr != "" {
 		body = blue.AppendToSection(body, "Troubleshooting", "- "+tr)
+		changes = append(changes, "Added troubleshooting: "+tr)
 	}
 	d.Body, d.UpdatedAt = body, s.now()
 	if err := st.Update(ctx, d); err != nil {
@@ -84,7 +87,7 @@ func (s *Service) runbookUpdate(ctx context.Context, st Store, in RunbookUpdateI
 	}
 	r := ok(fmt.Sprintf("Updated runbook %q", d.Title))
 	r.Document = view(d, body)
-	return r, nil
+	return r.with(map[string]any{"title": d.Title, "file": filePath(d), "changes": changes}), nil
 }
 
 func (s *Service) runbookLookup(ctx context.Context, st Store, in ActionIn) (Result, error) {
@@ -106,7 +109,7 @@ func (s *Service) runbookLookup(ctx context.Context, st Store, in ActionIn) (Res
 		}
 	}
 	if best == nil {
-		return Result{Status: "success", Message: fmt.Sprintf("No runbook matches %q", in.Action), Hint: "Create one with blue_runbook_create."}, nil
+		return Result{Status: "success", Message: fmt.Sprintf("No runbook matches %q", in.Action), Hint: "Create one with blue_runbook_create."}.with(map[string]any{"found": false}), nil
 	}
 	body, err := withBody(ctx, st, best)
 	if err != nil {
@@ -114,7 +117,83 @@ func (s *Service) runbookLookup(ctx context.Context, st Store, in ActionIn) (Res
 	}
 	r := ok(fmt.Sprintf("Runbook %q matches %q", best.Title, in.Action))
 	r.Document = view(best, body)
-	return r, nil
+	r.Hint = "Follow the steps above. Use verification to confirm success."
+	return r.with(map[string]any{"found": true, "runbook": map[string]any{
+		"title": best.Title, "file": filePath(best), "actions": nonNil(runbookActions(best)), "operations": runbookOperations(body),
+	}}), nil
+}
+
+// runbookActions are a runbook's registered action phrases.
+func runbookActions(d *store.Document) []string {
+	var out []string
+	for _, a := range strings.Split(d.Attrs[attrActions], "\n") {
+		if a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// runbookOperations are a runbook's operations as Blue's lookup parsed
+// them: each "### Operation: name" block with its "**When to use**:",
+// numbered "**Steps**:", "**Verification**:" and "**Rollback**:"; and each
+// "- item" of the hosted "## Operations" section, by name.
+func runbookOperations(body []byte) []map[string]any {
+	ops := []map[string]any{}
+	var (
+		cur            map[string]any
+		part           string
+		steps          []string
+		verify, rollbk []string
+	)
+	flush := func() {
+		if cur != nil {
+			cur["steps"], cur["verification"], cur["rollback"] = nonNil(steps), strings.Join(verify, "\n"), strings.Join(rollbk, "\n")
+			ops = append(ops, cur)
+		}
+		cur, part, steps, verify, rollbk = nil, "", nil, nil, nil
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if name, found := strings.CutPrefix(line, "### Operation:"); found {
+			flush()
+			cur = map[string]any{"name": strings.TrimSpace(name), "when_to_use": ""}
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, "**When to use**:"):
+			cur["when_to_use"] = strings.TrimSpace(strings.TrimPrefix(line, "**When to use**:"))
+		case strings.HasPrefix(line, "**Steps**:"):
+			part = "steps"
+		case strings.HasPrefix(line, "**Verification**:"):
+			part = "verification"
+		case strings.HasPrefix(line, "**Rollback**:"):
+			part = "rollback"
+		case strings.HasPrefix(line, "## "):
+			flush()
+		default:
+			t := strings.TrimSpace(line)
+			switch {
+			case part == "steps" && len(line) > 1 && line[0] >= '1' && line[0] <= '9' && strings.Contains(line[:min(len(line), 4)], "."):
+				if step := strings.TrimSpace(strings.TrimLeft(line, "0123456789.")); step != "" {
+					steps = append(steps, step)
+				}
+			case part == "verification" && t != "" && !strings.HasPrefix(t, "```"):
+				verify = append(verify, t)
+			case part == "rollback" && t != "" && !strings.HasPrefix(t, "```"):
+				rollbk = append(rollbk, t)
+			}
+		}
+	}
+	flush()
+	for _, line := range strings.Split(blue.SectionText(body, "Operations"), "\n") {
+		if name, found := strings.CutPrefix(strings.TrimSpace(line), "- "); found && strings.TrimSpace(name) != "" {
+			ops = append(ops, map[string]any{"name": strings.TrimSpace(name), "when_to_use": "", "steps": []string{}, "verification": "", "rollback": ""})
+		}
+	}
+	return ops
 }
 
 func (s *Service) runbookActions(ctx context.Context, st Store, _ Common) (Result, error) {
@@ -134,7 +213,13 @@ func (s *Service) runbookActions(ctx context.Context, st Store, _ Common) (Resul
 	for _, a := range actions {
 		n += len(a)
 	}
+	all := []map[string]any{}
+	for _, d := range docs {
+		for _, a := range runbookActions(&d) {
+			all = append(all, map[string]any{"action": a, "runbook": d.Title})
+		}
+	}
 	r := ok(fmt.Sprintf("%d actions in %d runbooks", n, len(actions)))
 	r.Data = map[string]any{"actions": actions}
-	return r, nil
+	return r.with(map[string]any{"actions": all, "count": len(all)}), nil
 }

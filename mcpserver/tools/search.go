@@ -2,8 +2,11 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/superviber/blue-operator/mcpserver/blue"
@@ -38,10 +41,20 @@ func (s *Service) search(ctx context.Context, st Store, in SearchIn) (Result, er
 		limit = 100
 	}
 	var score func(d *store.Document, body string) int
+	fields := map[string]any{"query": q}
 	if rest, isADR := strings.CutPrefix(strings.ToLower(q), "adr:"); isADR {
 		n, valid := blue.ParseNumber(rest)
 		if !valid {
 			return Result{}, fmt.Errorf("adr:N needs a number, got %q", q)
+		}
+		fields["query"] = fmt.Sprintf("adr:%d", n)
+		switch adr, err := st.Get(ctx, "adr", blue.FormatNumber(n)); {
+		case err == nil && adr.DeletedAt == nil:
+			fields["adr_title"] = adr.Title
+		case err == nil || errors.Is(err, store.ErrNotFound):
+			fields["message"] = fmt.Sprintf("ADR %d not found", n)
+		default:
+			return Result{}, storeErr("get adr", err)
 		}
 		score = func(d *store.Document, body string) int {
 			if d.Kind == "adr" && d.Number == n {
@@ -60,24 +73,37 @@ func (s *Service) search(ctx context.Context, st Store, in SearchIn) (Result, er
 			return sc
 		}
 	}
-	hits, err := s.scan(ctx, st, kinds, score)
+	hits, scores, err := s.scanScored(ctx, st, kinds, score)
 	if err != nil {
 		return Result{}, err
 	}
 	if len(hits) > limit {
-		hits = hits[:limit]
+		hits, scores = hits[:limit], scores[:limit]
 	}
 	r := ok(fmt.Sprintf("%d documents match %q", len(hits), q))
 	r.Documents = hits
-	return r, nil
+	results := make([]map[string]any, 0, len(hits))
+	for i, d := range hits {
+		results = append(results, map[string]any{"title": d.Title, "type": d.Kind, "status": d.Status, "score": float64(scores[i])})
+	}
+	fields["count"] = len(results)
+	fields["results"] = results
+	if m, found := fields["message"]; found {
+		delete(fields, "message")
+		r.Message = m.(string) + "; " + r.Message
+	}
+	return r.with(fields), nil
 }
 
+// adrCitation is a mention of an ADR by number: "ADR 0003", "ADR-3",
+// "adr:3", "ADR #3", "ADR 3." (the number is read whole: "adr:12" does not
+// cite ADR 1).
+var adrCitation = regexp.MustCompile(`(?i)\badr[ \t]*[-:#]?[ \t]*(\d+)`)
+
+// citesADR is 1 when body mentions ADR n, else 0.
 func citesADR(body string, n int) int {
-	lower := strings.ToLower(body)
-	for _, form := range []string{
-		fmt.Sprintf("adr %04d", n), fmt.Sprintf("adr-%04d", n), fmt.Sprintf("adr:%d", n), fmt.Sprintf("adr %d ", n), fmt.Sprintf("adr:%04d", n),
-	} {
-		if strings.Contains(lower, form) {
+	for _, m := range adrCitation.FindAllStringSubmatch(body, -1) {
+		if got, err := strconv.Atoi(m[1]); err == nil && got == n {
 			return 1
 		}
 	}
@@ -116,6 +142,12 @@ func overlap(words []string, text string) int {
 // scan scores every live document of the kinds and returns those that score,
 // best first.
 func (s *Service) scan(ctx context.Context, st Store, kinds []string, score func(d *store.Document, body string) int) ([]DocView, error) {
+	hits, _, err := s.scanScored(ctx, st, kinds, score)
+	return hits, err
+}
+
+// scanScored is scan with each hit's score.
+func (s *Service) scanScored(ctx context.Context, st Store, kinds []string, score func(d *store.Document, body string) int) ([]DocView, []int, error) {
 	type hit struct {
 		d     store.Document
 		score int
@@ -124,12 +156,12 @@ func (s *Service) scan(ctx context.Context, st Store, kinds []string, score func
 	for _, k := range kinds {
 		docs, err := listAll(ctx, st, k, store.ListOptions{})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for i := range docs {
 			body, err := withBody(ctx, st, &docs[i])
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if sc := score(&docs[i], string(body)); sc > 0 {
 				hits = append(hits, hit{docs[i], sc})
@@ -138,8 +170,10 @@ func (s *Service) scan(ctx context.Context, st Store, kinds []string, score func
 	}
 	sort.SliceStable(hits, func(i, j int) bool { return hits[i].score > hits[j].score })
 	out := make([]DocView, 0, len(hits))
+	scores := make([]int, 0, len(hits))
 	for i := range hits {
 		out = append(out, *view(&hits[i].d, nil))
+		scores = append(scores, hits[i].score)
 	}
-	return out, nil
+	return out, scores, nil
 }

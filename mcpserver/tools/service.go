@@ -78,8 +78,10 @@ type TitleIn struct {
 // Result is what every tool answers, as Blue did: a status, a message a
 // person can read, an optional hint for the next step, and the data.
 type Result struct {
-	// Status is success, blocked (a lifecycle gate stopped it) or
-	// rfc_required (a spike that recommends implementation needs an RFC).
+	// Status is success, blocked (a lifecycle gate stopped it),
+	// rfc_required (a spike that recommends implementation needs an RFC)
+	// or requires_force (blue_delete of a document that is not a draft),
+	// as Blue answered.
 	Status        string         `json:"status"`
 	Message       string         `json:"message"`
 	Hint          string         `json:"hint,omitempty"`
@@ -92,31 +94,47 @@ type Result struct {
 	// rfc_required answer names blue_rfc_create and its arguments).
 	SuggestedTool string         `json:"suggested_tool,omitempty"`
 	SuggestedArgs map[string]any `json:"suggested_args,omitempty"`
+	// Blue holds the fields Blue's own server answered the tool with, under
+	// Blue's names and in Blue's shapes (docs/blue-tools.md lists them per
+	// tool). They are written at the top level of the answer beside the
+	// hosted fields; where Blue used a name the hosted answer already has
+	// (status, message, hint, document, progress), the hosted field stays
+	// and carries Blue's meaning too (see MarshalJSON).
+	Blue map[string]any `json:"-"`
 }
 
 // DocView is a document as tools show it.
 type DocView struct {
-	Kind      string            `json:"doc_type"`
-	ID        string            `json:"id"`
-	Number    int               `json:"number,omitempty"`
-	Title     string            `json:"title"`
-	Slug      string            `json:"slug"`
-	Status    string            `json:"status"`
-	URI       string            `json:"uri"`
-	Attrs     map[string]string `json:"metadata,omitempty"`
-	Content   string            `json:"content,omitempty"`
-	Version   int64             `json:"version"`
-	CreatedAt string            `json:"created_at"`
-	UpdatedAt string            `json:"updated_at"`
-	DeletedAt string            `json:"deleted_at,omitempty"`
+	Kind   string            `json:"doc_type"`
+	ID     string            `json:"id"`
+	Number int               `json:"number,omitempty"`
+	Title  string            `json:"title"`
+	Slug   string            `json:"slug"`
+	Status string            `json:"status"`
+	URI    string            `json:"uri"`
+	Attrs  map[string]string `json:"metadata,omitempty"`
+	// FilePath is where Blue keeps the file, relative to .blue/docs, as
+	// its answers named it ("rfcs/0001-index-cache.draft.md").
+	FilePath string `json:"file_path,omitempty"`
+	// Type is Blue's name for doc_type in the answers that used it (a
+	// blue_delete dry run's document).
+	Type      string `json:"type,omitempty"`
+	Content   string `json:"content,omitempty"`
+	Version   int64  `json:"version"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+	DeletedAt string `json:"deleted_at,omitempty"`
 }
 
-// ProgressView is a checklist's completion.
+// ProgressView is a checklist's completion: the hosted fields (done,
+// percent, tasks) and Blue's (completed, percentage), which say the same.
 type ProgressView struct {
-	Done    int        `json:"done"`
-	Total   int        `json:"total"`
-	Percent int        `json:"percent"`
-	Tasks   []TaskView `json:"tasks,omitempty"`
+	Done       int        `json:"done"`
+	Completed  int        `json:"completed"`
+	Total      int        `json:"total"`
+	Percent    int        `json:"percent"`
+	Percentage int        `json:"percentage"`
+	Tasks      []TaskView `json:"tasks,omitempty"`
 }
 
 // TaskView is one checklist item.
@@ -132,7 +150,7 @@ func URI(kind, id string) string { return "blue://docs/" + blue.Plural(kind) + "
 func view(d *store.Document, body []byte) *DocView {
 	v := &DocView{
 		Kind: d.Kind, ID: d.ID, Number: d.Number, Title: d.Title, Slug: d.Slug, Status: d.Status,
-		URI: URI(d.Kind, d.ID), Attrs: publicAttrs(d.Attrs), Content: string(body), Version: d.Version,
+		URI: URI(d.Kind, d.ID), Attrs: publicAttrs(d.Attrs), FilePath: filePath(d), Content: string(body), Version: d.Version,
 		CreatedAt: d.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: d.UpdatedAt.UTC().Format(time.RFC3339),
 	}
 	if d.DeletedAt != nil {
@@ -207,29 +225,41 @@ func listAll(ctx context.Context, st Store, kind string, o store.ListOptions) ([
 	}
 }
 
-// find looks a document up as Blue did: exact title, then the title spelt
-// as a slug, then number (or id), then substring; the shortest title wins.
-// A number for a numbered kind goes straight to the item, with no listing.
+// titleIndex is a Store that finds a live document by its exact title
+// without a listing (*store.Store has it; the client's API does not).
+type titleIndex interface {
+	GetByTitle(ctx context.Context, kind, title string) (*store.Document, error)
+}
+
+// find looks a document up in Blue's order (find_document in
+// crates/blue-core/src/store.rs at db1da8c): the exact title; then the
+// reference read as a slug (its '-' as spaces: that title, or a title
+// containing it); then the number ("7", "0007", and the hosted forms "#7"
+// and "RFC 0007") or id; then a title containing the reference. Among
+// several titles that match a step, the shortest wins. An exact title
+// therefore wins over a number: "Phase 1" finds the RFC titled "Phase 1",
+// not RFC 0001. With a store that has a title index, a title or a number
+// is found without listing the kind.
 func (s *Service) find(ctx context.Context, st Store, k blue.Kind, ref string, o store.ListOptions) (*store.Document, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
 		return nil, fmt.Errorf("title is required: give the %s's title, slug or number", k.Title)
 	}
-	if n, isNum := blue.ParseNumber(ref); isNum && k.Numbered && !o.OnlyDeleted {
-		d, err := st.Get(ctx, k.Name, blue.FormatNumber(n))
-		if err == nil && (d.DeletedAt == nil || o.IncludeDeleted) {
-			return d, nil
+	live := !o.OnlyDeleted && !o.IncludeDeleted
+	var (
+		docs   []store.Document
+		listed bool
+	)
+	// first is the document with the shortest title that pred accepts,
+	// from one listing of the kind.
+	first := func(pred func(d *store.Document) bool) (*store.Document, error) {
+		if !listed {
+			var err error
+			if docs, err = listAll(ctx, st, k.Name, o); err != nil {
+				return nil, err
+			}
+			listed = true
 		}
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, storeErr("get "+k.Name, err)
-		}
-	}
-	docs, err := listAll(ctx, st, k.Name, o)
-	if err != nil {
-		return nil, err
-	}
-	lower := strings.ToLower(ref)
-	match := func(pred func(d *store.Document) bool) *store.Document {
 		var best *store.Document
 		for i := range docs {
 			d := &docs[i]
@@ -237,24 +267,66 @@ func (s *Service) find(ctx context.Context, st Store, k blue.Kind, ref string, o
 				best = d
 			}
 		}
-		return best
+		if best == nil {
+			return nil, nil
+		}
+		full, err := st.Get(ctx, best.Kind, best.ID)
+		if err != nil {
+			return nil, storeErr("get "+k.Name, err)
+		}
+		return full, nil
 	}
-	n, isNum := blue.ParseNumber(ref)
-	for _, pred := range []func(d *store.Document) bool{
-		func(d *store.Document) bool { return strings.EqualFold(d.Title, ref) },
-		func(d *store.Document) bool { return strings.EqualFold(d.Title, blue.DeSlug(ref)) || d.Slug == lower },
-		func(d *store.Document) bool { return d.ID == ref || (isNum && d.Number == n && d.Number > 0) },
-		func(d *store.Document) bool { return strings.Contains(strings.ToLower(d.Title), lower) },
-	} {
-		if d := match(pred); d != nil {
-			full, err := st.Get(ctx, d.Kind, d.ID)
-			if err != nil {
-				return nil, storeErr("get "+k.Name, err)
-			}
-			return full, nil
+	found := func(d *store.Document, err error) bool { return d != nil || err != nil }
+
+	// 1. The exact title (compared as the store keeps titles unique).
+	if ti, indexed := st.(titleIndex); indexed && live {
+		d, err := ti.GetByTitle(ctx, k.Name, ref)
+		switch {
+		case err == nil:
+			return d, nil
+		case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid):
+			return nil, storeErr("get "+k.Name, err)
+		}
+	} else if d, err := first(func(d *store.Document) bool { return sameTitle(d.Title, ref) }); found(d, err) {
+		return d, err
+	}
+	lower := strings.ToLower(ref)
+	// 2. The reference as a slug: "index-cache" is "Index cache".
+	if strings.Contains(ref, "-") {
+		words := blue.DeSlug(ref)
+		if d, err := first(func(d *store.Document) bool { return sameTitle(d.Title, words) || d.Slug == lower }); found(d, err) {
+			return d, err
+		}
+		lowerWords := strings.ToLower(words)
+		if d, err := first(func(d *store.Document) bool { return strings.Contains(strings.ToLower(d.Title), lowerWords) }); found(d, err) {
+			return d, err
 		}
 	}
+	// 3. The number, or the id.
+	n, isNum := blue.ParseRef(k, ref)
+	if isNum && k.Numbered && !o.OnlyDeleted {
+		d, err := st.Get(ctx, k.Name, blue.FormatNumber(n))
+		if err == nil && (d.DeletedAt == nil || o.IncludeDeleted) {
+			return d, nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid) {
+			return nil, storeErr("get "+k.Name, err)
+		}
+	}
+	if d, err := first(func(d *store.Document) bool { return d.ID == ref || (isNum && d.Number == n && d.Number > 0) }); found(d, err) {
+		return d, err
+	}
+	// 4. A title containing the reference.
+	if d, err := first(func(d *store.Document) bool { return strings.Contains(strings.ToLower(d.Title), lower) }); found(d, err) {
+		return d, err
+	}
 	return nil, notFound(k, ref)
+}
+
+// sameTitle compares titles as the store does: case-insensitively, with
+// runs of white space as one.
+func sameTitle(a, b string) bool {
+	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
 }
 
 // findWithBody looks a live document up by title, slug or number and loads

@@ -46,7 +46,9 @@ func (s *Service) spikeCreate(ctx context.Context, st Store, in SpikeCreateIn) (
 	}
 	r := ok(fmt.Sprintf("Started spike %q", d.Title))
 	r.Document = view(d, d.Body)
-	return r, nil
+	fields := createdFields(d)
+	fields["date"] = blue.TimestampID(d.CreatedAt)
+	return r.with(fields), nil
 }
 
 func (s *Service) spikeComplete(ctx context.Context, st Store, in SpikeCompleteIn) (Result, error) {
@@ -93,7 +95,7 @@ func (s *Service) spikeComplete(ctx context.Context, st Store, in SpikeCompleteI
 	}
 	r := ok(fmt.Sprintf("Spike %q is %s (%s)", d.Title, to, in.Outcome))
 	r.Document = view(d, nil)
-	return r, nil
+	return r.with(map[string]any{"title": d.Title, "outcome": in.Outcome, "fix_summary": orNil(in.FixSummary)}), nil
 }
 
 // spikeNeedsRFC is Blue's rfc_required answer to a spike that recommends
@@ -116,7 +118,7 @@ func (s *Service) spikeNeedsRFC(ctx context.Context, st Store, d *store.Document
 		SuggestedTool: "blue_rfc_create",
 		SuggestedArgs: map[string]any{"source_spike": d.Title, "problem": problem},
 		Data:          map[string]any{"title": d.Title, "outcome": "recommends-implementation"},
-	}
+	}.with(map[string]any{"title": d.Title, "outcome": "recommends-implementation"})
 	for _, rfc := range rfcs {
 		if rfc.Attrs[attrSourceSpike] == d.ID {
 			r.Message = fmt.Sprintf("Spike %q recommends implementation; RFC %s names it as its source, and the spike closes when that RFC is implemented", d.Title, rfc.ID)

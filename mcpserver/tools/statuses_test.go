@@ -55,6 +55,8 @@ func TestEveryStatusIsReachable(t *testing.T) {
 	prd := run(t, f, f.svc.prdCreate, PRDCreateIn{Title: "P"}).Document
 	note(prd)
 	note(run(t, f, f.svc.prdApprove, TitleIn{Title: prd.ID}).Document)
+	run(t, f, f.svc.prdCriteria, PRDCriteriaIn{Title: prd.ID, Criteria: []string{"it works"}})
+	run(t, f, f.svc.prdCriterionComplete, PRDCriterionIn{Title: prd.ID, Criterion: "1"})
 	note(run(t, f, f.svc.prdComplete, TitleIn{Title: prd.ID}).Document)
 
 	pm := run(t, f, f.svc.postmortemCreate, PostmortemCreateIn{Title: "Outage", Severity: "P2"}).Document

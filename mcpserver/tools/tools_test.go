@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/superviber/blue-operator/mcpserver/blue"
+	"github.com/superviber/blue-operator/mcpserver/store"
 )
 
 // The handlers are called directly, over memStore (memstore_test.go). What
@@ -205,7 +206,8 @@ func TestCreateGetListEveryKind(t *testing.T) {
 			ids:     [2]string{"0001", "0002"},
 			numbers: [2]int{1, 2},
 			status:  "draft",
-			content: []string{"# PRD 0001: First one\n", "## Users\n\nEveryone\n", "## Goals\n\n- fast\n", "## Acceptance Criteria"},
+			// Blue's template: placeholder criteria under its first story.
+			content: []string{"# PRD 0001: First one\n", "| **Author** | [Author] |", "## Users\n\nEveryone\n", "## Goals\n\n- fast\n", "## User Stories\n\n### Story 1: [Title]\n", "**Acceptance Criteria**:\n- [ ] [Criterion 1]\n- [ ] [Criterion 2]\n"},
 		},
 		{
 			kind: "postmortem",
@@ -375,9 +377,14 @@ func TestFind(t *testing.T) {
 		if n := f.st.callCount("List"); n != 0 {
 			t.Errorf("a lookup by number listed %d times", n)
 		}
+		// The exact title comes from the store's title index.
 		run(t, f, f.svc.rfcGet, TitleIn{Title: "Zed"})
+		if n := f.st.callCount("List"); n != 0 || f.st.callCount("GetByTitle") != 2 {
+			t.Errorf("a lookup by exact title listed %d times", n)
+		}
+		run(t, f, f.svc.rfcGet, TitleIn{Title: "ze"})
 		if f.st.callCount("List") == 0 {
-			t.Errorf("a lookup by title did not list")
+			t.Errorf("a lookup by part of a title did not list")
 		}
 	})
 	t.Run("empty", func(t *testing.T) {
@@ -399,6 +406,52 @@ func TestFind(t *testing.T) {
 		wantErr(t, f, f.svc.rfcGet, TitleIn{Title: "Zed"}, "no RFC matches")
 		wantErr(t, f, f.svc.rfcGet, TitleIn{Title: "4"}, "no RFC matches")
 	})
+}
+
+// noTitleIndex is a Store without the title index (the client's API):
+// every title lookup lists.
+type noTitleIndex struct{ Store }
+
+// TestFindExactTitleFirst: Blue's order is exact title, the title as a
+// slug, number, then part of a title. A title that ends in a number is a
+// title ("Phase 1" is not RFC 0001), and an exact title wins over a number
+// even when the title is one.
+func TestFindExactTitleFirst(t *testing.T) {
+	f := newFixture(t)
+	for _, title := range []string{"Alpha", "Phase 1", "Phase 2 rollout", "Beta", "3"} {
+		f.newRFC(t, title)
+	}
+	for name, st := range map[string]Store{"title index": f.st, "listing": noTitleIndex{f.st}} {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct{ ref, wantID string }{
+				{"Phase 1", "0002"},
+				{"phase 1", "0002"},
+				{"phase-1", "0002"},
+				{"Phase 2", "0003"}, // part of a title, not RFC 0002
+				{"3", "0005"},       // the RFC titled "3", not RFC 0003
+				{"0003", "0003"},
+				{"RFC 3", "0003"},
+				{"rfc-0004", "0004"},
+				{"#1", "0001"},
+				{"ADR 2", ""}, // another kind's number is no RFC's
+				{"Alpha 1", ""},
+			} {
+				r, err := f.svc.rfcGet(f.ctx, st, TitleIn{Title: tc.ref})
+				switch {
+				case tc.wantID == "" && err == nil:
+					t.Errorf("%q: found %s %q, want none", tc.ref, r.Document.ID, r.Document.Title)
+				case tc.wantID != "" && err != nil:
+					t.Errorf("%q: %v", tc.ref, err)
+				case tc.wantID != "" && r.Document.ID != tc.wantID:
+					t.Errorf("%q: found %s %q, want %s", tc.ref, r.Document.ID, r.Document.Title, tc.wantID)
+				}
+			}
+		})
+	}
+	// A store that fails is an error, not a miss.
+	f.st.fail("GetByTitle", fmt.Errorf("throttled: %w", store.ErrConflict))
+	defer f.st.fail("GetByTitle", nil)
+	wantErr(t, f, f.svc.rfcGet, TitleIn{Title: "Beta"}, "get rfc: the document changed")
 }
 
 // TestNewDocTitles covers the title checks every create shares.

@@ -104,7 +104,7 @@ func setup(t *testing.T, name string, account int) *tenant {
 	mk("blue_runbook_create", map[string]any{"title": "Deploy API", "actions": []string{"deploy"}})
 	// Deleted documents are not exported.
 	mk("blue_decision_create", map[string]any{"title": "Regretted", "decision": "No"})
-	call(t, s, "blue_delete", map[string]any{"doc_type": "decision", "title": "Regretted"})
+	call(t, s, "blue_delete", map[string]any{"doc_type": "decision", "title": "Regretted", "force": true})
 	return te
 }
 
@@ -241,11 +241,14 @@ func TestExportWritesBluesLayout(t *testing.T) {
 	// A status change renames the file; a deleted document's file goes; a
 	// file edited locally is left alone (and reported) unless forced.
 	call(t, te.s, "blue_rfc_update_status", map[string]any{"title": "Just an idea", "status": "accepted"})
-	call(t, te.s, "blue_delete", map[string]any{"doc_type": "decision", "title": "Use dynalite"})
+	call(t, te.s, "blue_delete", map[string]any{"doc_type": "decision", "title": "Use dynalite", "force": true})
 	edited := filepath.Join(dir, "adrs", "0001-cache-listings.accepted.md")
 	if err := os.WriteFile(edited, []byte("# my local notes\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Blue's PRD template comes with placeholder criteria: set and tick real ones.
+	call(t, te.s, "blue_prd_criteria", map[string]any{"title": "Faster lists", "criteria": []string{"lists in 100 ms"}})
+	call(t, te.s, "blue_prd_criterion_complete", map[string]any{"title": "Faster lists", "criterion": "1"})
 	call(t, te.s, "blue_prd_complete", map[string]any{"title": "Faster lists"})
 	stray := filepath.Join(dir, "prds", "0001-faster-lists.impl.md")
 	if err := os.WriteFile(stray, []byte("written by hand\n"), 0o644); err != nil {

@@ -51,6 +51,12 @@ func TestPolicyIsWhatTheServerUses(t *testing.T) {
 	s := connect(t, srv.URL, tn.Token)
 
 	journey(t, s)
+	// A second replica, its body cache cold, reads what the first wrote
+	// (bodies are otherwise served from the cache of the process that wrote
+	// them).
+	cold := connect(t, w.Serve(t, tn, world.ServerOptions{}).URL, tn.Token)
+	mustCall(t, cold, "blue_rfc_get", map[string]any{"title": "1"})
+	mustCall(t, cold, "blue_search", map[string]any{"query": "cache"})
 
 	// Collect what the kit's role did.
 	type use struct{ action, resource string }

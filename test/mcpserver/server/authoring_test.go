@@ -108,6 +108,25 @@ func TestAuthoringOverMCP(t *testing.T) {
 	if _, e := call(t, s, "blue_doc_body_write", map[string]any{"doc_type": "prd", "title": "Search", "body": forged, "version": pv}); !strings.Contains(e, "kept by the server") {
 		t.Fatalf("forged criteria: %q", e)
 	}
+	// The criteria are in Blue's shape, under the user story; no write adds
+	// a ticked list beside them, in that section or another.
+	if !strings.Contains(pbody, "**Acceptance Criteria**:\n- [ ] fast\n") || strings.Contains(pbody, "[Criterion 1]") {
+		t.Fatalf("criteria not in Blue's shape:\n%s", pbody)
+	}
+	for _, w := range []map[string]any{
+		{"section": "User Stories", "mode": "append", "text": "### Story 2: More\n\n**Acceptance Criteria**:\n- [x] faster"},
+		{"section": "Users", "text": "Everyone.\n\n**Acceptance Criteria**:\n- [x] fast"},
+		{"section": "User Stories", "text": "**Acceptance Criteria**:\n- [x] fast"},
+		{"section": "Acceptance Criteria", "text": "- [x] fast"},
+	} {
+		w["doc_type"], w["title"], w["version"] = "prd", "Search", pv
+		if _, e := call(t, s, "blue_doc_section_write", w); !strings.Contains(e, "kept by the server") {
+			t.Fatalf("forged criteria %v: %q", w, e)
+		}
+	}
+	// The story's own words are the author's.
+	story := strings.Replace(pbody[strings.Index(pbody, "### Story 1"):strings.Index(pbody, "\n## Success Metrics")], "[user type]", "support engineer", 1)
+	mustCall(t, s, "blue_doc_section_write", map[string]any{"doc_type": "prd", "title": "Search", "section": "User Stories", "text": story, "version": pv})
 	if r := mustCall(t, s, "blue_prd_complete", map[string]any{"title": "Search"}); r.Status != "blocked" {
 		t.Fatalf("prd complete: %+v", r)
 	}
