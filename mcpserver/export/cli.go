@@ -10,9 +10,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/superviber/blue-operator/mcpserver/blue"
 	"github.com/superviber/blue-operator/mcpserver/store"
@@ -61,16 +58,9 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("export: --layout: %w", err)
 	}
-	var opts []func(*config.LoadOptions) error
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := store.ClientConfig(ctx, region)
 	if err != nil {
-		return fmt.Errorf("export: AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		return errors.New("export: no region: pass --region or set AWS_REGION")
+		return fmt.Errorf("export: %w", err)
 	}
 	st := NewStore(cfg, bucket, table, s3Endpoint, ddbEndpoint)
 	o := Options{Force: force, Layout: l}
@@ -104,19 +94,6 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 // NewStore is a read-only use of the client's bucket and table with cfg's
 // credentials (the export writes nothing to AWS, so it needs no KMS key id).
 func NewStore(cfg aws.Config, bucket, table, s3Endpoint, ddbEndpoint string) *store.Store {
-	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		// Objects the store wrote before checksums were stored have none to
-		// validate: not worth a line per document on stderr.
-		o.DisableLogOutputChecksumValidationSkipped = true
-		if s3Endpoint != "" {
-			o.BaseEndpoint = aws.String(s3Endpoint)
-			o.UsePathStyle = true
-		}
-	})
-	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if ddbEndpoint != "" {
-			o.BaseEndpoint = aws.String(ddbEndpoint)
-		}
-	})
-	return store.New(s3c, ddb, store.Options{Bucket: bucket, Table: table, Plural: blue.Plural, BodyCacheBytes: -1})
+	return store.NewFromConfig(cfg, store.Endpoints{S3: s3Endpoint, DynamoDB: ddbEndpoint},
+		store.Options{Bucket: bucket, Table: table, Plural: blue.Plural, BodyCacheBytes: -1})
 }

@@ -9,9 +9,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/superviber/blue-operator/mcpserver/blue"
 	"github.com/superviber/blue-operator/mcpserver/store"
@@ -58,16 +55,9 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	var opts []func(*config.LoadOptions) error
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := store.ClientConfig(ctx, region)
 	if err != nil {
-		return fmt.Errorf("import: AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		return errors.New("import: no region: pass --region or set AWS_REGION")
+		return fmt.Errorf("import: %w", err)
 	}
 	st := newStore(cfg, bucket, table, kmsKey, s3Endpoint, ddbEndpoint)
 	plan, err := PlanImport(ctx, st, files)
@@ -101,17 +91,6 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func newStore(cfg aws.Config, bucket, table, kmsKey, s3Endpoint, ddbEndpoint string) *store.Store {
-	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.DisableLogOutputChecksumValidationSkipped = true
-		if s3Endpoint != "" {
-			o.BaseEndpoint = aws.String(s3Endpoint)
-			o.UsePathStyle = true
-		}
-	})
-	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if ddbEndpoint != "" {
-			o.BaseEndpoint = aws.String(ddbEndpoint)
-		}
-	})
-	return store.New(s3c, ddb, store.Options{Bucket: bucket, Table: table, KMSKeyID: kmsKey, Plural: blue.Plural, BodyCacheBytes: -1})
+	return store.NewFromConfig(cfg, store.Endpoints{S3: s3Endpoint, DynamoDB: ddbEndpoint},
+		store.Options{Bucket: bucket, Table: table, KMSKeyID: kmsKey, Plural: blue.Plural, BodyCacheBytes: -1})
 }
