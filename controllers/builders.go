@@ -147,6 +147,7 @@ func serverEnv(t *bluev1.BlueTenant, o Options, e effective, hashes string) []*c
 		envVar(contract.EnvPublicURL, EndpointURL(t)),
 		secretEnv(contract.EnvSessionKey, contract.SessionSecretName, contract.SessionSecretKey),
 		envVar("AWS_REGION", t.Spec.AWS.Region),
+		envVar(contract.EnvClientAccount, t.Spec.AWS.AccountID),
 		envVar("AWS_DEFAULT_REGION", t.Spec.AWS.Region),
 		envVar("AWS_STS_REGIONAL_ENDPOINTS", "regional"),
 		envVar("AWS_ROLE_ARN", hopRoleARN(t, o)),
@@ -178,6 +179,20 @@ func serverEnv(t *bluev1.BlueTenant, o Options, e effective, hashes string) []*c
 			envVar(contract.EnvAuthMode, string(bluev1.AuthModeOIDC)),
 			envVar(contract.EnvOIDCIssuer, t.Spec.Auth.OIDC.IssuerURL),
 			envVar(contract.EnvOIDCAudience, aud))
+		// The allow-lists only when set (in a fixed order: the env is hashed):
+		// an absent one admits any caller the identity provider vouches for.
+		for _, l := range []struct {
+			name string
+			list []string
+		}{
+			{contract.EnvOIDCAllowedSubjects, t.Spec.Auth.OIDC.AllowedSubjects},
+			{contract.EnvOIDCAllowedGroups, t.Spec.Auth.OIDC.AllowedGroups},
+			{contract.EnvOIDCAllowedEmailDomains, t.Spec.Auth.OIDC.AllowedEmailDomains},
+		} {
+			if len(l.list) > 0 {
+				env = append(env, envVar(l.name, strings.Join(l.list, ",")))
+			}
+		}
 	} else {
 		env = append(env, envVar(contract.EnvAuthMode, string(bluev1.AuthModeToken)), envVar(contract.EnvTokenHashes, hashes))
 	}

@@ -52,7 +52,7 @@ func unitTenant() *bluev1.BlueTenant {
 			DisplayName: "Test acme",
 			Tier:        bluev1.TierSmall,
 			Endpoint:    bluev1.EndpointSpec{Host: "acme.mcp.example.com", TLSSecretName: "acme-tls"},
-			AWS:         bluev1.AWSSpec{Region: "eu-west-1"},
+			AWS:         bluev1.AWSSpec{Region: "eu-west-1", AccountID: "222222222222"},
 			Infisical: bluev1.InfisicalSpec{
 				ProjectID: "proj-acme",
 				Auth:      bluev1.InfisicalAuth{Kubernetes: &bluev1.InfisicalKubernetesAuth{IdentityID: "id-acme"}},
@@ -162,7 +162,7 @@ func TestServerEnvByAuth(t *testing.T) {
 				b.Spec.Infisical.Auth = bluev1.InfisicalAuth{UniversalAuth: &bluev1.InfisicalUniversalAuth{CredentialsSecretName: "acme-infisical"}}
 			},
 			want:    map[string]string{contract.EnvAuthMode: "oidc", contract.EnvOIDCIssuer: "https://idp.acme.com", contract.EnvOIDCAudience: "https://acme.mcp.example.com/mcp", contract.EnvInfisicalMethod: "universal"},
-			absent:  []string{contract.EnvTokenHashes, contract.EnvInfisicalID, contract.EnvInfisicalToken},
+			absent:  []string{contract.EnvTokenHashes, contract.EnvInfisicalID, contract.EnvInfisicalToken, contract.EnvOIDCAllowedSubjects, contract.EnvOIDCAllowedGroups, contract.EnvOIDCAllowedEmailDomains},
 			secrets: map[string]string{contract.EnvInfisicalCID: "acme-infisical/clientId", contract.EnvInfisicalSecret: "acme-infisical/clientSecret"},
 			volumes: 1,
 		},
@@ -173,6 +173,29 @@ func TestServerEnvByAuth(t *testing.T) {
 				b.Spec.Auth = bluev1.AuthSpec{Mode: bluev1.AuthModeOIDC, OIDC: &bluev1.OIDCSpec{IssuerURL: "https://idp", Audience: "blue"}}
 			},
 			want:    map[string]string{"AWS_ROLE_ARN": "arn:aws:iam::222222222222:role/custom", contract.EnvOIDCAudience: "blue"},
+			volumes: 2,
+		},
+		{
+			name: "oidc allow-lists",
+			mutate: func(b *bluev1.BlueTenant) {
+				b.Spec.Auth = bluev1.AuthSpec{Mode: bluev1.AuthModeOIDC, OIDC: &bluev1.OIDCSpec{
+					IssuerURL:           "https://idp.acme.com",
+					AllowedSubjects:     []string{"auth0|1", "auth0|2"},
+					AllowedGroups:       []string{"blue users"},
+					AllowedEmailDomains: []string{"acme.com", "acme.co.uk"},
+				}}
+			},
+			want: map[string]string{contract.EnvOIDCAllowedSubjects: "auth0|1,auth0|2", contract.EnvOIDCAllowedGroups: "blue users",
+				contract.EnvOIDCAllowedEmailDomains: "acme.com,acme.co.uk"},
+			volumes: 2,
+		},
+		{
+			name: "one oidc allow-list, the others unset",
+			mutate: func(b *bluev1.BlueTenant) {
+				b.Spec.Auth = bluev1.AuthSpec{Mode: bluev1.AuthModeOIDC, OIDC: &bluev1.OIDCSpec{IssuerURL: "https://idp.acme.com", AllowedGroups: []string{"blue"}}}
+			},
+			want:    map[string]string{contract.EnvOIDCAllowedGroups: "blue"},
+			absent:  []string{contract.EnvOIDCAllowedSubjects, contract.EnvOIDCAllowedEmailDomains},
 			volumes: 2,
 		},
 	}
@@ -235,6 +258,15 @@ func TestConfigHashFollowsConfig(t *testing.T) {
 		if h == base {
 			t.Errorf("%s did not change the config hash", name)
 		}
+	}
+	// Narrowing who may call rolls the pods too.
+	oidc := func(groups ...string) func(*bluev1.BlueTenant) {
+		return func(b *bluev1.BlueTenant) {
+			b.Spec.Auth = bluev1.AuthSpec{Mode: bluev1.AuthModeOIDC, OIDC: &bluev1.OIDCSpec{IssuerURL: "https://idp", AllowedGroups: groups}}
+		}
+	}
+	if open, narrowed := hash(oidc(), "sha256:a"), hash(oidc("blue"), "sha256:a"); open == narrowed {
+		t.Errorf("an OIDC allow-list did not change the config hash")
 	}
 }
 

@@ -25,6 +25,14 @@ const (
 	EnvTokenHashes  = "BLUE_TOKEN_SHA256"
 	EnvOIDCIssuer   = "BLUE_OIDC_ISSUER"
 	EnvOIDCAudience = "BLUE_OIDC_AUDIENCE"
+	// The OIDC allow-lists (spec.auth.oidc.allowed*), comma-separated; unset
+	// or empty admits any caller the identity provider vouches for.
+	EnvOIDCAllowedSubjects     = "BLUE_OIDC_ALLOWED_SUBJECTS"
+	EnvOIDCAllowedGroups       = "BLUE_OIDC_ALLOWED_GROUPS"
+	EnvOIDCAllowedEmailDomains = "BLUE_OIDC_ALLOWED_EMAIL_DOMAINS"
+	// EnvClientAccount is the client's AWS account (spec.aws.accountId): the
+	// server acts in no other.
+	EnvClientAccount = "BLUE_CLIENT_ACCOUNT_ID"
 	// EnvSessionKey signs MCP session ids, so that every replica knows the
 	// ones the tenant's servers issued (from the Secret SessionSecretName).
 	EnvSessionKey = "BLUE_SESSION_KEY"

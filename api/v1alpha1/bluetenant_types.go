@@ -126,6 +126,37 @@ type OIDCSpec struct {
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Audience string `json:"audience,omitempty"`
+
+	// AllowedSubjects admits only tokens whose sub claim is one of these
+	// (exact match). Empty: any subject the provider vouches for. When more
+	// than one allow-list is set, a caller must pass each of them.
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=255
+	// +kubebuilder:validation:XValidation:rule="self.all(s, !s.contains(',') && s.trim() == s)",message="auth.oidc.allowedSubjects entries must not contain commas or leading or trailing spaces"
+	// +listType=set
+	// +optional
+	AllowedSubjects []string `json:"allowedSubjects,omitempty"`
+
+	// AllowedGroups admits only tokens whose groups claim names at least one
+	// of these groups (exact match). Empty: any group, or none.
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self.all(g, !g.contains(',') && g.trim() == g)",message="auth.oidc.allowedGroups entries must not contain commas or leading or trailing spaces"
+	// +listType=set
+	// +optional
+	AllowedGroups []string `json:"allowedGroups,omitempty"`
+
+	// AllowedEmailDomains admits only tokens whose email claim is at one of
+	// these domains (exact match: acme.com does not admit eng.acme.com), and
+	// only with email_verified true. Empty: any email, or none.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.all(d, d.matches('^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\\\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$'))",message="auth.oidc.allowedEmailDomains entries must be lower-case domain names such as acme.com (no @, scheme or wildcard)"
+	// +listType=set
+	// +optional
+	AllowedEmailDomains []string `json:"allowedEmailDomains,omitempty"`
 }
 
 // AWSSpec locates the AWS side of the tenant.
@@ -136,6 +167,15 @@ type AWSSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$')",message="aws.region must be an AWS region such as eu-west-1"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="aws.region is immutable: the client's data lives in that region; create a new BlueTenant to move it"
 	Region string `json:"region"`
+
+	// AccountID is the client's AWS account, the only one the tenant's server
+	// acts in: the role, table and key it is given in Infisical must be in
+	// it (anything else is refused), and every S3 call says it expects the
+	// bucket to be owned by it. Immutable: it binds the tenant to the
+	// client's data.
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{12}$')",message="aws.accountId must be the client's 12-digit AWS account id, such as 222222222222"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="aws.accountId is immutable: it binds the tenant to the client's data; create a new BlueTenant for another account"
+	AccountID string `json:"accountId"`
 
 	// HopRoleArn is the IAM role in Superviber's account that the server pod
 	// gets through IRSA; the client's role trusts it. Defaults to the

@@ -55,7 +55,7 @@ func valid(name string) *bluev1.BlueTenant {
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: bluev1.BlueTenantSpec{
 			Endpoint: bluev1.EndpointSpec{Host: name + ".mcp.superviber.com"},
-			AWS:      bluev1.AWSSpec{Region: "eu-west-1", HopRoleArn: "arn:aws:iam::111111111111:role/blue-hop-" + name},
+			AWS:      bluev1.AWSSpec{Region: "eu-west-1", AccountID: "222222222222", HopRoleArn: "arn:aws:iam::111111111111:role/blue-hop-" + name},
 			Infisical: bluev1.InfisicalSpec{
 				ProjectID: "p-" + name,
 				Auth:      bluev1.InfisicalAuth{Kubernetes: &bluev1.InfisicalKubernetesAuth{IdentityID: "id"}},
@@ -90,6 +90,15 @@ func TestInvalidTenantsAreRefused(t *testing.T) {
 		{"oidc settings in token mode", func(b *bluev1.BlueTenant) {
 			b.Spec.Auth = bluev1.AuthSpec{Mode: bluev1.AuthModeToken, OIDC: &bluev1.OIDCSpec{IssuerURL: "https://idp.example.com"}}
 		}, "auth.oidc may only be set when auth.mode is oidc"},
+		{"allowed subject with a comma", oidcWith(func(o *bluev1.OIDCSpec) { o.AllowedSubjects = []string{"a,b"} }), "auth.oidc.allowedSubjects entries must not contain commas"},
+		{"allowed subject padded with spaces", oidcWith(func(o *bluev1.OIDCSpec) { o.AllowedSubjects = []string{" user-1"} }), "auth.oidc.allowedSubjects entries must not contain commas or leading or trailing spaces"},
+		{"empty allowed subject", oidcWith(func(o *bluev1.OIDCSpec) { o.AllowedSubjects = []string{""} }), "spec.auth.oidc.allowedSubjects[0]"},
+		{"allowed subject twice", oidcWith(func(o *bluev1.OIDCSpec) { o.AllowedSubjects = []string{"u1", "u1"} }), "Duplicate value"},
+		{"allowed group with a comma", oidcWith(func(o *bluev1.OIDCSpec) { o.AllowedGroups = []string{"sales, emea"} }), "auth.oidc.allowedGroups entries must not contain commas"},
+		{"allowed email domain with @", oidcWith(func(o *bluev1.OIDCSpec) { o.AllowedEmailDomains = []string{"@acme.com"} }), "auth.oidc.allowedEmailDomains entries must be lower-case domain names"},
+		{"allowed email domain as a wildcard", oidcWith(func(o *bluev1.OIDCSpec) { o.AllowedEmailDomains = []string{"*.acme.com"} }), "auth.oidc.allowedEmailDomains entries must be lower-case domain names"},
+		{"allowed email domain in capitals", oidcWith(func(o *bluev1.OIDCSpec) { o.AllowedEmailDomains = []string{"ACME.com"} }), "auth.oidc.allowedEmailDomains entries must be lower-case domain names"},
+		{"allowed email domain as a URL", oidcWith(func(o *bluev1.OIDCSpec) { o.AllowedEmailDomains = []string{"https://acme.com"} }), "auth.oidc.allowedEmailDomains entries must be lower-case domain names"},
 		{"two infisical logins", func(b *bluev1.BlueTenant) {
 			b.Spec.Infisical.Auth.UniversalAuth = &bluev1.InfisicalUniversalAuth{CredentialsSecretName: "creds"}
 		}, "infisical.auth needs exactly one of kubernetes or universalAuth"},
@@ -111,6 +120,37 @@ func TestInvalidTenantsAreRefused(t *testing.T) {
 				t.Fatalf("refused with %q, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// oidcWith is a valid OIDC auth section, changed by mutate.
+func oidcWith(mutate func(*bluev1.OIDCSpec)) func(*bluev1.BlueTenant) {
+	return func(b *bluev1.BlueTenant) {
+		o := &bluev1.OIDCSpec{IssuerURL: "https://idp.example.com"}
+		mutate(o)
+		b.Spec.Auth = bluev1.AuthSpec{Mode: bluev1.AuthModeOIDC, OIDC: o}
+	}
+}
+
+// Allow-lists as an IdP writes them are accepted and kept as given.
+func TestOIDCAllowListsAreAccepted(t *testing.T) {
+	ctx := context.Background()
+	bt := valid("allow-lists")
+	oidcWith(func(o *bluev1.OIDCSpec) {
+		o.AllowedSubjects = []string{"auth0|5f7c8ec7c33c6c004bbafe82", "00u1abcd"}
+		o.AllowedGroups = []string{"Blue Users", "/blue/editors"}
+		o.AllowedEmailDomains = []string{"acme.com", "eng.acme.co.uk"}
+	})(bt)
+	if err := k8s.Create(ctx, bt); err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, bt) })
+	got := &bluev1.BlueTenant{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(bt), got); err != nil {
+		t.Fatal(err)
+	}
+	if o := got.Spec.Auth.OIDC; o == nil || len(o.AllowedSubjects) != 2 || o.AllowedGroups[0] != "Blue Users" || o.AllowedEmailDomains[1] != "eng.acme.co.uk" {
+		t.Errorf("allow-lists not kept: %+v", got.Spec.Auth.OIDC)
 	}
 }
 

@@ -73,6 +73,7 @@ func main() {
 
 type settings struct {
 	tenant, tier, publicURL, authMode, tokenHashes, oidcIssuer, oidcAudience string
+	oidcSubjects, oidcGroups, oidcEmailDomains                               string
 	listen, metricsListen, tlsCert, tlsKey                                   string
 	maxSessions                                                              int
 	maxBody                                                                  int64
@@ -100,9 +101,13 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	str(&s.tokenHashes, "token-sha256", contract.EnvTokenHashes, "", "comma-separated sha256:<hex> hashes of the accepted bearer tokens")
 	str(&s.oidcIssuer, "oidc-issuer", contract.EnvOIDCIssuer, "", "OIDC issuer URL (auth-mode oidc)")
 	str(&s.oidcAudience, "oidc-audience", contract.EnvOIDCAudience, "", "audience OIDC tokens must carry (auth-mode oidc)")
+	str(&s.oidcSubjects, "oidc-allowed-subjects", contract.EnvOIDCAllowedSubjects, "", "comma-separated sub claims admitted; empty: any (auth-mode oidc)")
+	str(&s.oidcGroups, "oidc-allowed-groups", contract.EnvOIDCAllowedGroups, "", "comma-separated groups, one of which the token's groups claim must name; empty: any (auth-mode oidc)")
+	str(&s.oidcEmailDomains, "oidc-allowed-email-domains", contract.EnvOIDCAllowedEmailDomains, "", "comma-separated domains the verified email must be at; empty: any (auth-mode oidc)")
 	str(&s.listen, "listen", contract.EnvListenAddr, contract.ListenAddr, "address of /mcp, /healthz and /readyz")
 	str(&s.metricsListen, "metrics-listen", contract.EnvMetricsAddr, contract.MetricsAddr, "address of /metrics")
 	str(&s.region, "region", "AWS_REGION", "", "AWS region of the client's bucket and table")
+	str(&s.infisical.AccountID, "client-account-id", contract.EnvClientAccount, "", "the client's 12-digit AWS account: the server acts in no other")
 	str(&s.stsEndpoint, "sts-endpoint", "BLUE_STS_ENDPOINT", "", "STS endpoint override")
 	str(&s.s3Endpoint, "s3-endpoint", "BLUE_S3_ENDPOINT", "", "S3 endpoint override (path-style)")
 	str(&s.ddbEndpoint, "dynamodb-endpoint", "BLUE_DYNAMODB_ENDPOINT", "", "DynamoDB endpoint override")
@@ -170,6 +175,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("--tenant (%s) is required", contract.EnvTenant)
 	case s.region == "":
 		return errors.New("--region (AWS_REGION) is required")
+	case !validAccount(s.infisical.AccountID):
+		return fmt.Errorf("--client-account-id (%s) must be the client's 12-digit AWS account id, got %q", contract.EnvClientAccount, s.infisical.AccountID)
 	case s.publicURL == "" || !strings.HasPrefix(s.publicURL, "http"):
 		return fmt.Errorf("--public-url (%s) must be the endpoint's URL, got %q", contract.EnvPublicURL, s.publicURL)
 	case s.maxBody < 1024:
@@ -186,8 +193,24 @@ func (s settings) validate() error {
 		if s.oidcIssuer == "" || s.oidcAudience == "" {
 			return fmt.Errorf("--oidc-issuer (%s) and --oidc-audience (%s) are required in oidc auth mode", contract.EnvOIDCIssuer, contract.EnvOIDCAudience)
 		}
+		for _, d := range splitList(s.oidcEmailDomains) {
+			if err := server.CheckEmailDomain(d); err != nil {
+				return fmt.Errorf("--oidc-allowed-email-domains (%s): %w", contract.EnvOIDCAllowedEmailDomains, err)
+			}
+		}
 	default:
 		return fmt.Errorf("--auth-mode %q: want token or oidc", s.authMode)
+	}
+	if s.authMode != "oidc" {
+		for _, l := range []struct{ flag, env, value string }{
+			{"--oidc-allowed-subjects", contract.EnvOIDCAllowedSubjects, s.oidcSubjects},
+			{"--oidc-allowed-groups", contract.EnvOIDCAllowedGroups, s.oidcGroups},
+			{"--oidc-allowed-email-domains", contract.EnvOIDCAllowedEmailDomains, s.oidcEmailDomains},
+		} {
+			if l.value != "" {
+				return fmt.Errorf("%s (%s) applies only in oidc auth mode", l.flag, l.env)
+			}
+		}
 	}
 	if err := s.infisical.Validate(); err != nil {
 		return fmt.Errorf("infisical settings: %w", err)
@@ -220,7 +243,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return fmt.Errorf("aws: %w", err)
 	}
 	be := backend.New(source, assumer, backend.Options{
-		Region: s.region, S3Endpoint: s.s3Endpoint, DDBEndpoint: s.ddbEndpoint, Caller: server.Caller,
+		Account: s.infisical.AccountID,
+		Region:  s.region, S3Endpoint: s.s3Endpoint, DDBEndpoint: s.ddbEndpoint, Caller: server.Caller,
 	})
 	source.OnChange(be.Changed)
 	var released sync.Once
@@ -237,6 +261,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		Tenant: s.tenant, Version: version, PublicURL: s.publicURL,
 		MaxSessions: s.maxSessions, SessionIdle: s.sessionIdle, SessionEvictAfter: s.sessionEvict, SessionKey: s.sessionKey, MaxBodyBytes: s.maxBody,
 		TokenHashes: splitList(s.tokenHashes), OIDCIssuer: oidcOnly(s, s.oidcIssuer), OIDCAudience: s.oidcAudience,
+		OIDCAllowedSubjects: splitList(s.oidcSubjects), OIDCAllowedGroups: splitList(s.oidcGroups), OIDCAllowedEmailDomains: splitList(s.oidcEmailDomains),
 		Ready: source.Ready, Log: log, Registry: reg,
 	}, &tools.Service{Store: be.Store})
 	if err != nil {
@@ -305,4 +330,16 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+func validAccount(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }

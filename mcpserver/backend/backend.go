@@ -42,7 +42,10 @@ type Credentials interface {
 
 // Options locate AWS for tests and other partitions.
 type Options struct {
-	Region      string
+	Region string
+	// Account is the client's AWS account: every S3 call expects the bucket
+	// to be owned by it.
+	Account     string
 	S3Endpoint  string // optional override; path-style addressing when set
 	DDBEndpoint string
 	HTTPClient  *http.Client
@@ -126,7 +129,7 @@ func (b *Backend) Store(ctx context.Context) (tools.Store, error) {
 			o.BaseEndpoint = aws.String(b.o.DDBEndpoint)
 		}
 	})
-	st := store.New(s3c, ddb, store.Options{Bucket: cfg.Bucket, Table: cfg.Table, KMSKeyID: cfg.KMSKeyID, Plural: blue.Plural})
+	st := store.New(s3c, ddb, store.Options{Bucket: cfg.Bucket, Table: cfg.Table, KMSKeyID: cfg.KMSKeyID, ExpectedBucketOwner: b.o.Account, Plural: blue.Plural})
 	b.stores[k] = st
 	return st, nil
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/modelcontextprotocol/go-sdk/auth"
 
 	"github.com/superviber/blue-operator/api/contract"
@@ -51,38 +50,6 @@ func abbreviate(s string) string {
 		return s[:12] + "…"
 	}
 	return s
-}
-
-// oidcVerifier checks JWTs from the client's identity provider: signature
-// (JWKS from discovery), issuer, audience and expiry.
-func oidcVerifier(ctx context.Context, issuer, audience string, client *http.Client) (auth.TokenVerifier, error) {
-	if client != nil {
-		ctx = oidc.ClientContext(ctx, client)
-	}
-	provider, err := oidc.NewProvider(ctx, issuer)
-	if err != nil {
-		return nil, fmt.Errorf("oidc discovery at %s: %w", issuer, err)
-	}
-	v := provider.Verifier(&oidc.Config{ClientID: audience})
-	return func(ctx context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
-		if client != nil {
-			ctx = oidc.ClientContext(ctx, client)
-		}
-		idt, err := v.Verify(ctx, token)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", auth.ErrInvalidToken, err)
-		}
-		var claims struct {
-			Email string `json:"email"`
-			Scope string `json:"scope"`
-		}
-		_ = idt.Claims(&claims)
-		caller := idt.Subject
-		if claims.Email != "" {
-			caller = claims.Email
-		}
-		return &auth.TokenInfo{UserID: caller, Expiration: idt.Expiry, Scopes: strings.Fields(claims.Scope)}, nil
-	}, nil
 }
 
 // challenge makes every 401 carry a WWW-Authenticate header (the SDK's

@@ -49,11 +49,21 @@ type Options struct {
 	TokenHashes  []string
 	OIDCIssuer   string
 	OIDCAudience string
-	// HTTPClient reaches the OIDC provider (tests: a loopback issuer).
+	// OIDCAllowedSubjects, OIDCAllowedGroups (the token's groups claim) and
+	// OIDCAllowedEmailDomains narrow the callers the provider vouches for:
+	// each list that is set must admit the caller; empty lists admit anyone.
+	OIDCAllowedSubjects     []string
+	OIDCAllowedGroups       []string
+	OIDCAllowedEmailDomains []string
+	// OIDCTiming bounds the requests to the provider (zero: the defaults).
+	OIDCTiming OIDCTiming
+	// HTTPClient reaches the OIDC provider (tests: a loopback issuer);
+	// default: a client with OIDCTiming.FetchTimeout.
 	HTTPClient *http.Client
 
 	// Ready reports whether the tenant can be served (config loaded, access
-	// not revoked); /readyz fails with its error.
+	// not revoked); /readyz fails with its error, and, in OIDC mode, while
+	// the provider has not been discovered.
 	Ready func() error
 
 	Log      *slog.Logger
@@ -128,7 +138,7 @@ func New(ctx context.Context, o Options, svc *tools.Service) (*Server, error) {
 	}
 	s.mcp.AddReceivingMiddleware(s.audit)
 
-	verifier, bearerOpts, err := s.authenticator(ctx)
+	verifier, bearerOpts, gate, err := s.authenticator(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -141,8 +151,8 @@ func New(ctx context.Context, o Options, svc *tools.Service) (*Server, error) {
 		DisableLocalhostProtection: true,
 	})
 	var mcpHandler http.Handler = s.sessions.handler(streamable)
-	mcpHandler = auth.RequireBearerToken(verifier, bearerOpts)(mcpHandler)
-	mcpHandler = s.countAuthFailures(challenge("blue-"+o.Tenant, mcpHandler))
+	mcpHandler = auth.RequireBearerToken(noteRefusals(verifier), bearerOpts)(mcpHandler)
+	mcpHandler = gate(s.countAuthFailures(challenge("blue-"+o.Tenant, mcpHandler)))
 	mcpHandler = capBody(o.MaxBodyBytes, mcpHandler)
 	mcpHandler = newHostGuard(o.PublicURL).handler(mcpHandler)
 
@@ -162,25 +172,38 @@ func New(ctx context.Context, o Options, svc *tools.Service) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) authenticator(ctx context.Context) (auth.TokenVerifier, *auth.RequireBearerTokenOptions, error) {
+// authenticator is the token verifier, the bearer middleware's options and
+// a gate in front of both (OIDC: 503 until the provider has been reached).
+// In OIDC mode it starts the provider's discovery, in the background for as
+// long as ctx lives: an unreachable provider makes the server not ready,
+// never stops it.
+func (s *Server) authenticator(ctx context.Context) (auth.TokenVerifier, *auth.RequireBearerTokenOptions, func(http.Handler) http.Handler, error) {
 	if s.o.OIDCIssuer != "" {
-		if s.o.OIDCAudience == "" {
-			return nil, nil, fmt.Errorf("oidc auth needs an audience (BLUE_OIDC_AUDIENCE)")
-		}
-		v, err := oidcVerifier(ctx, s.o.OIDCIssuer, s.o.OIDCAudience, s.o.HTTPClient)
+		a, err := newOIDCAuth(s.o)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return v, &auth.RequireBearerTokenOptions{
+		go a.run(ctx)
+		tenantReady := s.o.Ready
+		s.o.Ready = func() error {
+			if err := a.ready(); err != nil {
+				return err
+			}
+			return tenantReady()
+		}
+		return a.verify, &auth.RequireBearerTokenOptions{
 			ResourceMetadataURL: strings.TrimSuffix(s.o.PublicURL, "/mcp") + "/.well-known/oauth-protected-resource",
-			ClockSkew:           30 * time.Second,
-		}, nil
+			ClockSkew:           OIDCLeeway,
+		}, a.gate, nil
+	}
+	if len(s.o.OIDCAllowedSubjects)+len(s.o.OIDCAllowedGroups)+len(s.o.OIDCAllowedEmailDomains) > 0 {
+		return nil, nil, nil, errors.New("the OIDC allow-lists apply only to OIDC auth")
 	}
 	v, err := tokenVerifier(s.o.TokenHashes)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return v, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true}, nil
+	return v, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true}, func(h http.Handler) http.Handler { return h }, nil
 }
 
 // Handler serves /mcp, /healthz, /readyz (and the OIDC metadata document).
@@ -231,12 +254,34 @@ func capBody(limit int64, next http.Handler) http.Handler {
 func (s *Server) countAuthFailures(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
+		why := new(string)
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), refusalKey{}, why)))
 		if rec.code == http.StatusUnauthorized {
 			s.metrics.authFail.Inc()
-			s.o.Log.Warn("auth refused", "event", "auth_refused", "tenant", s.o.Tenant, "remote", r.RemoteAddr)
+			attrs := []any{"event", "auth_refused", "tenant", s.o.Tenant, "remote", r.RemoteAddr}
+			if *why != "" {
+				attrs = append(attrs, "reason", *why)
+			}
+			s.o.Log.Warn("auth refused", attrs...)
 		}
 	})
+}
+
+type refusalKey struct{}
+
+// noteRefusals records why the verifier refused a token, for the
+// auth_refused log line (the bearer middleware keeps it to the response).
+func noteRefusals(v auth.TokenVerifier) auth.TokenVerifier {
+	return func(ctx context.Context, token string, r *http.Request) (*auth.TokenInfo, error) {
+		ti, err := v(ctx, token, r)
+		if why, ok := ctx.Value(refusalKey{}).(*string); ok && err != nil {
+			*why = err.Error()
+			if len(*why) > 300 {
+				*why = strings.ToValidUTF8((*why)[:300], "") + "…"
+			}
+		}
+		return ti, err
+	}
 }
 
 type statusRecorder struct {

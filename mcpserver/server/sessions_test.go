@@ -3,20 +3,35 @@ package server
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// clock is a hand-moved clock for the session table.
-type clock struct{ t time.Time }
+// clock is a hand-moved clock, safe for concurrent use.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-func (c *clock) now() time.Time          { return c.t }
-func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+func newClock(t time.Time) *clock { return &clock{t: t} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
 
 func newTestSessions(limit int, key string) (*sessions, *clock) {
-	c := &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	c := newClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	s := newSessions(limit, 5*time.Minute, 30*time.Second, []byte(key), nil)
-	s.now = c.now
+	s.now = c.Now
 	return s, c
 }
 
@@ -59,7 +74,7 @@ func TestSessionSlotsNeverLockTheTenantOut(t *testing.T) {
 	if err := s.begin(a); err != nil {
 		t.Fatal(err)
 	}
-	c.advance(time.Minute)
+	c.Advance(time.Minute)
 	third, err := s.open() // b is idle for a minute: it gives way
 	if err != nil {
 		t.Fatalf("a full tier did not give way to an idle session: %v", err)
@@ -74,14 +89,14 @@ func TestSessionSlotsNeverLockTheTenantOut(t *testing.T) {
 
 	// The session that gave way comes back: it is adopted when there is room
 	// (here it takes the slot of the one idle longest, once that is idle).
-	c.advance(31 * time.Second)
+	c.Advance(31 * time.Second)
 	if err := s.begin(b); err != nil {
 		t.Fatalf("the session that gave way came back and was refused: %v", err)
 	}
 	s.end(b)
 
 	// Clients that vanish without DELETE free their slots after the idle window.
-	c.advance(6 * time.Minute)
+	c.Advance(6 * time.Minute)
 	s.expire(true)
 	if len(s.m) != 0 {
 		t.Errorf("%d sessions still counted after the idle window", len(s.m))
@@ -92,7 +107,7 @@ func TestSessionSlotsNeverLockTheTenantOut(t *testing.T) {
 	// eleventh client is not locked out once the others are idle.
 	for range 10 {
 		if _, err := s.open(); err != nil {
-			c.advance(31 * time.Second)
+			c.Advance(31 * time.Second)
 			if _, err := s.open(); err != nil {
 				t.Fatalf("locked out: %v", err)
 			}

@@ -23,6 +23,16 @@ const contentType = "text/markdown; charset=utf-8"
 // putObject writes body with SSE-KMS under the client's key. With create the
 // write fails if the key exists (If-None-Match: *), which keeps revisions
 // immutable.
+// owner is the ExpectedBucketOwner every S3 call carries: S3 refuses the
+// call (403) when the bucket belongs to another account, so a bucket name
+// pointing at another client's bucket reaches nothing.
+func (s *Store) owner() *string {
+	if s.o.ExpectedBucketOwner == "" {
+		return nil
+	}
+	return aws.String(s.o.ExpectedBucketOwner)
+}
+
 func (s *Store) putObject(ctx context.Context, key string, body []byte, create bool) error {
 	if s.o.KMSKeyID == "" {
 		return fmt.Errorf("put %s: %w: no KMS key configured", key, ErrInvalid)
@@ -35,6 +45,7 @@ func (s *Store) putObject(ctx context.Context, key string, body []byte, create b
 		ContentType:          aws.String(contentType),
 		ServerSideEncryption: s3types.ServerSideEncryptionAwsKms,
 		SSEKMSKeyId:          aws.String(s.o.KMSKeyID),
+		ExpectedBucketOwner:  s.owner(),
 	}
 	if create {
 		in.IfNoneMatch = aws.String("*")
@@ -46,7 +57,7 @@ func (s *Store) putObject(ctx context.Context, key string, body []byte, create b
 }
 
 func (s *Store) getObject(ctx context.Context, key string) ([]byte, error) {
-	out, err := s.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(key)})
+	out, err := s.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(key), ExpectedBucketOwner: s.owner()})
 	if err != nil {
 		var nsk *s3types.NoSuchKey
 		var ae smithy.APIError
@@ -72,7 +83,7 @@ func (s *Store) getObject(ctx context.Context, key string) ([]byte, error) {
 
 // deleteObject removes key; S3 answers success for a missing key.
 func (s *Store) deleteObject(ctx context.Context, key string) error {
-	if _, err := s.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(key)}); err != nil {
+	if _, err := s.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(key), ExpectedBucketOwner: s.owner()}); err != nil {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
 	return nil
@@ -80,7 +91,7 @@ func (s *Store) deleteObject(ctx context.Context, key string) error {
 
 func (s *Store) listKeys(ctx context.Context, prefix string) ([]string, error) {
 	var keys []string
-	p := s3.NewListObjectsV2Paginator(s.s3, &s3.ListObjectsV2Input{Bucket: aws.String(s.o.Bucket), Prefix: aws.String(prefix)})
+	p := s3.NewListObjectsV2Paginator(s.s3, &s3.ListObjectsV2Input{Bucket: aws.String(s.o.Bucket), Prefix: aws.String(prefix), ExpectedBucketOwner: s.owner()})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

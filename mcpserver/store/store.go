@@ -73,9 +73,12 @@ type ListOptions struct {
 
 // Options configure a Store.
 type Options struct {
-	Bucket   string // the client's bucket
-	Table    string // the client's table (schema: see the package doc)
-	KMSKeyID string // the client's KMS key; every object is written with SSE-KMS under it
+	Bucket string // the client's bucket
+	// ExpectedBucketOwner is the client's account id, sent with every S3
+	// call so that S3 refuses a bucket another account owns.
+	ExpectedBucketOwner string
+	Table               string // the client's table (schema: see the package doc)
+	KMSKeyID            string // the client's KMS key; every object is written with SSE-KMS under it
 	// Plural names a kind's folder ("rfc" → "rfcs"); default kind+"s".
 	Plural func(kind string) string
 	// Now is the clock; default time.Now.

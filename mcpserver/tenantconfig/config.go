@@ -33,6 +33,9 @@ var (
 	// ErrIncomplete: a required secret is missing or empty; the message
 	// names which.
 	ErrIncomplete = errors.New("tenant config incomplete")
+	// ErrOutsideAccount: a setting points outside the client's AWS account;
+	// nothing is served until the client fixes it.
+	ErrOutsideAccount = errors.New("tenant config points outside the client's AWS account")
 )
 
 // Config is the tenant's config as held in the client's Infisical workspace.
@@ -122,4 +125,34 @@ func (c Config) GoString() string { return c.String() }
 // LogValue keeps slog from printing values.
 func (c Config) LogValue() slog.Value {
 	return slog.StringValue(c.String())
+}
+
+// accountOf reads the account id of an ARN ("arn:partition:service:region:
+// account:resource"); ok is false for anything that is not an ARN.
+func accountOf(arn string) (account string, ok bool) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" {
+		return "", false
+	}
+	return parts[4], true
+}
+
+// outsideAccount names the settings that point outside the client's
+// account: a role elsewhere (another client's, or Superviber's own), or a
+// table or key given as an ARN in another account. A table or key given by
+// name, or a key by alias or id, resolves in the assumed role's account,
+// which the role check has pinned; a bucket's name says nothing of its
+// owner, so the store sends ExpectedBucketOwner on every S3 call instead.
+// It never quotes a value.
+func (c Config) outsideAccount(account string) []string {
+	var bad []string
+	if a, ok := accountOf(c.RoleARN); !ok || a != account || !strings.Contains(c.RoleARN, ":iam::") || !strings.Contains(c.RoleARN, ":role/") {
+		bad = append(bad, KeyRoleARN+" is not a role in the tenant's account "+account)
+	}
+	for _, kv := range []struct{ key, v string }{{KeyTable, c.Table}, {KeyKMSKeyID, c.KMSKeyID}} {
+		if a, isARN := accountOf(kv.v); isARN && a != account {
+			bad = append(bad, kv.key+" is in another account than the tenant's "+account)
+		}
+	}
+	return bad
 }

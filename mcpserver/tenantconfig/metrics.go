@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer, age func() float64) (*metrics, error)
 	}
 	// Every label value exists from the start, so rate() and alerts work
 	// before the first failure.
-	for _, o := range []string{outcomeOK, outcomeRevoked, outcomeUnreachable, outcomeIncomplete} {
+	for _, o := range []string{outcomeOK, outcomeRevoked, outcomeUnreachable, outcomeIncomplete, outcomeOutside} {
 		m.refreshes.WithLabelValues(o)
 	}
 	for _, o := range []string{"ok", "rejected", "failed"} {

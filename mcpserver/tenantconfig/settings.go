@@ -55,6 +55,9 @@ type Settings struct {
 	// unreachable, counted from the last successful refresh; DefaultGrace
 	// when zero.
 	Grace time.Duration
+	// AccountID is the client's AWS account (spec.aws.accountId). When set,
+	// settings that point outside it are refused and nothing is served.
+	AccountID string
 	// CallTimeout bounds each Infisical request (the SDK has none of its
 	// own); DefaultCallTimeout when zero.
 	CallTimeout time.Duration

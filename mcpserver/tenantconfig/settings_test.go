@@ -163,3 +163,46 @@ func TestRedact(t *testing.T) {
 		t.Errorf("short value redacted: %q", got)
 	}
 }
+
+// Confused deputy: a client's Infisical admin names a role, table or key of
+// another account (another client's, or Superviber's own).
+func TestOutsideAccount(t *testing.T) {
+	const acct = "222222222222"
+	ok := Config{RoleARN: "arn:aws:iam::222222222222:role/blue-data", Table: "blue-index", KMSKeyID: "arn:aws:kms:eu-west-1:222222222222:key/0d1e"}
+	for _, tc := range []struct {
+		name string
+		c    func(c *Config)
+		want string // "" means accepted
+	}{
+		{"all in the account", func(*Config) {}, ""},
+		{"table and key by name, alias and id", func(c *Config) { c.Table, c.KMSKeyID = "blue-index", "alias/blue" }, ""},
+		{"table as an ARN in the account", func(c *Config) { c.Table = "arn:aws:dynamodb:eu-west-1:222222222222:table/blue" }, ""},
+		{"another client's role", func(c *Config) { c.RoleARN = "arn:aws:iam::333333333333:role/blue-data" }, KeyRoleARN},
+		{"Superviber's own role", func(c *Config) { c.RoleARN = "arn:aws:iam::111111111111:role/blue-hop-acme" }, KeyRoleARN},
+		{"a user, not a role", func(c *Config) { c.RoleARN = "arn:aws:iam::222222222222:user/admin" }, KeyRoleARN},
+		{"not an ARN", func(c *Config) { c.RoleARN = "blue-data" }, KeyRoleARN},
+		{"an account id smuggled into the path", func(c *Config) { c.RoleARN = "arn:aws:iam::333333333333:role/222222222222" }, KeyRoleARN},
+		{"another account's table", func(c *Config) { c.Table = "arn:aws:dynamodb:eu-west-1:333333333333:table/blue" }, KeyTable},
+		{"another account's key", func(c *Config) { c.KMSKeyID = "arn:aws:kms:eu-west-1:333333333333:key/0d1e" }, KeyKMSKeyID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ok
+			tc.c(&c)
+			bad := c.outsideAccount(acct)
+			if tc.want == "" {
+				if len(bad) != 0 {
+					t.Errorf("refused: %v", bad)
+				}
+				return
+			}
+			if len(bad) != 1 || !strings.HasPrefix(bad[0], tc.want) {
+				t.Errorf("got %v, want one naming %s", bad, tc.want)
+			}
+			for _, v := range []string{c.RoleARN, c.Table, c.KMSKeyID} {
+				if strings.Contains(bad[0], v) {
+					t.Errorf("the message quotes a value: %q", bad[0])
+				}
+			}
+		})
+	}
+}

@@ -61,6 +61,7 @@ const (
 	outcomeRevoked     = "revoked"
 	outcomeUnreachable = "unreachable"
 	outcomeIncomplete  = "incomplete"
+	outcomeOutside     = "outside_account"
 )
 
 // Source holds the tenant's config and keeps it fresh. Create it with New,
@@ -277,6 +278,11 @@ func (s *Source) Refresh(ctx context.Context) (err error) {
 	cfg, missing := parseConfig(values)
 	if len(missing) > 0 {
 		return s.apply(outcomeIncomplete, Config{}, missing, "")
+	}
+	if s.set.AccountID != "" {
+		if bad := cfg.outsideAccount(s.set.AccountID); len(bad) > 0 {
+			return s.apply(outcomeOutside, Config{}, bad, "")
+		}
 	}
 	return s.apply(outcomeOK, cfg, nil, "")
 }
@@ -529,6 +535,12 @@ func (s *Source) apply(outcome string, cfg Config, missing []string, detail stri
 		s.st, s.cfg = stateIncomplete, Config{}
 		s.err = fmt.Errorf("%w: missing required secrets %s in %s", ErrIncomplete, strings.Join(missing, ", "), s.where())
 		result = s.err
+	case outcomeOutside:
+		// Fail closed: a role or resource outside the client's account could
+		// be another client's, or Superviber's own.
+		s.st, s.cfg = stateIncomplete, Config{}
+		s.err = fmt.Errorf("%w: refused: %s (%s)", ErrOutsideAccount, strings.Join(missing, "; "), s.where())
+		result = s.err
 	case outcomeUnreachable:
 		result = fmt.Errorf("%w: refresh failed: %s", ErrUnavailable, detail)
 		if s.failingSince.IsZero() {
@@ -557,10 +569,10 @@ func (s *Source) apply(outcome string, cfg Config, missing []string, detail stri
 	}
 	tr := transition{
 		prev: prev, st: s.st, outcome: outcome, old: old, current: s.served(), firstLoad: outcome == outcomeOK && !everLoaded,
-		missing: missing, missingChanged: outcome == outcomeIncomplete && !slices.Equal(missing, s.missing),
+		missing: missing, missingChanged: (outcome == outcomeIncomplete || outcome == outcomeOutside) && !slices.Equal(missing, s.missing),
 		detail: detail, now: now, lastSuccess: s.lastSuccess, failingSince: s.failingSince,
 	}
-	if outcome == outcomeIncomplete {
+	if outcome == outcomeIncomplete || outcome == outcomeOutside {
 		s.missing = missing
 	}
 	listeners := slices.Clone(s.listeners)
@@ -630,6 +642,8 @@ func (s *Source) logTransition(t transition) {
 	switch {
 	case t.st == stateRevoked && t.prev != stateRevoked:
 		log.Error("access revoked by the client; failing closed", slog.String("event", "access_revoked"), slog.String("error", t.detail))
+	case t.outcome == outcomeOutside && (t.prev != stateIncomplete || t.missingChanged):
+		log.Error("settings point outside the client's AWS account; failing closed", slog.String("event", "config_outside_account"), slog.Any("refused", t.missing))
 	case t.st == stateIncomplete && (t.prev != stateIncomplete || t.missingChanged):
 		log.Error("required secrets missing; failing closed", slog.String("event", "config_incomplete"), slog.Any("missing_keys", t.missing))
 	case t.st == stateStale:

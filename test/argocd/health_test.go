@@ -311,7 +311,7 @@ func newTenant(name string) *bluev1.BlueTenant {
 			DisplayName: "Test " + name,
 			Tier:        bluev1.TierSmall,
 			Endpoint:    bluev1.EndpointSpec{Host: name + ".mcp.example.com"},
-			AWS:         bluev1.AWSSpec{Region: "eu-west-1"},
+			AWS:         bluev1.AWSSpec{Region: "eu-west-1", AccountID: "222222222222"},
 			Infisical: bluev1.InfisicalSpec{
 				ProjectID: "proj-" + name,
 				Auth:      bluev1.InfisicalAuth{Kubernetes: &bluev1.InfisicalKubernetesAuth{IdentityID: "id-" + name}},

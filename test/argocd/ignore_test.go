@@ -248,6 +248,7 @@ spec:
     host: argo-defaults.mcp.example.com
   aws:
     region: eu-west-1
+    accountId: "222222222222"
   infisical:
     projectId: proj-argo-defaults
     auth:

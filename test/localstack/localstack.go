@@ -16,11 +16,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -265,11 +265,13 @@ func (s *Stack) Seed(ctx context.Context, bt *bluev1.BlueTenant) error {
 	if inf.Auth.Kubernetes == nil {
 		return fmt.Errorf("%s: the local stack seeds Infisical Kubernetes auth only", bt.Name)
 	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(bt.Name))
+	account, err := strconv.Atoi(bt.Spec.AWS.AccountID)
+	if err != nil {
+		return fmt.Errorf("%s: spec.aws.accountId %q: %w", bt.Name, bt.Spec.AWS.AccountID, err)
+	}
 	t, err := s.World.AddTenantWith(ctx, world.TenantOptions{
 		Name:              bt.Name,
-		Account:           200000000000 + int(h.Sum32()%99999999),
+		Account:           account,
 		HopRole:           strings.ReplaceAll(HopRoleTemplate, "{tenant}", bt.Name),
 		Project:           inf.ProjectID,
 		Environment:       or(inf.Environment, "prod"),

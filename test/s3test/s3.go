@@ -58,6 +58,8 @@ type Call struct {
 	AccessKeyID string // from the SigV4 Authorization header or presigned query; "" when unsigned
 	Bucket, Key string
 	Status      int
+	// ExpectedBucketOwner is the x-amz-expected-bucket-owner header, "" when absent.
+	ExpectedBucketOwner string
 }
 
 // Write is one successful object write (PutObject, CopyObject or
@@ -95,6 +97,7 @@ type Server struct {
 	current   map[string]Write // bucket + "/" + key → the write that made the object
 	multipart map[string]Write // bucket + "/" + key → SSE of the open multipart upload
 	fault     func(Call) *Fault
+	owners    map[string]string // bucket → owning account, as SetBucketOwner says
 }
 
 // Start serves gofakes3 on a free 127.0.0.1 port. The caller must Close it.
@@ -107,6 +110,7 @@ func Start() (*Server, error) {
 		backend:   &replacingBackend{Backend: s3mem.New()},
 		current:   map[string]Write{},
 		multipart: map[string]Write{},
+		owners:    map[string]string{},
 		endpoint:  "http://" + ln.Addr().String(),
 	}
 	s.faker = gofakes3.New(s.backend, gofakes3.WithHostBucket(false), gofakes3.WithLogger(gofakes3.DiscardLog()))
@@ -146,6 +150,15 @@ func (s *Server) Client(accessKeyID, secret string) *s3.Client {
 // CreateBucket creates a bucket directly in the backend (not recorded: it is
 // the client's Terraform that creates buckets, not the server).
 func (s *Server) CreateBucket(name string) error { return s.backend.CreateBucket(name) }
+
+// SetBucketOwner records the account that owns a bucket. As S3 does, a call
+// whose x-amz-expected-bucket-owner names another account is refused with
+// 403 AccessDenied before it touches the bucket.
+func (s *Server) SetBucketOwner(bucket, account string) {
+	s.mu.Lock()
+	s.owners[bucket] = account
+	s.mu.Unlock()
+}
 
 // Calls returns a copy of the calls recorded so far.
 func (s *Server) Calls() []Call {
@@ -225,9 +238,21 @@ func (s *Server) handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		call := classify(r)
 		call.AccessKeyID = AccessKeyID(r)
+		call.ExpectedBucketOwner = r.Header.Get("X-Amz-Expected-Bucket-Owner")
 		s.mu.Lock()
 		hook := s.fault
+		owner, known := s.owners[call.Bucket]
 		s.mu.Unlock()
+		if call.ExpectedBucketOwner != "" && known && owner != call.ExpectedBucketOwner {
+			call.Status = http.StatusForbidden
+			s.mu.Lock()
+			s.calls = append(s.calls, call)
+			s.mu.Unlock()
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+			return
+		}
 		if hook != nil {
 			if f := hook(call); f != nil {
 				s.serveFault(w, r, call, f)

@@ -171,6 +171,7 @@ func (w *World) AddTenantWith(ctx context.Context, o TenantOptions) (*Tenant, er
 	if o.KubernetesSubject == "" {
 		t.HopKey = w.STS.NewAccessKey(t.HopRole)
 	}
+	w.S3.SetBucketOwner(t.Bucket, t.Account)
 	if err := w.S3.CreateBucket(t.Bucket); err != nil {
 		return nil, fmt.Errorf("bucket: %w", err)
 	}
@@ -257,7 +258,7 @@ func (w *World) Start(t *Tenant, o ServerOptions) (*Running, func(), error) {
 	src, err := tenantconfig.New(tenantconfig.Settings{
 		SiteURL: w.Infisical.URL(), ProjectID: t.Project, Environment: t.Environment, SecretPath: t.SecretPath,
 		AuthMethod: tenantconfig.AuthUniversal, ClientID: t.ClientID, ClientSecret: t.ClientSecret,
-		Refresh: o.Refresh, Grace: o.Grace,
+		Refresh: o.Refresh, Grace: o.Grace, AccountID: t.Account,
 	}, o.Log, reg)
 	if err != nil {
 		cancel()
@@ -271,7 +272,7 @@ func (w *World) Start(t *Tenant, o ServerOptions) (*Running, func(), error) {
 		cancel()
 		return nil, nil, err
 	}
-	be := backend.New(src, assumer, backend.Options{Region: Region, S3Endpoint: w.S3.Endpoint(), DDBEndpoint: w.DDB.Endpoint(), Caller: server.Caller})
+	be := backend.New(src, assumer, backend.Options{Region: Region, Account: t.Account, S3Endpoint: w.S3.Endpoint(), DDBEndpoint: w.DDB.Endpoint(), Caller: server.Caller})
 	src.OnChange(be.Changed)
 	if err := src.Refresh(ctx); err != nil {
 		cancel()

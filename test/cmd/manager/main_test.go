@@ -212,7 +212,7 @@ func TestOperatorProcess(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "proc"},
 		Spec: bluev1.BlueTenantSpec{
 			Endpoint: bluev1.EndpointSpec{Host: "proc.mcp.example.com"},
-			AWS:      bluev1.AWSSpec{Region: "eu-west-1"},
+			AWS:      bluev1.AWSSpec{Region: "eu-west-1", AccountID: "222222222222"},
 			Infisical: bluev1.InfisicalSpec{ProjectID: "p", Auth: bluev1.InfisicalAuth{
 				Kubernetes: &bluev1.InfisicalKubernetesAuth{IdentityID: "id"}}},
 		},
