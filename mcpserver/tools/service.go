@@ -278,8 +278,25 @@ func (s *Service) find(ctx context.Context, st Store, k blue.Kind, ref string, o
 	}
 	found := func(d *store.Document, err error) bool { return d != nil || err != nil }
 
-	// 1. The exact title (compared as the store keeps titles unique).
+	// 1. The exact title (compared as the store keeps titles unique). When
+	// the reference is also a number, the lookup by number (step 3) runs at
+	// the same time: a title still wins, but "1" costs one round trip to the
+	// client's table, not two.
+	n, isNum := blue.ParseRef(k, ref)
+	byNumber := isNum && k.Numbered && !o.OnlyDeleted
+	type got struct {
+		d   *store.Document
+		err error
+	}
+	var numberCh chan got
 	if ti, indexed := st.(titleIndex); indexed && live {
+		if byNumber {
+			numberCh = make(chan got, 1)
+			go func() {
+				d, err := st.Get(ctx, k.Name, blue.FormatNumber(n))
+				numberCh <- got{d, err}
+			}()
+		}
 		d, err := ti.GetByTitle(ctx, k.Name, ref)
 		switch {
 		case err == nil:
@@ -303,9 +320,15 @@ func (s *Service) find(ctx context.Context, st Store, k blue.Kind, ref string, o
 		}
 	}
 	// 3. The number, or the id.
-	n, isNum := blue.ParseRef(k, ref)
-	if isNum && k.Numbered && !o.OnlyDeleted {
-		d, err := st.Get(ctx, k.Name, blue.FormatNumber(n))
+	if byNumber {
+		var d *store.Document
+		var err error
+		if numberCh != nil {
+			r := <-numberCh
+			d, err = r.d, r.err
+		} else {
+			d, err = st.Get(ctx, k.Name, blue.FormatNumber(n))
+		}
 		if err == nil && (d.DeletedAt == nil || o.IncludeDeleted) {
 			return d, nil
 		}
