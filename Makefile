@@ -55,9 +55,27 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@touch $@
 
 .PHONY: test
-test: lint verify-generated node_modules ## Unit and envtest integration tests (the CI command).
+test: lint verify-generated node_modules ## Unit and envtest integration tests, then each fuzz target briefly (the CI command).
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl)" \
 		go test $(GO_TEST_FLAGS) -count=1 ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+# Every fuzz target, as "Name:package". make fuzz runs each for FUZZTIME
+# (2s in make test; FUZZTIME=10m make fuzz for a real run).
+FUZZ_TARGETS = \
+	FuzzMarkdown:./mcpserver/blue FuzzFileName:./mcpserver/blue \
+	FuzzPageToken:./mcpserver/store FuzzNameChecksMatchTheirExpressions:./mcpserver/store \
+	FuzzSessionID:./mcpserver/server FuzzBearerToken:./mcpserver/server FuzzHostGuard:./mcpserver/server \
+	FuzzDecodeArgsNoLaxerThanSchema:./mcpserver/tools FuzzToolArguments:./test/mcpserver/server
+FUZZTIME ?= 2s
+
+.PHONY: fuzz
+fuzz: node_modules ## Run every fuzz target for FUZZTIME each (default 2s).
+	@for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		out=$$(go test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	done
 
 .PHONY: e2e
 e2e: node_modules ## The end-to-end journey on the local stack (also part of make test), with step timings.

@@ -273,6 +273,9 @@ type PurgeIn struct {
 	Days int `json:"days,omitempty" jsonschema:"purge documents deleted at least this many days ago (default 7)"`
 }
 
+// maxPurgeDays bounds blue_purge_deleted's days: ten years.
+const maxPurgeDays = 3650
+
 var deletable = []string{"rfc", "spike", "adr", "decision", "prd", "postmortem", "runbook"}
 
 func docKind(name string, allowed []string) (blue.Kind, error) {
@@ -446,8 +449,10 @@ func (s *Service) purgeDeleted(ctx context.Context, st Store, in PurgeIn) (Resul
 	if days == 0 {
 		days = 7
 	}
-	if days < 0 {
-		return Result{}, fmt.Errorf("days must be 0 or more")
+	if days < 0 || days > maxPurgeDays {
+		// A huge value would overflow the cutoff into the future and purge
+		// everything deleted so far, restorable or not.
+		return Result{}, fmt.Errorf("argument \"days\" must be between 0 and %d, got %d", maxPurgeDays, days)
 	}
 	cutoff := s.now().Add(-time.Duration(days) * 24 * time.Hour)
 	purged := []string{}

@@ -268,7 +268,7 @@ func TestDeleteRestorePurge(t *testing.T) {
 		run(t, f, f.svc.delete, DeleteIn{DocType: "rfc", Title: "Recent"})
 		f.clock.Advance(2 * 24 * time.Hour) // Old: 7 days ago; Recent: 2
 
-		wantErr(t, f, f.svc.purgeDeleted, PurgeIn{Days: -1}, "days must be 0 or more")
+		wantErr(t, f, f.svc.purgeDeleted, PurgeIn{Days: -1}, `argument "days" must be between 0 and 3650`)
 		r := run(t, f, f.svc.purgeDeleted, PurgeIn{})
 		if got := r.Data["purged"].([]string); !slices.Equal(got, []string{"rfc Old", "decision Old decision"}) || r.Message != "Purged 2 documents deleted 7 or more days ago" {
 			t.Errorf("purge: %s %v", r.Message, got)
@@ -318,5 +318,23 @@ func TestNumberedLookupOfDeleted(t *testing.T) {
 	d, err = f.svc.find(f.ctx, f.st, kind("rfc"), blue.FormatNumber(2), store.ListOptions{IncludeDeleted: true})
 	if err != nil || d.ID != "0002" {
 		t.Errorf("find 0002 including deleted: %+v, %v", d, err)
+	}
+}
+
+// Absurd days are refused: 10^12 days would overflow the cutoff into the
+// future and purge what was deleted a minute ago.
+func TestPurgeDeletedRefusesAbsurdDays(t *testing.T) {
+	f := newFixture(t)
+	id := f.newRFC(t, "Keep me restorable")
+	run(t, f, f.svc.delete, DeleteIn{DocType: "rfc", Title: id})
+	for _, days := range []int{-1, maxPurgeDays + 1, 1 << 40} {
+		wantErr(t, f, f.svc.purgeDeleted, PurgeIn{Days: days}, `argument "days" must be between 0 and 3650`)
+	}
+	if d := f.st.doc("rfc", id); d == nil {
+		t.Fatal("a refused purge removed the document")
+	}
+	run(t, f, f.svc.purgeDeleted, PurgeIn{Days: maxPurgeDays})
+	if d := f.st.doc("rfc", id); d == nil {
+		t.Fatal("purged a document deleted just now")
 	}
 }
