@@ -244,7 +244,11 @@ func buildDeployment(t *bluev1.BlueTenant, o Options, hashes string) *appsv1ac.D
 		corev1ac.VolumeMount().WithName("aws-iam-token").WithMountPath(awsTokenDir).WithReadOnly(true),
 	}
 	if k := t.Spec.Infisical.Auth.Kubernetes; k != nil {
-		volumes = append(volumes, projectedToken("infisical-token", k.Audience, 3600))
+		aud := k.Audience
+		if aud == "" {
+			aud = contract.InfisicalAudience
+		}
+		volumes = append(volumes, projectedToken("infisical-token", aud, 3600))
 		mounts = append(mounts, corev1ac.VolumeMount().WithName("infisical-token").WithMountPath(infisicalTokenDir).WithReadOnly(true))
 	}
 

@@ -396,3 +396,25 @@ func envOf(c corev1.Container) map[string]corev1.EnvVar {
 	}
 	return out
 }
+
+// The token the pod shows Infisical has an audience of its own, so it is no
+// use to the API server (test/controllers proves the API server refuses it).
+func TestInfisicalTokenHasItsOwnAudience(t *testing.T) {
+	for _, tc := range []struct{ set, want string }{{"", contract.InfisicalAudience}, {"https://infisical.acme.com", "https://infisical.acme.com"}} {
+		bt := unitTenant()
+		bt.Spec.Infisical.Auth.Kubernetes.Audience = tc.set
+		dep := typed[appsv1.Deployment](t, buildDeployment(bt, testOpts, "sha256:x"))
+		found := false
+		for _, v := range dep.Spec.Template.Spec.Volumes {
+			if v.Name == "infisical-token" {
+				found = true
+				if aud := v.Projected.Sources[0].ServiceAccountToken.Audience; aud != tc.want {
+					t.Errorf("audience %q set: token for %q, want %q", tc.set, aud, tc.want)
+				}
+			}
+		}
+		if !found {
+			t.Fatal("no infisical-token volume")
+		}
+	}
+}

@@ -48,6 +48,11 @@ const (
 	EnvInfisicalSecret = "INFISICAL_CLIENT_SECRET"
 )
 
+// InfisicalAudience is the default audience of the projected token the pod
+// presents to Infisical: a dedicated one, so that token is no use to the
+// Kubernetes API server.
+const InfisicalAudience = "infisical"
+
 // SessionSecretName is the Secret in the tenant's namespace that holds the
 // session key (key SessionSecretKey): made once by the operator, never
 // overwritten.

@@ -244,8 +244,10 @@ type InfisicalKubernetesAuth struct {
 	// +kubebuilder:validation:MaxLength=128
 	IdentityID string `json:"identityId"`
 
-	// Audience of the projected token the pod presents. Empty means the API
-	// server's default audience.
+	// Audience of the projected token the pod presents to Infisical; the
+	// identity's "allowed audience" in Infisical must be the same. Defaults
+	// to "infisical": a dedicated audience, so that the token Infisical sees
+	// is not also a token the Kubernetes API server accepts.
 	// +kubebuilder:validation:MaxLength=256
 	// +optional
 	Audience string `json:"audience,omitempty"`

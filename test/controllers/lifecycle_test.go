@@ -3,12 +3,11 @@ package controllers_test
 import (
 	"context"
 	"fmt"
-	"github.com/superviber/blue-operator/api/contract"
-	"github.com/superviber/blue-operator/controllers"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -19,7 +18,9 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/superviber/blue-operator/api/contract"
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+	"github.com/superviber/blue-operator/controllers"
 )
 
 func patchTenant(t *testing.T, name string, mutate func(*bluev1.BlueTenant)) {
@@ -447,5 +448,47 @@ func TestEndpointHostIsNeverShared(t *testing.T) {
 	getObj(t, &ing, controllers.NamespaceFor("hostthief"), controllers.ServerName)
 	if ing.Spec.Rules[0].Host != owner.Spec.Endpoint.Host {
 		t.Errorf("ingress host %q", ing.Spec.Rules[0].Host)
+	}
+}
+
+// Tokens that travel: the projected token the pod presents to Infisical
+// must be no use to the Kubernetes API server. The real API server accepts
+// it only for its own audience.
+func TestInfisicalTokenIsRefusedByTheAPIServer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	createTenant(t, newTenant("audience"))
+	ns := controllers.NamespaceFor("audience")
+	dep := &appsv1.Deployment{}
+	eventually(t, wait, "the server Deployment", func() error { return k8s.Get(ctx, key(ns, controllers.ServerName), dep) })
+	aud := ""
+	for _, v := range dep.Spec.Template.Spec.Volumes {
+		if v.Name == "infisical-token" {
+			aud = v.Projected.Sources[0].ServiceAccountToken.Audience
+		}
+	}
+	if aud != contract.InfisicalAudience {
+		t.Fatalf("the pod's Infisical token is for %q, want %q", aud, contract.InfisicalAudience)
+	}
+	sa := &corev1.ServiceAccount{}
+	getObj(t, sa, ns, controllers.ServerName)
+	seconds := int64(600)
+	tr := &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: []string{aud}, ExpirationSeconds: &seconds}}
+	if err := k8s.SubResource("token").Create(ctx, sa, tr); err != nil {
+		t.Fatal(err)
+	}
+	review := func(audiences []string) bool {
+		t.Helper()
+		rv := &authv1.TokenReview{Spec: authv1.TokenReviewSpec{Token: tr.Status.Token, Audiences: audiences}}
+		if err := k8s.Create(ctx, rv); err != nil {
+			t.Fatal(err)
+		}
+		return rv.Status.Authenticated
+	}
+	if review(nil) {
+		t.Error("the API server accepts the token meant for Infisical")
+	}
+	if !review([]string{aud}) {
+		t.Error("the token is not valid even for Infisical's audience: the test proves nothing")
 	}
 }

@@ -35,6 +35,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/superviber/blue-operator/api/contract"
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 	"github.com/superviber/blue-operator/controllers"
 	"github.com/superviber/blue-operator/hack/manifests"
@@ -125,7 +126,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return nil, err
 	}
 	s.stops = append(s.stops, stopWorld)
-	s.World.Infisical.SetKubernetesVerifier(tokenReview(kube, ""))
+	// As Infisical does for an identity whose allowed audience is set: the
+	// review asks for the audience the operator gives the pod's token.
+	s.World.Infisical.SetKubernetesVerifier(tokenReview(kube, contract.InfisicalAudience))
 
 	bin := filepath.Join(o.StateDir, "bin")
 	for _, cmd := range []string{"manager", "blue-mcp"} {
