@@ -112,9 +112,15 @@ func Read(docs fs.FS) ([]File, []Skipped, error) {
 			files = append(files, File{Path: p, Doc: d})
 		}
 	}
+	rfcs := map[string]int{} // id → index in files
+	for i, f := range files {
+		if _, seen := rfcs[f.Doc.ID]; f.Doc.Kind == "rfc" && !seen {
+			rfcs[f.Doc.ID] = i // the first, as a scan would find it
+		}
+	}
 	for id, plan := range plans {
-		i := slices.IndexFunc(files, func(f File) bool { return f.Doc.Kind == "rfc" && f.Doc.ID == id })
-		if i < 0 {
+		i, found := rfcs[id]
+		if !found {
 			skipped = append(skipped, Skipped{Path: plan.Path, Reason: "a plan without its RFC"})
 			continue
 		}

@@ -107,15 +107,9 @@ func (s *Store) Body(ctx context.Context, d *Document) ([]byte, error) {
 // Revisions lists a document's revisions, newest first (at most
 // MaxHistory), for live and soft-deleted documents alike.
 func (s *Store) Revisions(ctx context.Context, kind, id string) ([]Revision, error) {
-	if err := checkKindID(kind, id); err != nil {
-		return nil, err
-	}
-	m, err := s.getMeta(ctx, kind, id)
+	m, err := s.committedMeta(ctx, kind, id, "revisions")
 	if err != nil {
-		return nil, fmt.Errorf("revisions: %w", err)
-	}
-	if m == nil || !m.committed() {
-		return nil, fmt.Errorf("revisions %s/%s: %w", kind, id, ErrNotFound)
+		return nil, err
 	}
 	h := m.storedHistory()
 	out := make([]Revision, len(h))
@@ -128,11 +122,11 @@ func (s *Store) Revisions(ctx context.Context, kind, id string) ([]Revision, err
 // BodyAt reads the body a document had at one of its revisions (see
 // Revisions); ErrNotFound when that version is not in its history.
 func (s *Store) BodyAt(ctx context.Context, kind, id string, version int64) ([]byte, error) {
-	revs, err := s.Revisions(ctx, kind, id)
+	m, err := s.committedMeta(ctx, kind, id, "body")
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range revs {
+	for _, r := range m.storedHistory() {
 		if r.Version == version {
 			b, err := s.loadBody(ctx, r.rev)
 			if err != nil {
@@ -142,6 +136,22 @@ func (s *Store) BodyAt(ctx context.Context, kind, id string, version int64) ([]b
 		}
 	}
 	return nil, fmt.Errorf("body %s/%s: version %d is not in its history: %w", kind, id, version, ErrNotFound)
+}
+
+// committedMeta reads the META of a committed document (live or
+// soft-deleted), ErrNotFound otherwise.
+func (s *Store) committedMeta(ctx context.Context, kind, id, op string) (*meta, error) {
+	if err := checkKindID(kind, id); err != nil {
+		return nil, err
+	}
+	m, err := s.getMeta(ctx, kind, id)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if m == nil || !m.committed() {
+		return nil, fmt.Errorf("%s %s/%s: %w", op, kind, id, ErrNotFound)
+	}
+	return m, nil
 }
 
 func (s *Store) loadBody(ctx context.Context, rev string) ([]byte, error) {
