@@ -314,13 +314,7 @@ func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
 		if !isCall {
 			return next(ctx, method, req)
 		}
-		info := &tools.CallInfo{}
-		ctx = tools.WithCallInfo(ctx, info)
-		caller := "unknown"
-		if ti := call.Extra; ti != nil && ti.TokenInfo != nil {
-			caller = ti.TokenInfo.UserID
-			ctx = WithCaller(ctx, caller)
-		}
+		ctx, caller, info := callContext(ctx, call.Extra)
 		start := time.Now()
 		res, err := next(ctx, method, req)
 		elapsed := time.Since(start)
@@ -350,6 +344,19 @@ func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
 	}
 }
 
+// callContext is what every audited request carries down: the call info the
+// layers below fill in, and the authenticated caller (unknown without one).
+func callContext(ctx context.Context, extra *mcp.RequestExtra) (context.Context, string, *tools.CallInfo) {
+	info := &tools.CallInfo{}
+	ctx = tools.WithCallInfo(ctx, info)
+	caller := "unknown"
+	if extra != nil && extra.TokenInfo != nil {
+		caller = extra.TokenInfo.UserID
+		ctx = WithCaller(ctx, caller)
+	}
+	return ctx, caller, info
+}
+
 // isUnknownTool is go-sdk's answer to a call of a tool it does not serve.
 func isUnknownTool(err error) bool {
 	var rpc *jsonrpc.Error
@@ -359,13 +366,7 @@ func isUnknownTool(err error) bool {
 // auditRead writes the audit line of a resources/read, as for a tool call:
 // the caller, the document's address and the outcome, never its content.
 func (s *Server) auditRead(ctx context.Context, next mcp.MethodHandler, method string, req *mcp.ReadResourceRequest) (mcp.Result, error) {
-	caller := "unknown"
-	if ti := req.Extra; ti != nil && ti.TokenInfo != nil {
-		caller = ti.TokenInfo.UserID
-		ctx = WithCaller(ctx, caller)
-	}
-	info := &tools.CallInfo{}
-	ctx = tools.WithCallInfo(ctx, info)
+	ctx, caller, info := callContext(ctx, req.Extra)
 	start := time.Now()
 	res, err := next(ctx, method, req)
 	elapsed := time.Since(start)
