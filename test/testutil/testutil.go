@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -99,4 +100,21 @@ func BuildCommand(ctx context.Context, dir, name string, buildFlags ...string) (
 		return "", fmt.Errorf("go build cmd/%s: %w\n%s", name, err, out)
 	}
 	return bin, nil
+}
+
+// RunWithCommand is a TestMain body for the tests of one command: it builds
+// cmd/<name> into a temporary directory, sets *bin to it, runs the tests and
+// removes the directory.
+func RunWithCommand(m *testing.M, bin *string, name string, buildFlags ...string) int {
+	dir, err := os.MkdirTemp("", name+"-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	if *bin, err = BuildCommand(context.Background(), dir, name, buildFlags...); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
 }

@@ -38,7 +38,7 @@ const version = "v0.0.0-test"
 var bin string
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(testutil.RunWithCommand(m, &bin, "blue-mcp", "-ldflags=-X main.version="+version))
 }
 
 func freeAddr(t *testing.T) string {
@@ -302,18 +302,4 @@ func TestOnboardSubcommand(t *testing.T) {
 	if out, err := imp.CombinedOutput(); err == nil || !strings.Contains(string(out), "--kms-key-id is required") {
 		t.Errorf("import without --kms-key-id: %v %s", err, out)
 	}
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "blue-mcp-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	if bin, err = testutil.BuildCommand(context.Background(), dir, "blue-mcp", "-ldflags=-X main.version="+version); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
 }

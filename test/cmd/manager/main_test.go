@@ -40,7 +40,7 @@ const version = "v0.0.0-test"
 var bin string
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(testutil.RunWithCommand(m, &bin, "manager", "-ldflags=-X main.version="+version))
 }
 
 func runManager(ctx context.Context, env []string, args ...string) *exec.Cmd {
@@ -270,18 +270,4 @@ func TestOperatorProcess(t *testing.T) {
 	if lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "" {
 		t.Errorf("lease still held by %q after shutdown", *lease.Spec.HolderIdentity)
 	}
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "manager-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	if bin, err = testutil.BuildCommand(context.Background(), dir, "manager", "-ldflags=-X main.version="+version); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
 }
