@@ -9,22 +9,22 @@ import (
 	"github.com/superviber/blue-operator/mcpserver/store"
 )
 
-// DialogueCreateIn are blue_dialogue_create's parameters, all of Blue's;
-// alignment dialogues need a local checkout and are not served, so the
-// alignment-mode ones (expert_pool, panel_size, rotation, model, sources)
-// are accepted and, as Blue did without alignment, ignored.
+// DialogueCreateIn are blue_dialogue_create's parameters, all of Blue's.
+// With alignment, expert_pool is required and the answer carries the
+// Judge's protocol (alignment.go); without it the alignment-mode ones are
+// ignored, as Blue ignored them.
 type DialogueCreateIn struct {
 	Common
 	Title      string      `json:"title" jsonschema:"the dialogue's title"`
 	RFCTitle   string      `json:"rfc_title,omitempty" jsonschema:"the RFC it discusses"`
 	Summary    string      `json:"summary,omitempty"`
 	Content    string      `json:"content,omitempty" jsonschema:"the dialogue itself (markdown)"`
-	Alignment  bool        `json:"alignment,omitempty" jsonschema:"alignment dialogues are not available on the hosted server"`
-	ExpertPool *ExpertPool `json:"expert_pool,omitempty" jsonschema:"alignment mode only (not served): the judge's expert pool"`
-	PanelSize  int         `json:"panel_size,omitempty" jsonschema:"alignment mode only (not served): experts per round"`
-	Rotation   string      `json:"rotation,omitempty" jsonschema:"alignment mode only (not served): panel rotation"`
-	Model      string      `json:"model,omitempty" jsonschema:"alignment mode only (not served): sonnet, opus or haiku"`
-	Sources    []string    `json:"sources,omitempty" jsonschema:"alignment mode only (not served): files the agents read"`
+	Alignment  bool        `json:"alignment,omitempty" jsonschema:"a multi-agent alignment dialogue (ADR 0014, RFC 0048): needs expert_pool; the answer's judge protocol says how to run it"`
+	ExpertPool *ExpertPool `json:"expert_pool,omitempty" jsonschema:"alignment mode: the Judge's expert pool (required with alignment)"`
+	PanelSize  int         `json:"panel_size,omitempty" jsonschema:"alignment mode: experts per round (default: the pool's size, at most 12)"`
+	Rotation   string      `json:"rotation,omitempty" jsonschema:"alignment mode: panel rotation (default graduated)"`
+	Model      string      `json:"model,omitempty" jsonschema:"alignment mode: the model your agents run (sonnet, opus or haiku; default sonnet)"`
+	Sources    []string    `json:"sources,omitempty" jsonschema:"alignment mode: files on your machine the agents read for grounding"`
 }
 
 // ExpertPool is Blue's alignment expert pool (RFC 0048).
@@ -42,9 +42,6 @@ type Expert struct {
 }
 
 func (s *Service) dialogueCreate(ctx context.Context, st Store, in DialogueCreateIn) (Result, error) {
-	if in.Alignment {
-		return Result{}, fmt.Errorf("alignment dialogues run on a local checkout and are not available on the hosted server; create a plain dialogue instead")
-	}
 	if len(in.Content) > 256*1024 {
 		return Result{}, fmt.Errorf("content is %d KiB; the limit is 256 KiB", len(in.Content)/1024)
 	}
@@ -57,6 +54,9 @@ func (s *Service) dialogueCreate(ctx context.Context, st Store, in DialogueCreat
 		}
 		attrs[attrRFC] = rfc.ID
 		rfcRow = "RFC " + rfc.ID + ": " + rfc.Title
+	}
+	if in.Alignment {
+		return s.createAlignment(ctx, st, in, attrs, rfcRow)
 	}
 	k := kind("dialogue")
 	d, err := s.newDoc(ctx, st, k, in.Title, attrs, func(string, int) []byte {

@@ -10,7 +10,7 @@ func TestDialogues(t *testing.T) {
 	f := newFixture(t)
 	f.newRFC(t, "Index cache")
 	f.newRFC(t, "Rate limits")
-	wantErr(t, f, f.svc.dialogueCreate, DialogueCreateIn{Title: "Align", Alignment: true}, "alignment dialogues run on a local checkout and are not available on the hosted server")
+	wantErr(t, f, f.svc.dialogueCreate, DialogueCreateIn{Title: "Align", Alignment: true}, "expert_pool is required with alignment: true")
 	wantErr(t, f, f.svc.dialogueCreate, DialogueCreateIn{Title: "Huge", Content: strings.Repeat("x", 256*1024+1)}, "content is 256 KiB; the limit is 256 KiB")
 	wantErr(t, f, f.svc.dialogueCreate, DialogueCreateIn{Title: "Orphan", RFCTitle: "nope"}, `rfc_title: not found: no RFC matches "nope"`)
 

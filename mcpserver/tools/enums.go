@@ -19,6 +19,7 @@ var (
 	// parser also read graduated).
 	rotationArgs = []string{"none", "wildcards", "full", "graduated"}
 	expertTiers  = []string{"core", "adjacent", "wildcard"}
+	panelTiers   = []string{blue.TierCore, blue.TierAdjacent, blue.TierWildcard}
 	writeModes   = []string{"replace", "append"}
 )
 
@@ -36,14 +37,18 @@ var toolEnums = func() map[string]map[string]enumArg {
 			"rotation":                 {what: "a panel rotation", values: rotationArgs},
 			"expert_pool.experts.tier": {what: "an expert tier", values: expertTiers},
 		},
-		"blue_delete":               {"doc_type": deletableTypes},
-		"blue_restore":              {"doc_type": deletableTypes},
-		"blue_deleted_list":         {"doc_type": deletableTypes},
-		"blue_doc_section_write":    {"doc_type": docTypes, "mode": {what: "a write mode", values: writeModes}},
-		"blue_doc_body_write":       {"doc_type": docTypes},
-		"blue_doc_revisions":        {"doc_type": docTypes},
-		"blue_doc_revision_get":     {"doc_type": docTypes},
-		"blue_doc_revision_restore": {"doc_type": docTypes},
+		"blue_dialogue_round_prompt":     {"expert_source": {what: "an expert source", values: blue.ExpertSources}},
+		"blue_dialogue_evolve_panel":     {"panel.source": {what: "an expert source", values: blue.ExpertSources}, "panel.tier": {what: "an expert tier", values: panelTiers}},
+		"blue_dialogue_expert_create":    {"tier": {what: "an expert tier", values: panelTiers}},
+		"blue_dialogue_verdict_register": {"verdict_type": {what: "a verdict type", values: blue.VerdictTypes}, "confidence": {what: "a confidence", values: blue.Confidences}},
+		"blue_delete":                    {"doc_type": deletableTypes},
+		"blue_restore":                   {"doc_type": deletableTypes},
+		"blue_deleted_list":              {"doc_type": deletableTypes},
+		"blue_doc_section_write":         {"doc_type": docTypes, "mode": {what: "a write mode", values: writeModes}},
+		"blue_doc_body_write":            {"doc_type": docTypes},
+		"blue_doc_revisions":             {"doc_type": docTypes},
+		"blue_doc_revision_get":          {"doc_type": docTypes},
+		"blue_doc_revision_restore":      {"doc_type": docTypes},
 	}
 	for _, k := range blue.Kinds {
 		out["blue_"+k.Name+"_list"] = map[string]enumArg{"status": {what: k.Article() + " status", values: k.Statuses}}

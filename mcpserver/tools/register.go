@@ -128,10 +128,18 @@ func Register(srv *mcp.Server, s *Service) error {
 	add(r, "blue_audit_get", "Read an audit.", s.getKind("audit"))
 	add(r, "blue_audit_complete", "Mark an audit complete.", s.moveKind("audit", "complete"))
 
-	add(r, "blue_dialogue_create", "Record a dialogue (alignment dialogues are not served).", s.dialogueCreate)
+	add(r, "blue_dialogue_create", "Create a dialogue document. Pass alignment: true with an expert_pool for a multi-agent alignment dialogue (ADR 0014, RFC 0048): the answer's JUDGE PROTOCOL says how to run it; your Claude Code runs the agents and the server keeps the record.", s.dialogueCreate)
 	add(r, "blue_dialogue_get", "Read a dialogue.", s.getKind("dialogue"))
 	add(r, "blue_dialogue_publish", "Publish a recorded dialogue (hosted addition).", s.moveKind("dialogue", "published"))
 	add(r, "blue_dialogue_list", "List dialogues, optionally about one RFC.", s.dialogueList)
+	add(r, "blue_dialogue_round_prompt", "The fully-substituted prompt for one agent and round, ready for the Task tool; from round 1 it carries the record so far (RFC 0050: fresh experts get a context brief).", s.roundPrompt)
+	add(r, "blue_dialogue_sample_panel", "Draw a new panel from the expert pool for a round (RFC 0048), with roles to retain or exclude.", s.samplePanel)
+	add(r, "blue_dialogue_evolve_panel", "Set a round's panel exactly: experts retained, pulled from the pool or created (RFC 0050).", s.evolvePanel)
+	add(r, "blue_dialogue_round_context", "The whole record for a round in one call: experts, perspectives, tensions, recommendations, evidence, claims, verdicts and convergence (RFC 0051, 0057).", s.roundContext)
+	add(r, "blue_dialogue_expert_create", "Add an expert mid-dialogue, with source created (RFC 0051).", s.expertCreate)
+	add(r, "blue_dialogue_round_register", "Register a round's data in one call, written once and whole: score, summary, expert scores, perspectives, tensions, recommendations, evidence, claims, references and tension updates (RFC 0051). Every problem is reported at once and nothing is registered.", s.roundRegister)
+	add(r, "blue_dialogue_verdict_register", "Register a verdict: interim, final, minority or dissent (RFC 0051). A final verdict needs the last round converged (velocity 0, 100% converge) unless force.", s.verdictRegister)
+	add(r, "blue_dialogue_export", "The dialogue's whole record as JSON, with provenance (RFC 0051); the hosted server answers it rather than writing a file.", s.dialogueExport)
 
 	for _, k := range blue.Kinds {
 		if k.Name == "dialogue" {

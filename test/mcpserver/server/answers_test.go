@@ -107,6 +107,23 @@ func TestAnswersCarryBluesFields(t *testing.T) {
 	call("blue_dialogue_create", "success", map[string]any{"title": "Kickoff", "rfc_title": "Index cache", "content": "We talked."})
 	call("blue_dialogue_get", "success", map[string]any{"title": "Kickoff"})
 	call("blue_dialogue_list", "success", map[string]any{"rfc_title": "Index cache"})
+	pool := map[string]any{"domain": "Storage", "experts": []map[string]any{{"role": "Architect", "tier": "core", "relevance": 0.9}, {"role": "Analyst", "tier": "wildcard", "relevance": 0.5}}}
+	al := call("blue_dialogue_create", "alignment", map[string]any{"title": "Align on caching", "alignment": true, "expert_pool": pool})
+	did, out := al["dialogue_id"], al["judge_protocol"].(map[string]any)["output_dir"]
+	call("blue_dialogue_round_prompt", "success", map[string]any{"output_dir": out, "agent_name": "Muffin", "agent_emoji": "🧁", "agent_role": "Architect", "round": 0})
+	call("blue_dialogue_sample_panel", "success", map[string]any{"dialogue_title": did, "round": 0, "panel_size": 2})
+	call("blue_dialogue_round_register", "success", map[string]any{"dialogue_id": did, "round": 0, "score": 5, "expert_scores": map[string]any{"muffin": 5},
+		"perspectives":    []map[string]any{{"local_id": "P01", "label": "Cache", "content": "It is slow.", "contributors": []string{"muffin"}}},
+		"tensions":        []map[string]any{{"local_id": "T01", "label": "Staleness", "description": "Stale reads."}},
+		"recommendations": []map[string]any{{"label": "TTL", "content": "30 s", "parameters": map[string]any{"ttl": 30}}}})
+	call("blue_dialogue_expert_create", "success", map[string]any{"dialogue_id": did, "expert_slug": "palmier", "role": "SRE", "tier": "Adjacent", "creation_reason": "operations", "first_round": 1})
+	call("blue_dialogue_evolve_panel", "success", map[string]any{"output_dir": out, "round": 1, "panel": []map[string]any{{"name": "Muffin", "role": "Architect", "source": "retained"}, {"name": "Palmier", "role": "SRE", "source": "created", "tier": "Adjacent", "focus": "operations"}}})
+	call("blue_dialogue_round_prompt", "fresh expert", map[string]any{"output_dir": out, "agent_name": "Palmier", "agent_emoji": "🧁", "agent_role": "SRE", "round": 1, "expert_source": "created", "focus": "operations"})
+	call("blue_dialogue_verdict_register", "success", map[string]any{"dialogue_id": did, "verdict_id": "V01", "verdict_type": "interim", "round": 0, "recommendation": "Try a TTL", "description": "Open question."})
+	call("blue_dialogue_verdict_register", "blocked", map[string]any{"dialogue_id": did, "verdict_id": "final", "verdict_type": "final", "round": 0, "recommendation": "TTL", "description": "Agreed."})
+	call("blue_dialogue_round_context", "success", map[string]any{"dialogue_id": did, "round": 1})
+	call("blue_dialogue_verdict_register", "forced", map[string]any{"dialogue_id": did, "verdict_id": "final", "verdict_type": "final", "round": 0, "recommendation": "TTL", "description": "Agreed.", "force": true})
+	call("blue_dialogue_export", "success", map[string]any{"dialogue_id": did})
 
 	// Search, status, next.
 	call("blue_search", "success", map[string]any{"query": "cache"})

@@ -457,7 +457,7 @@ func TestBadInputGetsClearErrorsAndServerStaysUp(t *testing.T) {
 		{"blue_rfc_list", map[string]any{"limit": 1000}, "limit"},
 		{"blue_rfc_list", map[string]any{"page_token": "forged"}, "page"},
 		{"blue_delete", map[string]any{"doc_type": "secrets", "title": "x"}, "doc_type"},
-		{"blue_dialogue_create", map[string]any{"title": "x", "alignment": true}, "not available on the hosted server"},
+		{"blue_dialogue_create", map[string]any{"title": "x", "alignment": true}, "expert_pool is required with alignment: true"},
 	} {
 		if _, e := call(t, s, tc.tool, tc.args); !strings.Contains(strings.ToLower(e), strings.ToLower(tc.want)) {
 			t.Errorf("%s(%v): error %q, want it to mention %q", tc.tool, tc.args, e, tc.want)

@@ -47,7 +47,7 @@ type tsClientResult struct {
 
 func TestTypeScriptSDKClient(t *testing.T) {
 	t.Parallel()
-	node, script := tsClient(t)
+	node, script := tsClient(t, "ts-client.mjs")
 	w := world.Start(t)
 	tn := newTenant(t, w, "typescript", 121212121212)
 	srv := w.Serve(t, tn, world.ServerOptions{MaxSessions: 2})
@@ -123,15 +123,15 @@ func TestTypeScriptSDKClient(t *testing.T) {
 	}
 }
 
-// tsClient finds node and the TypeScript client script, and checks the SDK
-// is installed at the version package.json pins.
-func tsClient(t *testing.T) (node, script string) {
+// tsClient finds node and a TypeScript client script in testdata, and
+// checks the SDK is installed at the version package.json pins.
+func tsClient(t *testing.T, name string) (node, script string) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node is not on PATH (Node 20 or later is needed): %v", err)
 	}
-	script, err = filepath.Abs(filepath.Join("testdata", "ts-client.mjs"))
+	script, err = filepath.Abs(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
