@@ -130,6 +130,11 @@ func (r *BlueTenantReconciler) ensureAll(ctx context.Context, t *bluev1.BlueTena
 	if err := r.ensureSessionSecret(ctx, t); err != nil {
 		return ctrl.Result{}, errorf("ensure session secret", err)
 	}
+	externalID, err := r.ensureExternalID(ctx, t)
+	if err != nil {
+		return ctrl.Result{}, errorf("ensure external id", err)
+	}
+	st.next.ExternalID = externalID
 	dep, err := r.ensureDeployment(ctx, t, hashes)
 	if err != nil {
 		return ctrl.Result{}, errorf("ensure deployment", err)
@@ -316,6 +321,28 @@ func (r *BlueTenantReconciler) ensureSessionSecret(ctx context.Context, t *bluev
 		return buildSessionSecret(t, key), nil
 	})
 	return err
+}
+
+// ensureExternalID issues the tenant's sts:ExternalId once and returns it.
+// It is Superviber's, not the client's: "blue-<tenant>-" and 256 random
+// bits, so it is unique to the tenant and no client can guess or choose
+// another's (AWS's confused-deputy guidance).
+func (r *BlueTenantReconciler) ensureExternalID(ctx context.Context, t *bluev1.BlueTenant) (string, error) {
+	data, _, err := r.ensureGenerated(ctx, t, contract.ExternalIDSecretName, func() (*corev1.Secret, error) {
+		b, err := randomString()
+		if err != nil {
+			return nil, err
+		}
+		return buildExternalIDSecret(t, "blue-"+t.Name+"-"+b), nil
+	})
+	if err != nil {
+		return "", err
+	}
+	id := strings.TrimSpace(string(data[contract.ExternalIDSecretKey]))
+	if id == "" {
+		return "", fmt.Errorf("Secret %s/%s has no key %q: delete the Secret to have a new ExternalId issued (the client's trust policy must then name the new one)", NamespaceFor(t.Name), contract.ExternalIDSecretName, contract.ExternalIDSecretKey)
+	}
+	return id, nil
 }
 
 // ensureGenerated creates a Secret of generated values once and never

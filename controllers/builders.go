@@ -94,6 +94,12 @@ func buildSessionSecret(t *bluev1.BlueTenant, key string) *corev1.Secret {
 	return buildGeneratedSecret(t, contract.SessionSecretName, map[string]string{contract.SessionSecretKey: key})
 }
 
+// buildExternalIDSecret holds the tenant's issued ExternalId. Made once and
+// never overwritten: the client's trust policy names it.
+func buildExternalIDSecret(t *bluev1.BlueTenant, id string) *corev1.Secret {
+	return buildGeneratedSecret(t, contract.ExternalIDSecretName, map[string]string{contract.ExternalIDSecretKey: id})
+}
+
 // buildGeneratedSecret is a Secret of values the operator generated, owned by
 // the tenant. It is created, not applied: nobody's later edit is reverted.
 func buildGeneratedSecret(t *bluev1.BlueTenant, name string, data map[string]string) *corev1.Secret {
@@ -146,6 +152,7 @@ func serverEnv(t *bluev1.BlueTenant, o Options, e effective, hashes string) []*c
 		envVar(contract.EnvMetricsAddr, contract.MetricsAddr),
 		envVar(contract.EnvPublicURL, EndpointURL(t)),
 		secretEnv(contract.EnvSessionKey, contract.SessionSecretName, contract.SessionSecretKey),
+		secretEnv(contract.EnvExternalID, contract.ExternalIDSecretName, contract.ExternalIDSecretKey),
 		envVar("AWS_REGION", t.Spec.AWS.Region),
 		envVar(contract.EnvClientAccount, t.Spec.AWS.AccountID),
 		envVar("AWS_DEFAULT_REGION", t.Spec.AWS.Region),

@@ -36,6 +36,10 @@ const (
 	// EnvSessionKey signs MCP session ids, so that every replica knows the
 	// ones the tenant's servers issued (from the Secret SessionSecretName).
 	EnvSessionKey = "BLUE_SESSION_KEY"
+	// EnvExternalID is the sts:ExternalId the server presents when it
+	// assumes the client's role: issued by the operator, one per tenant
+	// (from the Secret ExternalIDSecretName), never the client's choice.
+	EnvExternalID = "BLUE_EXTERNAL_ID"
 
 	EnvInfisicalSite   = "INFISICAL_SITE_URL"
 	EnvInfisicalProj   = "INFISICAL_PROJECT_ID"
@@ -59,6 +63,14 @@ const InfisicalAudience = "infisical"
 const (
 	SessionSecretName = "blue-mcp-session"
 	SessionSecretKey  = "key"
+)
+
+// ExternalIDSecretName is the Secret in the tenant's namespace holding the
+// tenant's issued ExternalId (key ExternalIDSecretKey): made once by the
+// operator, never overwritten.
+const (
+	ExternalIDSecretName = "blue-mcp-external-id"
+	ExternalIDSecretKey  = "external-id"
 )
 
 // The server's ports: PortHTTP serves /mcp, /healthz and /readyz; PortMetrics

@@ -277,6 +277,16 @@ type BlueTenantStatus struct {
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
 
+	// ExternalID is the sts:ExternalId the tenant's server presents when it
+	// assumes the client's role: issued by the operator when the tenant is
+	// created, unique to this tenant, kept in the Secret
+	// blue-mcp-external-id of its namespace. Give it to the client for its
+	// role's trust policy (blue-mcp onboard --external-id prints the
+	// policy). AWS does not treat it as a secret; what matters is that the
+	// client cannot choose it, so no client can present another's.
+	// +optional
+	ExternalID string `json:"externalID,omitempty"`
+
 	// Replicas is the server pods' desired count; ReadyReplicas how many are
 	// available.
 	// +optional

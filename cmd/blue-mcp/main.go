@@ -108,6 +108,7 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	str(&s.metricsListen, "metrics-listen", contract.EnvMetricsAddr, contract.MetricsAddr, "address of /metrics")
 	str(&s.region, "region", "AWS_REGION", "", "AWS region of the client's bucket and table")
 	str(&s.infisical.AccountID, "client-account-id", contract.EnvClientAccount, "", "the client's 12-digit AWS account: the server acts in no other")
+	str(&s.infisical.ExternalID, "external-id", contract.EnvExternalID, "", "the sts:ExternalId the operator issued for this tenant; empty (outside the operator only): EXTERNAL_ID from the client's workspace")
 	str(&s.stsEndpoint, "sts-endpoint", "BLUE_STS_ENDPOINT", "", "STS endpoint override")
 	str(&s.s3Endpoint, "s3-endpoint", "BLUE_S3_ENDPOINT", "", "S3 endpoint override (path-style)")
 	str(&s.ddbEndpoint, "dynamodb-endpoint", "BLUE_DYNAMODB_ENDPOINT", "", "DynamoDB endpoint override")

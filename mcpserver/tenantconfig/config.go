@@ -52,8 +52,10 @@ type Config struct {
 
 // parseConfig builds a Config from listed secrets and names the required
 // keys that are missing or blank. Values are trimmed: a value pasted with a
-// trailing newline must not break an AssumeRole.
-func parseConfig(values map[string]string) (Config, []string) {
+// trailing newline must not break an AssumeRole. An issued ExternalId (see
+// Settings.ExternalID) takes the place of the workspace's, which is then
+// neither required nor read.
+func parseConfig(values map[string]string, issuedExternalID string) (Config, []string) {
 	get := func(k string) string { return strings.TrimSpace(values[k]) }
 	c := Config{
 		RoleARN:     get(KeyRoleARN),
@@ -62,6 +64,9 @@ func parseConfig(values map[string]string) (Config, []string) {
 		Table:       get(KeyTable),
 		KMSKeyID:    get(KeyKMSKeyID),
 		APIEndpoint: get(KeyAPIEndpoint),
+	}
+	if issuedExternalID != "" {
+		c.ExternalID = issuedExternalID
 	}
 	var missing []string
 	for _, k := range RequiredKeys {

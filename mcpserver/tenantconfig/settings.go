@@ -58,6 +58,13 @@ type Settings struct {
 	// AccountID is the client's AWS account (spec.aws.accountId). When set,
 	// settings that point outside it are refused and nothing is served.
 	AccountID string
+	// ExternalID is the sts:ExternalId the operator issued for this tenant
+	// (BLUE_EXTERNAL_ID). When set it is the one presented, and an
+	// EXTERNAL_ID in the client's workspace is neither needed nor read: the
+	// client cannot choose the ExternalId, so it cannot present another
+	// tenant's. When empty (the server run by hand, outside the operator),
+	// the workspace's EXTERNAL_ID is required and used.
+	ExternalID string
 	// CallTimeout bounds each Infisical request (the SDK has none of its
 	// own); DefaultCallTimeout when zero.
 	CallTimeout time.Duration
@@ -111,7 +118,14 @@ func (s Settings) Validate() error {
 	if s.CallTimeout < 0 {
 		bad("CallTimeout", "must not be negative")
 	}
+	if id := s.ExternalID; id != "" && (len(id) < 2 || len(id) > 1224 || strings.ContainsFunc(id, func(r rune) bool { return !externalIDRune(r) })) {
+		bad("ExternalID", "must be 2 to 1224 characters of letters, digits and +=,.@:/-_ (what STS accepts)")
+	}
 	return errors.Join(errs...)
+}
+
+func externalIDRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_+=,.@:/-", r)
 }
 
 func checkSiteURL(raw string) error {

@@ -275,7 +275,7 @@ func (s *Source) Refresh(ctx context.Context) (err error) {
 		}
 		return s.apply(outcomeUnreachable, Config{}, nil, s.redact(ferr.Error()))
 	}
-	cfg, missing := parseConfig(values)
+	cfg, missing := parseConfig(values, s.set.ExternalID)
 	if len(missing) > 0 {
 		return s.apply(outcomeIncomplete, Config{}, missing, "")
 	}

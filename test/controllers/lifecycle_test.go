@@ -254,6 +254,23 @@ func TestTokenSecretIsNeverOverwritten(t *testing.T) {
 	if len(sessionKey) < 32 {
 		t.Fatalf("session key of %d characters", len(sessionKey))
 	}
+	// The ExternalId is issued once, shown in status and given to the pod.
+	var ext corev1.Secret
+	getObj(t, &ext, ns, contract.ExternalIDSecretName)
+	externalID := string(ext.Data[contract.ExternalIDSecretKey])
+	if !strings.HasPrefix(externalID, "blue-rotate-") || len(externalID) != len("blue-rotate-")+43 {
+		t.Fatalf("issued ExternalId %q: want blue-rotate- and 256 random bits", externalID)
+	}
+	eventually(t, wait, "status.externalID", func() error {
+		if got := getTenant(t, "rotate").Status.ExternalID; got != externalID {
+			return fmt.Errorf("status.externalID %q, want %q", got, externalID)
+		}
+		return nil
+	})
+	if ref := envOf(getDeployment(t, "rotate").Spec.Template.Spec.Containers[0])[contract.EnvExternalID].ValueFrom; ref == nil || ref.SecretKeyRef == nil ||
+		ref.SecretKeyRef.Name != contract.ExternalIDSecretName || ref.SecretKeyRef.Key != contract.ExternalIDSecretKey {
+		t.Errorf("%s is not taken from the ExternalId Secret: %+v", contract.EnvExternalID, ref)
+	}
 
 	// Rotation: the platform team adds a second token.
 	secret.Data["token-2"] = []byte("blue_second-token-for-rotation-0123456789")
@@ -279,6 +296,11 @@ func TestTokenSecretIsNeverOverwritten(t *testing.T) {
 	if string(session.Data[contract.SessionSecretKey]) != sessionKey {
 		t.Error("session key was rewritten")
 	}
+	// And the ExternalId: the client's trust policy names it.
+	getObj(t, &ext, ns, contract.ExternalIDSecretName)
+	if string(ext.Data[contract.ExternalIDSecretKey]) != externalID || getTenant(t, "rotate").Status.ExternalID != externalID {
+		t.Error("ExternalId was reissued")
+	}
 }
 
 func TestTwoTenantsNeverShareObjects(t *testing.T) {
@@ -292,7 +314,16 @@ func TestTwoTenantsNeverShareObjects(t *testing.T) {
 	if string(sa.Data["token"]) == string(sb.Data["token"]) {
 		t.Fatal("two tenants got the same token")
 	}
-	a, b = getTenant(t, a.Name), getTenant(t, b.Name)
+	eventually(t, wait, "ExternalIds issued", func() error {
+		a, b = getTenant(t, a.Name), getTenant(t, b.Name)
+		if a.Status.ExternalID == "" || b.Status.ExternalID == "" {
+			return fmt.Errorf("status.externalID %q, %q", a.Status.ExternalID, b.Status.ExternalID)
+		}
+		return nil
+	})
+	if a.Status.ExternalID == b.Status.ExternalID {
+		t.Fatal("two tenants got the same ExternalId")
+	}
 	for _, tc := range []struct {
 		bt    *bluev1.BlueTenant
 		other string

@@ -37,6 +37,7 @@ import (
 
 var (
 	k8s      client.Client // uncached, for assertions
+	adminCfg *rest.Config  // the admin's configuration k8s uses, for clients of other users
 	testOpts = controllers.Options{
 		DefaultImage:            "blue-mcp:test",
 		HopRoleARNTemplate:      "arn:aws:iam::111111111111:role/blue-hop-{tenant}",
@@ -73,6 +74,7 @@ func runSuite(m *testing.M) int {
 	}
 	defer func() { _ = plane.Stop() }()
 	cfg := plane.Config
+	adminCfg = cfg
 
 	if k8s, err = client.New(cfg, client.Options{Scheme: testScheme}); err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)

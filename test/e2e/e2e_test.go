@@ -260,23 +260,30 @@ func TestJourney(t *testing.T) {
 		}
 	})
 
-	step(t, "4. rotate A's EXTERNAL_ID: calls keep working", func() {
-		before := stack.World.STS.RoleCalls(a.ClientRole)
-		if err := stack.World.RotateExternalID(a); err != nil {
+	step(t, "4. A's ExternalId is the operator's: one in A's workspace is not used", func() {
+		var bt bluev1.BlueTenant
+		if err := stack.Client.Get(context.Background(), client.ObjectKey{Name: a.Name}, &bt); err != nil {
 			t.Fatal(err)
 		}
-		// Working is not enough (cached credentials last an hour): the server
-		// must have assumed the role again with the new ExternalId.
-		waitFor(t, "calls with the rotated ExternalId", func() error {
-			_, e := sa.call("blue_rfc_create", map[string]any{"title": fmt.Sprintf("After rotation %d", time.Now().UnixNano())})
-			if e != "" {
-				return fmt.Errorf("%s", e)
+		if !strings.HasPrefix(bt.Status.ExternalID, "blue-"+a.Name+"-") || len(bt.Status.ExternalID) < len("blue-"+a.Name+"-")+40 {
+			t.Fatalf("status.externalID %q: want blue-<tenant>- and 256 random bits", bt.Status.ExternalID)
+		}
+		stack.World.Infisical.SetSecret(a.Project, a.Environment, a.SecretPath, "EXTERNAL_ID", "chosen-by-the-client")
+		if _, e := sa.call("blue_rfc_create", map[string]any{"title": "After the workspace named an ExternalId"}); e != "" {
+			t.Fatal(e)
+		}
+		n := 0
+		for _, r := range stack.World.STS.Records() {
+			if r.RoleARN == a.ClientRole && r.Action == "AssumeRole" {
+				n++
+				if r.ExternalID != bt.Status.ExternalID {
+					t.Errorf("AssumeRole presented %q, want the issued %q", r.ExternalID, bt.Status.ExternalID)
+				}
 			}
-			if stack.World.STS.RoleCalls(a.ClientRole) == before {
-				return fmt.Errorf("no AssumeRole with the new ExternalId yet")
-			}
-			return nil
-		})
+		}
+		if n == 0 {
+			t.Error("no AssumeRole of A's role recorded")
+		}
 	})
 
 	step(t, "5. revoke A's Infisical access; B unaffected; restore", func() {

@@ -296,7 +296,10 @@ func or(v, def string) string {
 	return def
 }
 
-// WaitReady waits until every named tenant is Ready.
+// WaitReady waits until every named tenant is Ready. When the operator has
+// issued a tenant's ExternalId (status.externalID), the seeded client role
+// is made to trust it, as the client does with the value the platform team
+// hands over at onboarding.
 func (s *Stack) WaitReady(ctx context.Context, timeout time.Duration, names ...string) error {
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
@@ -305,6 +308,12 @@ func (s *Stack) WaitReady(ctx context.Context, timeout time.Duration, names ...s
 			if err := s.Client.Get(ctx, client.ObjectKey{Name: n}, &bt); err != nil {
 				last = err.Error()
 				return false, nil
+			}
+			if t := s.Tenants[n]; t != nil && bt.Status.ExternalID != "" && t.ExternalID != bt.Status.ExternalID {
+				if err := s.World.TrustExternalID(t, bt.Status.ExternalID); err != nil {
+					return false, fmt.Errorf("%s: trust the issued ExternalId: %w", n, err)
+				}
+				t.ExternalID = bt.Status.ExternalID
 			}
 			c := meta.FindStatusCondition(bt.Status.Conditions, bluev1.ConditionReady)
 			if c == nil || c.Status != metav1.ConditionTrue || bt.Status.ObservedGeneration != bt.Generation {

@@ -145,7 +145,7 @@ func (w *World) AddTenantWith(ctx context.Context, o TenantOptions) (*Tenant, er
 		Name:         name,
 		HopRole:      or(o.HopRole, "arn:aws:iam::111111111111:role/blue-hop-"+name),
 		Account:      fmt.Sprintf("%012d", o.Account),
-		ExternalID:   "ext-" + random(8),
+		ExternalID:   "blue-" + name + "-" + random(24), // as the operator issues it
 		Bucket:       "blue-" + name + "-docs",
 		Table:        "blue-" + name,
 		Project:      or(o.Project, "proj-"+name),
@@ -156,7 +156,7 @@ func (w *World) AddTenantWith(ctx context.Context, o TenantOptions) (*Tenant, er
 		ClientSecret: "secret-" + random(12),
 		Token:        "blue_" + random(24),
 	}
-	t.ClientRole = "arn:aws:iam::" + t.Account + ":role/BlueAccess"
+	t.ClientRole = "arn:aws:iam::" + t.Account + ":role/BlueAccess-" + name
 	t.KMSKeyID = "arn:aws:kms:" + Region + ":" + t.Account + ":key/" + random(8)
 	hop := ststest.Role{ARN: t.HopRole}
 	if o.KubernetesSubject != "" {
@@ -185,9 +185,11 @@ func (w *World) AddTenantWith(ctx context.Context, o TenantOptions) (*Tenant, er
 	}
 	w.Infisical.AddIdentity(id)
 	w.Infisical.AddMembership(t.Project, t.IdentityID)
+	// No EXTERNAL_ID: the operator issues it (status.externalID) and the
+	// server presents that one whatever the workspace says.
 	for k, v := range map[string]string{
-		tenantconfig.KeyRoleARN: t.ClientRole, tenantconfig.KeyExternalID: t.ExternalID,
-		tenantconfig.KeyBucket: t.Bucket, tenantconfig.KeyTable: t.Table, tenantconfig.KeyKMSKeyID: t.KMSKeyID,
+		tenantconfig.KeyRoleARN: t.ClientRole,
+		tenantconfig.KeyBucket:  t.Bucket, tenantconfig.KeyTable: t.Table, tenantconfig.KeyKMSKeyID: t.KMSKeyID,
 	} {
 		w.Infisical.SetSecret(t.Project, t.Environment, t.SecretPath, k, v)
 	}
@@ -201,15 +203,11 @@ func or(v, def string) string {
 	return def
 }
 
-// RotateExternalID changes the ExternalId in the role's trust policy and in
-// Infisical, as a client rotating it does.
-func (w *World) RotateExternalID(t *Tenant) error {
-	t.ExternalID = "ext-" + random(8)
-	if err := w.STS.SetExternalID(t.ClientRole, t.ExternalID); err != nil {
-		return err
-	}
-	w.Infisical.SetSecret(t.Project, t.Environment, t.SecretPath, tenantconfig.KeyExternalID, t.ExternalID)
-	return nil
+// TrustExternalID sets the ExternalId the client's role trusts, as the
+// client does when it writes the tenant's issued ExternalId (the operator's
+// status.externalID) into its trust policy, or gets it wrong.
+func (w *World) TrustExternalID(t *Tenant, id string) error {
+	return w.STS.SetExternalID(t.ClientRole, id)
 }
 
 // ServerOptions tune a tenant server.
@@ -258,7 +256,7 @@ func (w *World) Start(t *Tenant, o ServerOptions) (*Running, func(), error) {
 	src, err := tenantconfig.New(tenantconfig.Settings{
 		SiteURL: w.Infisical.URL(), ProjectID: t.Project, Environment: t.Environment, SecretPath: t.SecretPath,
 		AuthMethod: tenantconfig.AuthUniversal, ClientID: t.ClientID, ClientSecret: t.ClientSecret,
-		Refresh: o.Refresh, Grace: o.Grace, AccountID: t.Account,
+		Refresh: o.Refresh, Grace: o.Grace, AccountID: t.Account, ExternalID: t.ExternalID,
 	}, o.Log, reg)
 	if err != nil {
 		cancel()

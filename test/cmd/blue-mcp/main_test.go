@@ -64,7 +64,7 @@ func tenantEnv(w *world.World, tn *world.Tenant, addr string) []string {
 		contract.EnvTenant + "=" + tn.Name, contract.EnvTier + "=medium", contract.EnvPublicURL + "=http://" + addr + "/mcp",
 		contract.EnvListenAddr + "=" + addr, contract.EnvMetricsAddr + "=127.0.0.1:0",
 		contract.EnvAuthMode + "=token", contract.EnvTokenHashes + "=" + contract.TokenHash(tn.Token),
-		"AWS_REGION=" + world.Region, contract.EnvClientAccount + "=" + tn.Account, "BLUE_STS_ENDPOINT=" + w.STSURL, "BLUE_S3_ENDPOINT=" + w.S3.Endpoint(), "BLUE_DYNAMODB_ENDPOINT=" + w.DDB.Endpoint(),
+		"AWS_REGION=" + world.Region, contract.EnvClientAccount + "=" + tn.Account, contract.EnvExternalID + "=" + tn.ExternalID, "BLUE_STS_ENDPOINT=" + w.STSURL, "BLUE_S3_ENDPOINT=" + w.S3.Endpoint(), "BLUE_DYNAMODB_ENDPOINT=" + w.DDB.Endpoint(),
 		// The hop role's credentials, as IRSA would provide them.
 		"AWS_ACCESS_KEY_ID=" + tn.HopKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + tn.HopKey.SecretAccessKey,
 		contract.EnvInfisicalSite + "=" + w.Infisical.URL(), contract.EnvInfisicalProj + "=" + tn.Project, contract.EnvInfisicalEnv + "=" + tn.Environment,

@@ -32,6 +32,7 @@ func TestPolicyIsWhatTheServerUses(t *testing.T) {
 	r := kit(t, onboard.Options{
 		Tenant: tn.Name, HopRoleARN: tn.HopRole, ClientAccountID: tn.Account, Region: world.Region,
 		BucketName: tn.Bucket, TableName: tn.Table, KMSKeyARN: tn.KMSKeyID,
+		ExternalID: tn.ExternalID, // the operator's status.externalID
 	})
 	// The client applies the kit: a role with the kit's trust policy, the
 	// kit's secrets in Infisical. The world's own role is left trusting no one.

@@ -19,6 +19,9 @@ func TestTheServerActsOnlyInTheClientsAccount(t *testing.T) {
 	w := world.Start(t)
 	a := newTenant(t, w, "deputy-a", 717171717171)
 	b := newTenant(t, w, "deputy-b", 727272727272)
+	// c is another tenant in a's own AWS account (two teams of one
+	// company): only the ExternalId tells their roles apart.
+	c := newTenant(t, w, "deputy-c", 717171717171)
 	srv := w.Serve(t, a, world.ServerOptions{Refresh: 100 * time.Millisecond})
 	s := connect(t, srv.URL, a.Token)
 	mustCall(t, s, "blue_rfc_create", map[string]any{"title": "Before"})
@@ -32,7 +35,6 @@ func TestTheServerActsOnlyInTheClientsAccount(t *testing.T) {
 	set := func(key, value string) { w.Infisical.SetSecret(a.Project, a.Environment, a.SecretPath, key, value) }
 	restore := func() {
 		set(tenantconfig.KeyRoleARN, a.ClientRole)
-		set(tenantconfig.KeyExternalID, a.ExternalID)
 		set(tenantconfig.KeyBucket, a.Bucket)
 		testutil.Eventually(t, 10*time.Second, 50*time.Millisecond, "back to the tenant's own settings", func() error {
 			if _, e := call(t, s, "blue_rfc_list", nil); e != "" {
@@ -54,6 +56,12 @@ func TestTheServerActsOnlyInTheClientsAccount(t *testing.T) {
 		}, "AWS_ROLE_ARN is not a role in the tenant's account " + a.Account},
 		{"Superviber's own hop role", func() { set(tenantconfig.KeyRoleARN, a.HopRole) }, "AWS_ROLE_ARN is not a role in the tenant's account"},
 		{"another client's bucket", func() { set(tenantconfig.KeyBucket, b.Bucket) }, "AccessDenied"},
+		// The server presents a's issued ExternalId whatever the workspace
+		// says, so c's role (whose trust names c's) refuses it.
+		{"the same account's other tenant's role and ExternalId", func() {
+			set(tenantconfig.KeyRoleARN, c.ClientRole)
+			set(tenantconfig.KeyExternalID, c.ExternalID)
+		}, "ExternalId"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := w.STS.RoleCalls(b.ClientRole)
@@ -72,6 +80,14 @@ func TestTheServerActsOnlyInTheClientsAccount(t *testing.T) {
 			}
 			if n := len(objectsOf(t, w, b.Bucket)); n != bObjects {
 				t.Errorf("the other client's bucket went from %d to %d objects", bObjects, n)
+			}
+			if n := len(objectsOf(t, w, c.Bucket)); n != 0 {
+				t.Errorf("the other tenant's bucket has %d objects", n)
+			}
+			for _, r := range w.STS.Records() {
+				if r.RoleARN == c.ClientRole && (r.Outcome == "ok" || r.ExternalID != a.ExternalID) {
+					t.Errorf("AssumeRole of the other tenant's role: %+v (want refused, presenting a's issued ExternalId)", r)
+				}
 			}
 			restore()
 		})

@@ -20,6 +20,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/superviber/blue-operator/test/s3test"
+	"github.com/superviber/blue-operator/test/ststest"
 	"github.com/superviber/blue-operator/test/testutil"
 	"github.com/superviber/blue-operator/test/world"
 )
@@ -355,28 +356,34 @@ func TestRevocationRotationAndWrongExternalID(t *testing.T) {
 		return nil
 	})
 
-	// Rotation: the client changes the ExternalId in its trust policy and
-	// in Infisical; calls keep working after a refresh.
-	before := w.STS.RoleCalls(tn.ClientRole)
-	if err := w.RotateExternalID(tn); err != nil {
+	// The ExternalId is the one the operator issued: an EXTERNAL_ID the
+	// client's workspace names is not read, and every AssumeRole presents
+	// the issued one.
+	w.Infisical.SetSecret(tn.Project, tn.Environment, tn.SecretPath, "EXTERNAL_ID", "chosen-by-the-client")
+	// A role whose trust policy names another ExternalId (the client
+	// copied it wrong): a clear error, no crash.
+	other := strings.Replace(tn.ClientRole, ":role/", ":role/Copy", 1)
+	if err := w.STS.PutRole(ststest.Role{ARN: other, TrustedPrincipals: []string{tn.HopRole}, ExternalID: "copied-wrong"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "rotation picked up", func() error {
-		if _, e := call(t, s, "blue_rfc_create", map[string]any{"title": fmt.Sprintf("After rotation %d", time.Now().UnixNano())}); e != "" {
-			return fmt.Errorf("%s", e)
-		}
-		if w.STS.RoleCalls(tn.ClientRole) == before {
-			return fmt.Errorf("no new AssumeRole with the new ExternalId yet")
-		}
-		return nil
-	})
-
-	// A wrong ExternalId in Infisical: a clear error, no crash.
-	w.Infisical.SetSecret(tn.Project, tn.Environment, tn.SecretPath, "EXTERNAL_ID", "wrong")
+	w.Infisical.SetSecret(tn.Project, tn.Environment, tn.SecretPath, "AWS_ROLE_ARN", other)
 	waitFor(t, "wrong ExternalId reported", func() error {
 		_, e := call(t, s, "blue_rfc_list", nil)
 		if !strings.Contains(e, "ExternalId") {
 			return fmt.Errorf("tool answered %q", e)
+		}
+		return nil
+	})
+	for _, r := range w.STS.Records() {
+		if (r.RoleARN == tn.ClientRole || r.RoleARN == other) && r.ExternalID != tn.ExternalID {
+			t.Errorf("AssumeRole of %s presented ExternalId %q, want the issued %q", r.RoleARN, r.ExternalID, tn.ExternalID)
+		}
+	}
+	// Back to the right role: calls work again.
+	w.Infisical.SetSecret(tn.Project, tn.Environment, tn.SecretPath, "AWS_ROLE_ARN", tn.ClientRole)
+	waitFor(t, "right role again", func() error {
+		if _, e := call(t, s, "blue_rfc_create", map[string]any{"title": "After the fix"}); e != "" {
+			return fmt.Errorf("%s", e)
 		}
 		return nil
 	})

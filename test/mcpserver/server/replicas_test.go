@@ -181,7 +181,7 @@ func startReplica(t *testing.T, bin string, w *world.World, tn *world.Tenant, na
 		"HOME=" + t.TempDir(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ACCESS_KEY_ID=" + tn.HopKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + tn.HopKey.SecretAccessKey, "AWS_REGION=" + world.Region,
 		"BLUE_STS_ENDPOINT=" + w.STSURL, "BLUE_S3_ENDPOINT=" + w.S3.Endpoint(), "BLUE_DYNAMODB_ENDPOINT=" + w.DDB.Endpoint(),
-		"BLUE_TENANT=" + tn.Name, "BLUE_TIER=small", contract.EnvClientAccount + "=" + tn.Account, "BLUE_PUBLIC_URL=http://" + tn.Name + ".mcp.example/mcp",
+		"BLUE_TENANT=" + tn.Name, "BLUE_TIER=small", contract.EnvClientAccount + "=" + tn.Account, contract.EnvExternalID + "=" + tn.ExternalID, "BLUE_PUBLIC_URL=http://" + tn.Name + ".mcp.example/mcp",
 		"BLUE_LISTEN_ADDR=127.0.0.1:0", "BLUE_METRICS_ADDR=127.0.0.1:0",
 		"BLUE_AUTH_MODE=token", "BLUE_TOKEN_SHA256=" + strings.TrimSpace(contract.TokenHash(tn.Token)),
 		// Every replica gets the tenant's session key, as from the operator's Secret.
