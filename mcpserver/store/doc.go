@@ -17,8 +17,10 @@
 //  1. The body goes to an immutable revision object
 //     `.revisions/<plural>/<id>/v<version>-<txn>.md`, written create-only
 //     (If-None-Match: *) so it is never overwritten; <txn> is 128 random bits
-//     per attempt. It is uploaded in parallel with steps 2–3. (A change that keeps the body, such as a status
-//     change or delete, reuses the current revision.)
+//     per attempt. It is uploaded in parallel with steps 2–3, except that a
+//     create uploads only once its pending META (step 2) is in: see Purge
+//     below. (A change that keeps the body, such as a status change or
+//     delete, reuses the current revision.)
 //  2. Create writes a pending META (ver 0, no index keys: invisible to Get and
 //     List) carrying <txn>; a rename or restore instead marks the committed
 //     META with <txn> and the title it wants, conditioned on its version.
@@ -27,8 +29,9 @@
 //     names the owner id and <txn>.
 //  4. Commit: one conditional write of META (version check, and <txn> still
 //     present when a title was claimed) that sets the new fields, the index
-//     keys and the pointer to the revision written in step 1, bumps the version
-//     and clears the pending marker. Readers see the new state from here on.
+//     keys and the pointer to the revision written in step 1, bumps the version,
+//     records its own txn (wtxn) and clears the pending marker. Readers see the
+//     new state from here on.
 //  5. After the commit: the derived export object `<plural>/<id>-<slug>.md` (the
 //     layout a Blue CLI export reads) is written with the latest committed body,
 //     then META is read again and the export redone if someone committed
@@ -71,17 +74,40 @@
 //   - after 3: a claim whose owner never committed that title: stale by the rule
 //     above, so the next claimant takes it over. The number from NextNumber is
 //     not lost: a retried Create with the same id reuses it.
-//   - commit answered with an error that is not a failed condition (network,
-//     timeout): the outcome is unknown, so nothing is cleaned up; a retry reads
-//     the truth (ErrConflict or ErrExists if it had in fact committed).
+//   - commit answered with an error, or with a failed condition: that does not
+//     mean nothing was committed. The SDK retries a write whose answer was
+//     lost (a 500 or a reset connection after DynamoDB applied it), and the
+//     retry of an applied commit fails its condition. So before cleaning up,
+//     the writer reads META again and looks for its own commit, known by what
+//     only it wrote: wtxn (the txn of the commit that wrote the current
+//     version), ctxn when it claimed a title, or its new revision in the
+//     history. Found: the call succeeds as if answered. Not found after a
+//     failed condition: nothing was committed and nothing will be (the
+//     condition names a version or txn that is gone for good), or a later
+//     commit has replaced every trace of it; the revision and the claim are
+//     cleaned up as before, and the call answers ErrConflict or ErrExists.
+//     Not found after another error (an attempt may still be in flight), or
+//     META unreadable: the outcome is unknown, so nothing is cleaned up; a
+//     retry reads the truth (ErrConflict or ErrExists if it had in fact
+//     committed). So no cleanup deletes a revision META or its history
+//     points at, or releases a title a live document holds.
+//   - a revision PUT applied by S3 whose answer was lost: the SDK's retry
+//     gets 412 from If-None-Match, which the writer takes as success (the key
+//     carries its own txn, so nobody else can have written it).
 //   - after 4: the document is committed and consistent; the export object may
 //     be stale or missing until the next write of the document or SyncExport,
 //     and an old claim or revision may linger (stale, unreferenced).
 //
 // Purge first marks META as purging (removing its index keys and bumping the
-// version, so no in-flight commit can land), then deletes the other items and
-// S3 objects, and deletes META last; a crash leaves an invisible purging META
-// that a repeated Purge finishes.
+// version, so no in-flight commit can land), then lists the other items and
+// S3 objects, reads META again, deletes what it listed only if META is still
+// purging, and deletes META last; a crash leaves an invisible purging META
+// that a repeated Purge finishes. The second read is for two purges of one
+// document side by side: when the other one has finished, the id may already
+// hold a new document, which the late purge must not touch. A new document
+// writes nothing under its id before its pending META (which needs the
+// purging META gone), so nothing of it can be in a listing made while META
+// was still purging.
 //
 // # Table schema (the client's Terraform must match it)
 //
@@ -96,7 +122,7 @@
 //
 //	document   PK=<KIND>#<id>  SK=META#
 //	           kind id num slug title status attrs(M of S) ver created updated
-//	           [deleted] body(revision key) size export(export key) ctxn
+//	           [deleted] body(revision key) size export(export key) ctxn wtxn
 //	           hist(L of M: ver title status at size body)
 //	           [txn ptitle] (pending marker) [purging]
 //	           GSI1PK=<KIND> GSI1SK=<id> GSI2PK=<KIND>#<status> GSI2SK=<id>

@@ -51,6 +51,14 @@ func (s *Store) putObject(ctx context.Context, key string, body []byte, create b
 		in.IfNoneMatch = aws.String("*")
 	}
 	if _, err := s.s3.PutObject(ctx, in); err != nil {
+		var ae smithy.APIError
+		if create && errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed" {
+			// A revision key carries the writer's own random txn, so only
+			// this write can have stored it: the SDK retried a PUT that S3
+			// had applied before its answer was lost, and the object (S3
+			// stores whole objects only) is ours.
+			return nil
+		}
 		return fmt.Errorf("put body %s: %w", key, err)
 	}
 	return nil

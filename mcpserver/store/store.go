@@ -168,6 +168,7 @@ const (
 	attrSize    = "size"
 	attrExport  = "export"
 	attrCTxn    = "ctxn" // the txn under which the current title was claimed
+	attrWTxn    = "wtxn" // the txn of the commit that wrote this version
 	attrTxn     = "txn"  // pending marker: an operation in flight
 	attrPTitle  = "ptitle"
 	attrPurging = "purging"

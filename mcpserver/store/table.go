@@ -75,6 +75,7 @@ type meta struct {
 	Document
 	export  string
 	ctxn    string
+	wtxn    string
 	txn     string
 	ptitle  string
 	purging bool
@@ -185,6 +186,9 @@ func metaItem(m *meta) map[string]types.AttributeValue {
 	it[attrSize] = nv(m.size)
 	it[attrExport] = sv(m.export)
 	it[attrCTxn] = sv(m.ctxn)
+	if m.wtxn != "" {
+		it[attrWTxn] = sv(m.wtxn)
+	}
 	if m.Number != 0 {
 		it[attrNum] = nv(int64(m.Number))
 	}
@@ -235,6 +239,7 @@ func decodeMeta(it map[string]types.AttributeValue) (*meta, error) {
 	m.Slug, m.Title, m.Status = getS(it, attrSlug), getS(it, attrTitle), getS(it, attrStatus)
 	m.rev, m.export = getS(it, attrBody), getS(it, attrExport)
 	m.ctxn, m.txn, m.ptitle = getS(it, attrCTxn), getS(it, attrTxn), getS(it, attrPTitle)
+	m.wtxn = getS(it, attrWTxn)
 	if b, ok := it[attrPurging].(*types.AttributeValueMemberBOOL); ok {
 		m.purging = b.Value
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -71,20 +72,24 @@ func (s *Store) Create(ctx context.Context, d *Document) error {
 	body := d.Body
 	rev := s.revKey(kind, id, 1, txn)
 
-	wait := s.goPut(ctx, rev, body)
 	err := s.putPending(ctx, kind, id, txn, norm)
 	pending := err == nil
+	var upErr error
 	if pending {
+		// The body goes up only once the pending META is in, never before:
+		// until then a late Purge of an earlier document with this id may
+		// still delete what it listed under the id's revision prefix (see
+		// Purge).
+		wait := s.goPut(ctx, rev, body)
 		err = s.claimTitle(ctx, kind, norm, id, txn)
-	}
-	upErr := wait()
-	if err == nil {
-		err = upErr
+		if upErr = wait(); err == nil {
+			err = upErr
+		}
 	}
 	if err != nil {
 		cctx, cancel := cleanupCtx(ctx)
 		defer cancel()
-		if upErr == nil {
+		if pending && upErr == nil {
 			_ = s.deleteObject(cctx, rev)
 		}
 		if pending {
@@ -100,6 +105,7 @@ func (s *Store) Create(ctx context.Context, d *Document) error {
 		},
 		size: int64(len(body)),
 		ctxn: txn,
+		wtxn: txn,
 	}
 	m.export = s.exportKey(&m.Document)
 	m.withRevision(nil)
@@ -108,18 +114,21 @@ func (s *Store) Create(ctx context.Context, d *Document) error {
 	e := newExpr()
 	cond := e.n(attrTxn) + " = " + e.v(sv(txn)) + " AND " + e.n(attrVer) + " = " + e.v(nv(0))
 	if err := s.putMeta(ctx, m, cond, e); err != nil {
-		if isCCF(err) {
+		cctx, cancel := cleanupCtx(ctx)
+		defer cancel()
+		if _, ok, rerr := s.landed(cctx, kind, id, txn, true, rev); !ok {
+			if !isCCF(err) || rerr != nil {
+				// Unknown outcome: leave everything; a retry finds out.
+				return fmt.Errorf("create %s/%s: commit: %w", kind, id, errors.Join(err, rerr))
+			}
 			// Another create of this id replaced our pending META, or a
 			// claimant of our title aborted us: nothing was committed.
-			cctx, cancel := cleanupCtx(ctx)
-			defer cancel()
 			_ = s.deleteObject(cctx, rev)
 			s.releaseClaim(cctx, kind, norm, id, txn)
 			s.dropAborted(cctx, kind, id, txn)
 			return fmt.Errorf("create %s/%s: %w", kind, id, ErrExists)
 		}
-		// Unknown outcome: leave everything; a retry finds out.
-		return fmt.Errorf("create %s/%s: commit: %w", kind, id, err)
+		// Our commit landed; only its answer was lost.
 	}
 	s.cache.put(rev, body)
 	s.afterCommit(ctx, m, body, "")
@@ -190,6 +199,7 @@ func (s *Store) Update(ctx context.Context, d *Document) error {
 		},
 		size: size,
 		ctxn: cur.ctxn,
+		wtxn: txn,
 	}
 	m.export = s.exportKey(&m.Document)
 	m.withRevision(cur.storedHistory())
@@ -204,23 +214,31 @@ func (s *Store) Update(ctx context.Context, d *Document) error {
 		cond = append(cond, e.n(attrTxn)+" = "+e.v(sv(txn)))
 	}
 	if err := s.putMeta(ctx, m, strings.Join(cond, " AND "), e); err != nil {
-		if !isCCF(err) {
-			return fmt.Errorf("update %s/%s: commit: %w", kind, id, err)
-		}
 		cctx, cancel := cleanupCtx(ctx)
 		defer cancel()
-		if !keepBody {
-			_ = s.deleteObject(cctx, rev)
+		newRev := rev
+		if keepBody {
+			newRev = ""
 		}
-		why := ErrConflict
-		if renamed {
-			s.releaseClaim(cctx, kind, norm, id, txn)
-			// Same version but our marker gone: a claimant of the title won.
-			if re, err := s.getMeta(cctx, kind, id); err == nil && re != nil && re.Version == v && re.txn == "" {
-				why = ErrExists
+		re, ok, rerr := s.landed(cctx, kind, id, txn, renamed, newRev)
+		if !ok {
+			if !isCCF(err) || rerr != nil {
+				return fmt.Errorf("update %s/%s: commit: %w", kind, id, errors.Join(err, rerr))
 			}
+			if !keepBody {
+				_ = s.deleteObject(cctx, rev)
+			}
+			why := ErrConflict
+			if renamed {
+				s.releaseClaim(cctx, kind, norm, id, txn)
+				// Same version but our marker gone: a claimant of the title won.
+				if re != nil && re.Version == v && re.txn == "" {
+					why = ErrExists
+				}
+			}
+			return fmt.Errorf("update %s/%s: %w", kind, id, why)
 		}
-		return fmt.Errorf("update %s/%s: %w", kind, id, why)
+		// Our commit landed; only its answer was lost.
 	}
 	cctx, cancel := cleanupCtx(ctx)
 	defer cancel()
@@ -254,19 +272,22 @@ func (s *Store) Delete(ctx context.Context, kind, id string, version int64) erro
 	if cur.Version != version {
 		return fmt.Errorf("delete %s/%s: have version %d, stored %d: %w", kind, id, version, cur.Version, ErrConflict)
 	}
-	now := s.now()
+	now, txn := s.now(), newTxn()
 	m := *cur
-	m.Version, m.UpdatedAt, m.DeletedAt = version+1, now, &now
+	m.Version, m.UpdatedAt, m.DeletedAt, m.wtxn = version+1, now, &now, txn
 	e := newExpr()
 	cond := e.n(attrVer) + " = " + e.v(nv(version)) + " AND attribute_not_exists(" + e.n(attrDeleted) + ") AND attribute_not_exists(" + e.n(attrPurging) + ")"
-	if err := s.putMeta(ctx, &m, cond, e); err != nil {
-		if isCCF(err) {
-			return fmt.Errorf("delete %s/%s: %w", kind, id, ErrConflict)
-		}
-		return fmt.Errorf("delete %s/%s: commit: %w", kind, id, err)
-	}
 	cctx, cancel := cleanupCtx(ctx)
 	defer cancel()
+	if err := s.putMeta(ctx, &m, cond, e); err != nil {
+		if _, ok, rerr := s.landed(cctx, kind, id, txn, false, ""); !ok {
+			if isCCF(err) && rerr == nil {
+				return fmt.Errorf("delete %s/%s: %w", kind, id, ErrConflict)
+			}
+			return fmt.Errorf("delete %s/%s: commit: %w", kind, id, errors.Join(err, rerr))
+		}
+		// Our commit landed; only its answer was lost.
+	}
 	s.releaseClaim(cctx, kind, normTitle(cur.Title), id, cur.ctxn)
 	s.afterCommit(ctx, &m, nil, cur.export)
 	return nil
@@ -302,21 +323,25 @@ func (s *Store) Restore(ctx context.Context, kind, id string, version int64) err
 	}
 	now := s.now()
 	m := *cur
-	m.Version, m.UpdatedAt, m.DeletedAt, m.ctxn = version+1, now, nil, txn
+	m.Version, m.UpdatedAt, m.DeletedAt, m.ctxn, m.wtxn = version+1, now, nil, txn, txn
 	e := newExpr()
 	cond := e.n(attrVer) + " = " + e.v(nv(version)) + " AND " + e.n(attrTxn) + " = " + e.v(sv(txn)) + " AND attribute_exists(" + e.n(attrDeleted) + ")"
 	if err := s.putMeta(ctx, &m, cond, e); err != nil {
-		if !isCCF(err) {
-			return fmt.Errorf("restore %s/%s: commit: %w", kind, id, err)
-		}
 		cctx, cancel := cleanupCtx(ctx)
 		defer cancel()
-		s.releaseClaim(cctx, kind, norm, id, txn)
-		why := ErrConflict
-		if re, err := s.getMeta(cctx, kind, id); err == nil && re != nil && re.Version == version && re.txn == "" {
-			why = ErrExists
+		re, ok, rerr := s.landed(cctx, kind, id, txn, true, "")
+		if !ok {
+			if !isCCF(err) || rerr != nil {
+				return fmt.Errorf("restore %s/%s: commit: %w", kind, id, errors.Join(err, rerr))
+			}
+			s.releaseClaim(cctx, kind, norm, id, txn)
+			why := ErrConflict
+			if re != nil && re.Version == version && re.txn == "" {
+				why = ErrExists
+			}
+			return fmt.Errorf("restore %s/%s: %w", kind, id, why)
 		}
-		return fmt.Errorf("restore %s/%s: %w", kind, id, why)
+		// Our commit landed; only its answer was lost.
 	}
 	s.afterCommit(ctx, &m, nil, cur.export)
 	return nil
@@ -365,16 +390,33 @@ func (s *Store) Purge(ctx context.Context, kind, id string) error {
 		}
 	}
 
-	if err := s.deletePartition(ctx, kind, id); err != nil {
+	// List what to delete, then read META again, and delete only if it is
+	// still purging. Another Purge of this document (a retry, a second
+	// caller) may have finished meanwhile and the id been created again; a
+	// new document writes nothing under its id before its pending META,
+	// which needs this META gone, so while META is still purging after the
+	// listing, everything listed belongs to the purged document.
+	items, err := s.partitionItems(ctx, kind, id)
+	if err != nil {
 		return fmt.Errorf("purge %s/%s: %w", kind, id, err)
-	}
-	s.releaseClaim(ctx, kind, normTitle(cur.Title), id, cur.ctxn)
-	if cur.txn != "" {
-		s.releaseClaim(ctx, kind, cur.ptitle, id, cur.txn)
 	}
 	keys, err := s.listKeys(ctx, s.revPrefix(kind, id))
 	if err != nil {
 		return fmt.Errorf("purge %s/%s: %w", kind, id, err)
+	}
+	if re, err := s.getMeta(ctx, kind, id); err != nil {
+		return fmt.Errorf("purge: %w", err)
+	} else if re == nil || !re.purging {
+		return nil // purged by another caller meanwhile
+	}
+	for _, k := range items {
+		if _, err := s.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.o.Table), Key: k}); err != nil {
+			return fmt.Errorf("purge %s/%s: delete partition item: %w", kind, id, err)
+		}
+	}
+	s.releaseClaim(ctx, kind, normTitle(cur.Title), id, cur.ctxn)
+	if cur.txn != "" {
+		s.releaseClaim(ctx, kind, cur.ptitle, id, cur.txn)
 	}
 	if cur.export != "" {
 		keys = append(keys, cur.export)
@@ -399,9 +441,10 @@ func (s *Store) Purge(ctx context.Context, kind, id string) error {
 	return nil
 }
 
-// deletePartition deletes the document's items other than META (tasks,
-// links, ... that other components keep in its partition).
-func (s *Store) deletePartition(ctx context.Context, kind, id string) error {
+// partitionItems lists the keys of the document's items other than META
+// (tasks, links, ... that other components keep in its partition).
+func (s *Store) partitionItems(ctx context.Context, kind, id string) ([]map[string]types.AttributeValue, error) {
+	var keys []map[string]types.AttributeValue
 	e := newExpr()
 	p := dynamodb.NewQueryPaginator(s.ddb, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.o.Table),
@@ -414,21 +457,48 @@ func (s *Store) deletePartition(ctx context.Context, kind, id string) error {
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("list partition: %w", err)
+			return nil, fmt.Errorf("list partition: %w", err)
 		}
 		for _, it := range page.Items {
-			if getS(it, attrSK) == metaSK {
-				continue
-			}
-			if _, err := s.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-				TableName: aws.String(s.o.Table),
-				Key:       keyOf(getS(it, attrPK), getS(it, attrSK)),
-			}); err != nil {
-				return fmt.Errorf("delete partition item: %w", err)
+			if getS(it, attrSK) != metaSK {
+				keys = append(keys, keyOf(getS(it, attrPK), getS(it, attrSK)))
 			}
 		}
 	}
-	return nil
+	return keys, nil
+}
+
+// landed tells whether a commit that did not answer success is in fact in
+// the document, by reading META again. The SDK retries a write whose answer
+// was lost (a 500, a reset connection) after DynamoDB applied it, and the
+// retry then fails its condition, so a failed condition does not mean that
+// nothing was committed; cleaning up as if it did would delete the revision
+// the document points at and release a title it holds. A commit is known by
+// what only it wrote: wtxn (until the next commit), ctxn when it claimed a
+// title (until the next rename or restore), and its new revision in the
+// history. When none is there after a failed condition, the commit has not
+// landed and never will (its condition names a version or txn that is gone
+// for good), or a later commit has replaced every trace of it; either way
+// its revision is not in the history and its claim is not the one META
+// names, so cleaning them up is safe. After any other error an attempt may
+// still be in flight, so not finding it proves nothing. err is set when META
+// cannot be read; the outcome then stays unknown.
+func (s *Store) landed(ctx context.Context, kind, id, txn string, claimed bool, rev string) (m *meta, ok bool, err error) {
+	m, err = s.getMeta(ctx, kind, id)
+	if err != nil || m == nil || !m.committed() {
+		return m, false, err
+	}
+	if m.wtxn == txn || (claimed && m.ctxn == txn) {
+		return m, true, nil
+	}
+	if rev != "" {
+		for _, r := range m.storedHistory() {
+			if r.rev == rev {
+				return m, true, nil
+			}
+		}
+	}
+	return m, false, nil
 }
 
 // putMeta writes a committed META item under a condition.
