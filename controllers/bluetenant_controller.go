@@ -211,9 +211,14 @@ func (r *BlueTenantReconciler) ensureNamespace(ctx context.Context, t *bluev1.Bl
 	var ns corev1.Namespace
 	err := r.Client.Get(ctx, types.NamespacedName{Name: name}, &ns)
 	if apierrors.IsNotFound(err) {
-		// Not in the label-filtered cache: either absent or someone else's.
+		// Not in the label-filtered cache: absent, someone else's, or this
+		// tenant's and not in the cache yet (the reconcile before made it
+		// and its watch event is late, as after an API server restart).
+		// Only someone else's is a conflict: calling our own one foreign
+		// would stop the tenant and ask a person to delete its namespace,
+		// and with it the token and ExternalId.
 		err = r.APIReader.Get(ctx, types.NamespacedName{Name: name}, &ns)
-		if err == nil {
+		if err == nil && !metav1.IsControlledBy(&ns, t) {
 			st.conflict(fmt.Sprintf("namespace %s exists and was not made by blue-operator for this tenant; delete or rename it", name))
 			return ctrl.Result{}, errConflict
 		}

@@ -47,12 +47,19 @@ func run(args []string) error {
 		burst                            int
 		annotations, cidrs               stringList
 		syncPeriod                       time.Duration
+		leaseDuration, renewDeadline     time.Duration
+		retryPeriod                      time.Duration
 	)
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
 	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so only one replica reconciles")
 	fs.StringVar(&leaderNS, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace)")
+	// controller-runtime's defaults: a standby takes over at most a lease
+	// duration after the leader stopped renewing (killed without releasing).
+	fs.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a standby waits after the leader's last renewal before taking the lease")
+	fs.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it stops (and exits)")
+	fs.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "how often replicas try to acquire or renew the lease")
 	fs.Float64Var(&qps, "kube-api-qps", 50, "client-side rate limit on API server requests per second")
 	fs.IntVar(&burst, "kube-api-burst", 100, "client-side burst of API server requests")
 	fs.DurationVar(&syncPeriod, "sync-period", 10*time.Hour, "how often every tenant is reconciled even without changes")
@@ -84,6 +91,9 @@ func run(args []string) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
+	if err := validateLease(leaseDuration, renewDeadline, retryPeriod); err != nil {
+		return err
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -111,6 +121,9 @@ func run(args []string) error {
 		LeaderElectionID:              "blue-operator.blue.superviber.com",
 		LeaderElectionNamespace:       leaderNS,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &leaseDuration,
+		RenewDeadline:                 &renewDeadline,
+		RetryPeriod:                   &retryPeriod,
 	}, opts)
 	if err != nil {
 		return err
@@ -128,4 +141,19 @@ func run(args []string) error {
 	}
 	log.Info("starting", "version", version, "maxConcurrentReconciles", opts.MaxConcurrentReconciles)
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// validateLease refuses lease timings client-go's leader election would
+// refuse only once the manager starts: the lease must outlast the renew
+// deadline, which must outlast a retry (with client-go's 1.2 jitter).
+func validateLease(lease, renew, retry time.Duration) error {
+	switch {
+	case retry <= 0:
+		return fmt.Errorf("--leader-elect-retry-period must be positive, got %s", retry)
+	case renew*5 <= retry*6:
+		return fmt.Errorf("--leader-elect-renew-deadline (%s) must be more than 1.2 times --leader-elect-retry-period (%s)", renew, retry)
+	case lease <= renew:
+		return fmt.Errorf("--leader-elect-lease-duration (%s) must be more than --leader-elect-renew-deadline (%s)", lease, renew)
+	}
+	return nil
 }

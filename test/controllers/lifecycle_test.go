@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/superviber/blue-operator/api/contract"
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
@@ -237,6 +239,47 @@ func TestForeignNamespaceIsNeverAdopted(t *testing.T) {
 		if err := k8s.Get(ctx, key(foreign.Name, controllers.ServerName), obj); !apierrors.IsNotFound(err) {
 			t.Errorf("%T written into a foreign namespace: %v", obj, err)
 		}
+	}
+}
+
+// TestOwnNamespaceLateInTheCacheIsNoConflict is a reconcile whose cache has
+// not seen the tenant's namespace yet: the reconcile before made it just as
+// the API server went away, and the watch event comes only once the
+// operator's watches are back. Found through the API reader, the namespace
+// is the tenant's own: no NamespaceConflict (which is never retried and asks
+// a person to delete the namespace, taking the token and ExternalId along).
+func TestOwnNamespaceLateInTheCacheIsNoConflict(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	createTenant(t, newTenant("late-cache"))
+	waitCondition(t, "late-cache", bluev1.ConditionDegraded, metav1.ConditionFalse, bluev1.ReasonAsExpected)
+
+	api, err := client.NewWithWatch(adminCfg, client.Options{Scheme: testScheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reads as a cache that holds every object but the namespace; the
+	// tenants are listed whole (the host index is the cache's).
+	lagging := interceptor.NewClient(api, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, k client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*corev1.Namespace); ok {
+				return apierrors.NewNotFound(corev1.Resource("namespaces"), k.Name)
+			}
+			return c.Get(ctx, k, obj, opts...)
+		},
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if _, ok := list.(*bluev1.BlueTenantList); ok {
+				return c.List(ctx, list)
+			}
+			return c.List(ctx, list, opts...)
+		},
+	})
+	r := &controllers.BlueTenantReconciler{Client: lagging, APIReader: api, Options: testOpts}
+	if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: key("", "late-cache")}); err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	if c := condition(getTenant(t, "late-cache"), bluev1.ConditionDegraded); c == nil || c.Status != metav1.ConditionFalse {
+		t.Errorf("the tenant's own namespace, missing from the cache, made it Degraded: %+v", c)
 	}
 }
 

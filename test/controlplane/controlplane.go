@@ -45,8 +45,13 @@ type Plane struct {
 	Config *rest.Config
 	Dir    string
 	ownDir bool
-	procs  []*proc
-	logs   []*os.File
+	// certDir holds the API server's serving certificate and service-account
+	// keys. It is the plane's, not envtest's (which would remove it when the
+	// API server stops), so StopAPIServer and StartAPIServer keep them:
+	// clients and issued tokens stay valid across a restart.
+	certDir string
+	procs   []*proc
+	logs    []*os.File
 }
 
 type proc struct {
@@ -75,7 +80,21 @@ func Start(o Options) (p *Plane, err error) {
 			_ = p.Stop()
 		}
 	}()
+	if p.certDir, err = os.MkdirTemp("", "blue-apiserver-"); err != nil {
+		return nil, fmt.Errorf("API server cert dir: %w", err)
+	}
+	apiLog, err := os.Create(filepath.Join(p.Dir, "kube-apiserver.log"))
+	if err != nil {
+		return nil, err
+	}
+	p.logs = append(p.logs, apiLog)
 	p.Env = &envtest.Environment{CRDDirectoryPaths: o.CRDDirs, ErrorIfCRDPathMissing: len(o.CRDDirs) > 0}
+	p.Env.ControlPlane.APIServer = &envtest.APIServer{CertDir: p.certDir, Out: apiLog, Err: apiLog}
+	// On SIGTERM, drain in-flight requests (answering new ones 429 with
+	// Retry-After) and stop within seconds. Without it kube-apiserver waits
+	// up to its request timeout for its clients' connections, about 10 s
+	// with an operator attached.
+	p.Env.ControlPlane.APIServer.Configure().Set("shutdown-send-retry-after", "true")
 	if p.Config, err = p.Env.Start(); err != nil {
 		return nil, fmt.Errorf("start etcd and kube-apiserver: %w", err)
 	}
@@ -95,6 +114,28 @@ func Start(o Options) (p *Plane, err error) {
 		}
 	}
 	return p, nil
+}
+
+// StopAPIServer stops kube-apiserver as a restart or upgrade of the control
+// plane does (SIGTERM: in-flight requests drain, then every connection and
+// watch is closed), leaving etcd and every other process running; until
+// StartAPIServer its clients' connections are refused.
+func (p *Plane) StopAPIServer() error {
+	if err := p.Env.ControlPlane.APIServer.Stop(); err != nil {
+		return fmt.Errorf("stop kube-apiserver: %w", err)
+	}
+	return nil
+}
+
+// StartAPIServer starts kube-apiserver again after StopAPIServer, on the same
+// etcd, address, certificates and service-account keys, so Config, every
+// kubeconfig written by Kubeconfig and every token issued before still work.
+// It returns once the API server answers /healthz.
+func (p *Plane) StartAPIServer() error {
+	if err := p.Env.ControlPlane.APIServer.Start(); err != nil {
+		return fmt.Errorf("start kube-apiserver again: %w", err)
+	}
+	return nil
 }
 
 // Kubeconfig writes a kubeconfig for a user (authenticated by a client
@@ -166,6 +207,9 @@ func (p *Plane) Stop() error {
 	}
 	if p.ownDir {
 		_ = os.RemoveAll(p.Dir)
+	}
+	if p.certDir != "" {
+		_ = os.RemoveAll(p.certDir)
 	}
 	return errors.Join(errs...)
 }

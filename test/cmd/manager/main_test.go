@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -23,10 +24,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 	"github.com/superviber/blue-operator/hack/manifests"
+	"github.com/superviber/blue-operator/test/controlplane"
 	"github.com/superviber/blue-operator/test/testutil"
 )
 
@@ -40,6 +42,9 @@ const version = "v0.0.0-test"
 var bin string
 
 func TestMain(m *testing.M) {
+	// envtest logs through controller-runtime; the operator's own logs are
+	// its processes' output.
+	ctrllog.SetLogger(logr.Discard())
 	os.Exit(testutil.RunWithCommand(m, &bin, "manager", "-ldflags=-X main.version="+version))
 }
 
@@ -58,6 +63,8 @@ func TestBadFlagsStopStartupNamingTheFlag(t *testing.T) {
 		{[]string{"--ingress-annotation=novalue"}, "--ingress-annotation"},
 		{[]string{"--hop-role-arn-template=arn:aws:iam::1:role/fixed"}, "{tenant}"},
 		{[]string{"--max-concurrent-reconciles=0"}, "--max-concurrent-reconciles"},
+		{[]string{"--leader-elect-lease-duration=5s", "--leader-elect-renew-deadline=5s"}, "--leader-elect-lease-duration"},
+		{[]string{"--leader-elect-renew-deadline=1s", "--leader-elect-retry-period=1s"}, "--leader-elect-renew-deadline"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},
 	}
 	for _, tc := range cases {
@@ -108,26 +115,27 @@ func get(url string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
-// TestOperatorProcess starts the operator binary with leader election on a
-// real API server: it takes the lease, serves probes and metrics, and
-// reconciles a tenant.
-func TestOperatorProcess(t *testing.T) {
+// startPlane runs a control plane (etcd and kube-apiserver) with the CRD,
+// the namespace blue-system and exactly the RBAC config/rbac installs
+// (generated from the reconciler's markers), and returns an admin client and
+// a kubeconfig for the operator's ServiceAccount, so a missing permission
+// fails the test as it would fail in a cluster.
+func startPlane(t *testing.T) (*controlplane.Plane, client.Client, string) {
+	t.Helper()
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run the tests with `make test`")
 	}
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
+	plane, err := controlplane.Start(controlplane.Options{
+		CRDDirs: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = env.Stop() })
+	t.Cleanup(func() { _ = plane.Stop() })
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = bluev1.AddToScheme(scheme)
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
+	k8s, err := client.New(plane.Config, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,9 +143,6 @@ func TestOperatorProcess(t *testing.T) {
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "blue-system"}}); err != nil {
 		t.Fatal(err)
 	}
-	// The operator runs as its ServiceAccount with exactly the RBAC that
-	// config/rbac installs (generated from the reconciler's markers), so a
-	// missing permission fails here.
 	rbac, err := manifests.Render(filepath.Join("..", "..", "..", "config", "rbac"))
 	if err != nil {
 		t.Fatal(err)
@@ -145,21 +150,20 @@ func TestOperatorProcess(t *testing.T) {
 	if err := manifests.Apply(ctx, k8s, rbac, false); err != nil {
 		t.Fatal(err)
 	}
-	user, err := env.ControlPlane.AddUser(envtest.User{
-		Name:   "system:serviceaccount:blue-system:blue-operator",
-		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:blue-system", "system:authenticated"},
-	}, nil)
+	kcPath, err := plane.Kubeconfig("operator.kubeconfig", "system:serviceaccount:blue-system:blue-operator",
+		"system:serviceaccounts", "system:serviceaccounts:blue-system", "system:authenticated")
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return plane, k8s, kcPath
+}
+
+// TestOperatorProcess starts the operator binary with leader election on a
+// real API server: it takes the lease, serves probes and metrics, and
+// reconciles a tenant.
+func TestOperatorProcess(t *testing.T) {
+	_, k8s, kcPath := startPlane(t)
+	ctx := context.Background()
 
 	metrics, probes := freePort(t), freePort(t)
 	runCtx, cancel := context.WithCancel(ctx)
