@@ -24,9 +24,14 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code.
 	$(CONTROLLER_GEN) object paths=./api/...
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Regenerate the CRD and RBAC manifests.
+manifests: $(CONTROLLER_GEN) ## Regenerate the CRD and RBAC manifests, and the Helm chart from them.
 	$(CONTROLLER_GEN) crd rbac:roleName=blue-operator paths=./api/... paths=./controllers/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	@$(MAKE) --no-print-directory helm
+
+.PHONY: helm
+helm: ## Regenerate the Helm chart (deploy/helm/blue-operator) from config/ and deploy/monitoring.
+	go run ./hack/helmchart
 
 .PHONY: verify-generated
 verify-generated: $(CONTROLLER_GEN) ## Fail when committed generated files are stale.
@@ -45,6 +50,10 @@ lint: ## gofmt check, go vet.
 envtest-assets: ## Build etcd, kube-apiserver, kube-controller-manager and kube-scheduler (cached).
 	@hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl >/dev/null
 
+.PHONY: promtool
+promtool: ## Build promtool from the Prometheus Go module (cached) and print its directory.
+	@hack/setup-promtool.sh
+
 ##@ Test
 
 # npm packages the tests run (dynalite, a real DynamoDB API), pinned by
@@ -57,6 +66,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 .PHONY: test
 test: lint verify-generated node_modules ## Unit and envtest integration tests, then each fuzz target briefly (the CI command).
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl)" \
+		PROMTOOL_DIR="$$(hack/setup-promtool.sh)" \
 		go test $(GO_TEST_FLAGS) -count=1 ./...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
@@ -66,7 +76,9 @@ FUZZ_TARGETS = \
 	FuzzMarkdown:./mcpserver/blue FuzzFileName:./mcpserver/blue \
 	FuzzPageToken:./mcpserver/store FuzzNameChecksMatchTheirExpressions:./mcpserver/store \
 	FuzzSessionID:./mcpserver/server FuzzBearerToken:./mcpserver/server FuzzHostGuard:./mcpserver/server \
-	FuzzDecodeArgsNoLaxerThanSchema:./mcpserver/tools FuzzToolArguments:./test/mcpserver/server
+	FuzzJWT:./mcpserver/server FuzzClaims:./mcpserver/server \
+	FuzzDecodeArgsNoLaxerThanSchema:./mcpserver/tools FuzzResourceURI:./mcpserver/tools FuzzResourceCursor:./mcpserver/tools \
+	FuzzToolArguments:./test/mcpserver/server
 FUZZTIME ?= 2s
 
 # On a loaded machine Go's fuzzing engine can miss its own deadline and
@@ -83,6 +95,11 @@ fuzz: node_modules ## Run every fuzz target for FUZZTIME each (default 2s).
 			echo "fuzz $$name: the engine missed its deadline without a finding; running it again"; \
 		done; \
 	done
+
+.PHONY: monitoring
+monitoring: ## promtool check rules and test rules on deploy/monitoring, and its metrics against the binaries' (also part of make test).
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" PROMTOOL_DIR="$$(hack/setup-promtool.sh)" \
+		go test -count=1 -v ./test/monitoring
 
 .PHONY: e2e
 e2e: node_modules ## The end-to-end journey on the local stack (also part of make test), with step timings.

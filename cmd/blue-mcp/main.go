@@ -80,6 +80,7 @@ type settings struct {
 	region, stsEndpoint, s3Endpoint, ddbEndpoint                             string
 	infisical                                                                tenantconfig.Settings
 	shutdown, sessionIdle, sessionEvict                                      time.Duration
+	attemptTimeout, callTimeout                                              time.Duration
 	sessionKey                                                               []byte
 	showVersion                                                              bool
 }
@@ -124,6 +125,8 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	fs.DurationVar(&s.infisical.Refresh, "infisical-refresh", envDuration(getenv, "BLUE_INFISICAL_REFRESH", 30*time.Second), "how often the Infisical settings are re-read")
 	fs.DurationVar(&s.infisical.Grace, "infisical-grace", envDuration(getenv, "BLUE_INFISICAL_GRACE", 5*time.Minute), "how long cached settings serve while Infisical is unreachable")
 	fs.DurationVar(&s.shutdown, "shutdown-timeout", 20*time.Second, "how long in-flight calls may finish after SIGTERM")
+	fs.DurationVar(&s.attemptTimeout, "storage-attempt-timeout", backend.DefaultAttemptTimeout, "give up one request to the client's S3, DynamoDB or API after this long (the SDK retries it)")
+	fs.DurationVar(&s.callTimeout, "tool-timeout", tools.DefaultCallTimeout, "give up one tool call, every round trip included, after this long")
 	fs.DurationVar(&s.sessionIdle, "session-idle", envDuration(getenv, "BLUE_SESSION_IDLE", 5*time.Minute), "an MCP session unused this long no longer counts against the tier limit (a client that vanished frees its slot)")
 	fs.DurationVar(&s.sessionEvict, "session-evict-after", envDuration(getenv, "BLUE_SESSION_EVICT_AFTER", 30*time.Second), "on a full tier, a new session takes the slot of the least recently used one unused this long")
 	fs.Int64Var(&s.maxBody, "max-body-bytes", 1<<20, "largest request body accepted")
@@ -180,6 +183,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("--client-account-id (%s) must be the client's 12-digit AWS account id, got %q", contract.EnvClientAccount, s.infisical.AccountID)
 	case s.publicURL == "" || !strings.HasPrefix(s.publicURL, "http"):
 		return fmt.Errorf("--public-url (%s) must be the endpoint's URL, got %q", contract.EnvPublicURL, s.publicURL)
+	case s.attemptTimeout <= 0 || s.callTimeout <= 0:
+		return errors.New("--storage-attempt-timeout and --tool-timeout must be positive")
 	case s.maxBody < 1024:
 		return fmt.Errorf("--max-body-bytes %d is too small (at least 1024)", s.maxBody)
 	case (s.tlsCert == "") != (s.tlsKey == ""):
@@ -246,6 +251,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	be := backend.New(source, assumer, backend.Options{
 		Account: s.infisical.AccountID,
 		Region:  s.region, S3Endpoint: s.s3Endpoint, DDBEndpoint: s.ddbEndpoint, Caller: server.Caller,
+		AttemptTimeout: s.attemptTimeout,
 	})
 	source.OnChange(be.Changed)
 	var released sync.Once
@@ -264,7 +270,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		TokenHashes: splitList(s.tokenHashes), OIDCIssuer: oidcOnly(s, s.oidcIssuer), OIDCAudience: s.oidcAudience,
 		OIDCAllowedSubjects: splitList(s.oidcSubjects), OIDCAllowedGroups: splitList(s.oidcGroups), OIDCAllowedEmailDomains: splitList(s.oidcEmailDomains),
 		Ready: source.Ready, Log: log, Registry: reg,
-	}, &tools.Service{Store: be.Store})
+	}, &tools.Service{Store: be.Store, CallTimeout: s.callTimeout})
 	if err != nil {
 		return err
 	}

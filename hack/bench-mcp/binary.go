@@ -151,6 +151,7 @@ func (b *binary) environ(tier, listen, metrics, publicURL string) []string {
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "no-aws-credentials"),
 		contract.EnvTenant + "=" + t.Name,
 		contract.EnvClientAccount + "=" + t.Account,
+		contract.EnvExternalID + "=" + t.ExternalID,
 		contract.EnvTier + "=" + tier,
 		contract.EnvPublicURL + "=" + publicURL,
 		contract.EnvAuthMode + "=token",

@@ -54,6 +54,10 @@ type settings struct {
 	sessions    int           // concurrent sessions
 	loadFor     time.Duration // how long each concurrent target is driven
 	cpuProfile  string        // optional CPU profile of the in-process server
+	latencies   []time.Duration
+	jitter      time.Duration
+	latencyDocs int
+	latencyWarm int
 	quick       bool
 	serveBare   bool // internal: run as the bare baseline server process
 }
@@ -71,6 +75,10 @@ func parseFlags(args []string) (settings, error) {
 	fs.IntVar(&s.sessions, "sessions", 100, "concurrent client sessions in the load phase")
 	fs.DurationVar(&s.loadFor, "load-for", 10*time.Second, "how long each load target (real, bare, storage) is driven, in two halves")
 	fs.StringVar(&s.cpuProfile, "cpuprofile", "", "write a CPU profile of blue_rfc_get calls against the in-process server here (and of bare no-op calls to <file>.bare)")
+	latencies := fs.String("latency", "50ms,100ms", "latency across accounts: per-round-trip delays to measure the tools at (comma-separated; empty: skip the phase)")
+	fs.DurationVar(&s.jitter, "latency-jitter", 10*time.Millisecond, "latency across accounts: up to this much more per round trip, at random")
+	fs.IntVar(&s.latencyDocs, "latency-docs", 1000, "latency across accounts: documents seeded, spread over the kinds")
+	fs.IntVar(&s.latencyWarm, "latency-warm", 10, "latency across accounts: warm calls per tool")
 	fs.BoolVar(&s.quick, "quick", false, "smoke run: few calls, short phases")
 	fs.BoolVar(&s.serveBare, "serve-bare", false, "internal: serve the bare baseline and print its address")
 	if err := fs.Parse(args); err != nil {
@@ -95,6 +103,19 @@ func parseFlags(args []string) (settings, error) {
 		shrink("sts-calls", func() { s.stsCalls = 400 })
 		shrink("sessions", func() { s.sessions = 20 })
 		shrink("load-for", func() { s.loadFor = time.Second })
+		shrink("latency", func() { *latencies = "50ms" })
+		shrink("latency-docs", func() { s.latencyDocs = 100 })
+		shrink("latency-warm", func() { s.latencyWarm = 3 })
+	}
+	for _, v := range strings.Split(*latencies, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return s, fmt.Errorf("-latency %q: want durations such as 50ms,100ms", *latencies)
+		}
+		s.latencies = append(s.latencies, d)
 	}
 	switch {
 	case s.calls < 1 || s.batch < 1 || s.warmup < 0:
@@ -107,6 +128,8 @@ func parseFlags(args []string) (settings, error) {
 		return s, errors.New("-sessions and -load-for must be positive")
 	case s.idle < 0:
 		return s, errors.New("-idle must not be negative")
+	case s.latencyDocs < 0 || s.latencyWarm < 1 || s.jitter < 0:
+		return s, errors.New("-latency-docs must not be negative, -latency-warm must be positive, -latency-jitter not negative")
 	}
 	return s, nil
 }
@@ -190,6 +213,24 @@ func run(ctx context.Context, args []string) error {
 				return err
 			})
 			live.stop()
+		}
+		if len(s.latencies) > 0 {
+			phase(fmt.Sprintf("seed %d documents for the latency phase", s.latencyDocs), func() error {
+				if err := e.seedMany(ctx, s.latencyDocs); err != nil {
+					return err
+				}
+				return primeIndex(ctx, e, bin)
+			})
+			for _, l := range s.latencies {
+				phase(fmt.Sprintf("latency across accounts at %v", l), func() error {
+					lr, err := measureLatency(ctx, e, bin, l, s.jitter, s.latencyWarm)
+					if lr != nil {
+						lr.docs = s.latencyDocs + 1
+						r.latency = append(r.latency, lr)
+					}
+					return err
+				})
+			}
 		}
 	}
 

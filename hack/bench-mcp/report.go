@@ -24,6 +24,7 @@ type report struct {
 	starts   *startResult
 	sts      *stsResult
 	load     *loadResult
+	latency  []*latencyResult
 	errors   []string
 }
 
@@ -102,6 +103,7 @@ func (r *report) print(out io.Writer) {
 	}
 	_ = tw.Flush()
 
+	printLatency(out, r.latency)
 	r.printDetails(out)
 	if len(r.errors) > 0 {
 		fmt.Fprintf(out, "\nnot measured:\n")

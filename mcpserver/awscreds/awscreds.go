@@ -44,9 +44,10 @@ const (
 	// sessions assumed with role credentials ("role chaining") at one hour,
 	// whatever the client role's MaxSessionDuration says.
 	maxDuration = time.Hour
-	// callTimeout bounds one STS call. The call runs detached from the caller
-	// that started it, since other callers may be waiting on the same result.
-	callTimeout = 30 * time.Second
+	// DefaultCallTimeout bounds one STS call (Options.CallTimeout). The call
+	// runs detached from the caller that started it, since other callers may
+	// be waiting on the same result.
+	DefaultCallTimeout = 30 * time.Second
 	// staleRetry is the longest wait between refresh attempts while a
 	// transient STS failure is bridged with still-valid cached credentials.
 	staleRetry = 30 * time.Second
@@ -107,6 +108,9 @@ type Options struct {
 	Base aws.CredentialsProvider
 	// HTTPClient is optional.
 	HTTPClient aws.HTTPClient
+	// CallTimeout bounds each credentials call (AssumeRole, with its
+	// retries); DefaultCallTimeout when zero.
+	CallTimeout time.Duration
 }
 
 // Target is the client's role, from the client's own configuration.
@@ -121,6 +125,7 @@ type Assumer struct {
 	tenant        string
 	duration      time.Duration
 	refreshBefore time.Duration
+	callTimeout   time.Duration
 	client        *sts.Client
 	log           *slog.Logger
 	metrics       *metrics
@@ -188,6 +193,7 @@ func New(ctx context.Context, o Options, log *slog.Logger, reg prometheus.Regist
 		}
 	}}, stsOpts...)
 	a := &Assumer{
+		callTimeout:   o.CallTimeout,
 		tenant:        o.Tenant,
 		duration:      o.Duration,
 		refreshBefore: o.RefreshBefore,
@@ -319,7 +325,11 @@ func (a *Assumer) refresh(ctx context.Context, k cacheKey, session string, gen u
 		return cached.creds, nil
 	}
 
-	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	timeout := a.callTimeout
+	if timeout <= 0 {
+		timeout = DefaultCallTimeout
+	}
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	creds, err := a.assume(callCtx, k, session)
 	if err == nil {

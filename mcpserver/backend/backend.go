@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -49,9 +50,17 @@ type Options struct {
 	S3Endpoint  string // optional override; path-style addressing when set
 	DDBEndpoint string
 	HTTPClient  *http.Client
+	// AttemptTimeout bounds each request to S3, DynamoDB or the client's
+	// API when HTTPClient is nil (DefaultAttemptTimeout when zero): a
+	// request the other side never answers is given up and retried by the
+	// SDK, rather than holding the call until the client goes away.
+	AttemptTimeout time.Duration
 	// Caller names the authenticated user of a call (for the session name).
 	Caller func(ctx context.Context) string
 }
+
+// DefaultAttemptTimeout bounds one request to the client's storage.
+const DefaultAttemptTimeout = 10 * time.Second
 
 // Backend resolves the store for each call.
 type Backend struct {
@@ -72,6 +81,13 @@ type key struct {
 func New(cfg Config, creds Credentials, o Options) *Backend {
 	if o.Caller == nil {
 		o.Caller = func(context.Context) string { return "" }
+	}
+	if o.HTTPClient == nil {
+		t := o.AttemptTimeout
+		if t <= 0 {
+			t = DefaultAttemptTimeout
+		}
+		o.HTTPClient = &http.Client{Timeout: t, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	return &Backend{cfg: cfg, creds: creds, o: o, stores: map[key]tools.Store{}}
 }
@@ -103,7 +119,7 @@ func (b *Backend) Store(ctx context.Context) (tools.Store, error) {
 	creds := b.creds.Provider(awscreds.Target{RoleARN: cfg.RoleARN, ExternalID: cfg.ExternalID}, k.caller)
 	if cfg.APIEndpoint != "" {
 		// The client keeps its storage behind its own API Gateway.
-		c, err := apigw.NewClient(cfg.APIEndpoint, b.o.Region, creds, b.o.HTTPClient)
+		c, err := apigw.NewClient(cfg.APIEndpoint, b.o.Region, creds, b.httpClient())
 		if err != nil {
 			return nil, err
 		}
@@ -115,9 +131,7 @@ func (b *Backend) Store(ctx context.Context) (tools.Store, error) {
 		Credentials: aws.NewCredentialsCache(creds),
 		APIOptions:  []func(*middleware.Stack) error{recordRequestID},
 	}
-	if b.o.HTTPClient != nil {
-		awsCfg.HTTPClient = b.o.HTTPClient
-	}
+	awsCfg.HTTPClient = b.httpClient()
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if b.o.S3Endpoint != "" {
 			o.BaseEndpoint = aws.String(b.o.S3Endpoint)
@@ -133,6 +147,10 @@ func (b *Backend) Store(ctx context.Context) (tools.Store, error) {
 	b.stores[k] = st
 	return st, nil
 }
+
+// httpClient is the client every storage request goes through (one per
+// backend, so its connections are shared by every caller's store).
+func (b *Backend) httpClient() *http.Client { return b.o.HTTPClient }
 
 // recordRequestID notes each AWS response's request id for the audit line.
 func recordRequestID(stack *middleware.Stack) error {

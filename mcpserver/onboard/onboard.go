@@ -302,8 +302,8 @@ func Kit(o Options) (*Result, error) {
 		kmsSecret.Note = "after terraform apply: terraform output -raw kms_key_arn"
 	}
 	r.Secrets = []Secret{
+		// No EXTERNAL_ID: the server presents the one the operator issued.
 		{Name: tenantconfig.KeyRoleARN, Value: r.RoleARN},
-		{Name: tenantconfig.KeyExternalID, Value: externalID},
 		{Name: tenantconfig.KeyBucket, Value: o.BucketName},
 		{Name: tenantconfig.KeyTable, Value: o.TableName},
 		kmsSecret,

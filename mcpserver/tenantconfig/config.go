@@ -18,8 +18,14 @@ const (
 )
 
 // RequiredKeys are the secrets a config cannot do without, in the order
-// error messages list them.
+// error messages list them. With an issued ExternalId (Settings.ExternalID,
+// always the case under the operator) EXTERNAL_ID is not among them: the
+// client's workspace holds WorkspaceKeys.
 var RequiredKeys = []string{KeyRoleARN, KeyExternalID, KeyBucket, KeyTable, KeyKMSKeyID}
+
+// WorkspaceKeys are the secrets the client keeps in its workspace for a
+// server the operator runs.
+var WorkspaceKeys = []string{KeyRoleARN, KeyBucket, KeyTable, KeyKMSKeyID}
 
 // Sentinel errors of Current, Ready and Refresh; test with errors.Is. The
 // returned errors wrap them with what happened, never with secret values.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 
 	"github.com/superviber/blue-operator/mcpserver/blue"
 	"github.com/superviber/blue-operator/mcpserver/store"
@@ -112,12 +113,7 @@ func nonNil(s []string) []string {
 // citing finds the documents that mention ADR n ("ADR 0003", "ADR-3",
 // "adr:3"), or that it records.
 func (s *Service) citing(ctx context.Context, st Store, n int) ([]DocView, error) {
-	hits, err := s.scan(ctx, st, blue.KindNames(), func(d *store.Document, body string) int {
-		if d.Kind == "adr" && d.Number == n {
-			return 0
-		}
-		return citesADR(body, n)
-	})
+	hits, err := s.scan(ctx, st, blue.KindNames(), citing(n))
 	if err != nil {
 		return nil, err
 	}
@@ -129,14 +125,20 @@ func (s *Service) adrRelevant(ctx context.Context, st Store, in ContextIn) (Resu
 	if len(words) == 0 {
 		return Result{}, fmt.Errorf("context has no words to match: describe what you are working on")
 	}
-	hits, err := s.scan(ctx, st, []string{"adr"}, func(d *store.Document, body string) int {
-		return overlap(words, d.Title+" "+body)
+	// Both read the ADRs; at once, they cost the round trips of one.
+	var (
+		hits, relevant  = []DocView(nil), []map[string]any(nil)
+		scanErr, relErr error
+		wg              sync.WaitGroup
+	)
+	wg.Go(func() {
+		hits, scanErr = s.scan(ctx, st, []string{"adr"}, scorer{
+			fromIndex: func(d *store.Document, e indexEntry) (int, bool) { return e.textOverlap(words, d.Title), false },
+		})
 	})
-	if err != nil {
-		return Result{}, err
-	}
-	relevant, err := s.relevantADRs(ctx, st, in.Context)
-	if err != nil {
+	wg.Go(func() { relevant, relErr = s.relevantADRs(ctx, st, in.Context) })
+	wg.Wait()
+	if err := errors.Join(scanErr, relErr); err != nil {
 		return Result{}, err
 	}
 	r := ok(fmt.Sprintf("%d ADRs relate to that context, %d strongly", len(hits), len(relevant)))
@@ -151,14 +153,14 @@ func (s *Service) adrAudit(ctx context.Context, st Store, _ Common) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
+	bodies, err := readBodies(ctx, st, adrs)
+	if err != nil {
+		return Result{}, err
+	}
 	var out []DocView
 	for i := range adrs {
-		body, err := withBody(ctx, st, &adrs[i])
-		if err != nil {
-			return Result{}, err
-		}
 		v := view(&adrs[i], nil)
-		v.Content = blue.SectionText(body, "Decision")
+		v.Content = blue.SectionText(bodies[i], "Decision")
 		out = append(out, *v)
 	}
 	r := ok(fmt.Sprintf("%d accepted ADRs to check", len(out)))

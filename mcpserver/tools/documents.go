@@ -49,12 +49,22 @@ func (s *Service) listFiltered(ctx context.Context, st Store, name string, in Li
 		return Result{}, storeErr("list "+k.Name, err)
 	}
 	r := Result{Status: "success", NextPageToken: next, Documents: []DocView{}}
+	if keep != nil {
+		docs = slices.DeleteFunc(docs, func(d store.Document) bool { return !keep(&d) })
+	}
+	if k.Name == "adr" {
+		// Blue's ADR list has each one's summary, from its body.
+		bodies, err := readBodies(ctx, st, docs)
+		if err != nil {
+			return Result{}, err
+		}
+		for i := range docs {
+			docs[i].Body = bodies[i]
+		}
+	}
 	items := []map[string]any{}
 	for i := range docs {
 		d := &docs[i]
-		if keep != nil && !keep(d) {
-			continue
-		}
 		r.Documents = append(r.Documents, *view(d, nil))
 		item, err := blueListItem(ctx, st, k, d)
 		if err != nil {
@@ -160,11 +170,12 @@ func (s *Service) status(ctx context.Context, st Store, _ Common) (Result, error
 	counts := map[string]map[string]int{}
 	var active, ready, stalled, drafts []DocView
 	now := s.now()
-	for _, k := range blue.Kinds {
-		docs, err := listAll(ctx, st, k.Name, store.ListOptions{})
-		if err != nil {
-			return Result{}, err
-		}
+	lists, err := listKinds(ctx, st, blue.KindNames(), store.ListOptions{})
+	if err != nil {
+		return Result{}, err
+	}
+	for ki, k := range blue.Kinds {
+		docs := lists[ki]
 		counts[k.Name] = map[string]int{}
 		for i := range docs {
 			d := &docs[i]

@@ -34,11 +34,16 @@ func add[In any](r *registry, name, desc string, h func(context.Context, Store, 
 		if err := decodeArgs(spec, req.Params.Arguments, &in); err != nil {
 			return toolError(err), nil
 		}
+		ctx, cancel := context.WithTimeout(ctx, s.callTimeout())
+		defer cancel()
 		st, err := s.Store(ctx)
 		if err != nil {
 			return toolError(err), nil
 		}
 		r, err := h(ctx, st, in)
+		if err != nil && ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("%s did not finish within %v (the client's storage is not answering); nothing is lost: retry, or read the document to see whether a write landed: %w", name, s.callTimeout(), err)
+		}
 		if err != nil {
 			// As go-sdk's AddTool: a JSON-RPC error stays one.
 			if rpcErr := (*jsonrpc.Error)(nil); errors.As(err, &rpcErr) {

@@ -188,7 +188,7 @@ func relevance(words []string, a adrFacts) (float64, string) {
 // first, at most five, as Blue listed them: number, title, confidence, why.
 func (s *Service) relevantADRs(ctx context.Context, st Store, context string) ([]map[string]any, error) {
 	words := strings.Fields(strings.ToLower(context))
-	adrs, err := listAll(ctx, st, "adr", store.ListOptions{})
+	adrs, err := s.indexed(ctx, st, []string{"adr"})
 	if err != nil {
 		return nil, err
 	}
@@ -199,11 +199,7 @@ func (s *Service) relevantADRs(ctx context.Context, st Store, context string) ([
 	}
 	var hits []hit
 	for i := range adrs {
-		body, err := withBody(ctx, st, &adrs[i])
-		if err != nil {
-			return nil, err
-		}
-		f := adrFactsOf(&adrs[i], body)
+		f, _ := adrs[i].entry.facts(&adrs[i].doc) // indexed makes every ADR's entry with its facts
 		if sc, why := relevance(words, f); sc > relevantAbove {
 			hits = append(hits, hit{f, sc, why})
 		}

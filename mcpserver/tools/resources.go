@@ -47,6 +47,24 @@ func decodeResourceCursor(s string) (resourceCursor, error) {
 	return c, nil
 }
 
+// parseResourceURI reads blue://docs/<plural>/<id> and
+// blue://docs/rfcs/<id>/plan: the kind, the document id and whether it is
+// the plan. The URI comes from the client; ok is false for anything else,
+// including an id the store would refuse, a query or a fragment.
+func parseResourceURI(uri string) (k blue.Kind, id string, plan, ok bool) {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "blue" || u.Host != "docs" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return blue.Kind{}, "", false, false
+	}
+	plural, rest, found := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	id, plan = strings.CutSuffix(rest, "/plan")
+	k, known := blue.KindByPlural(plural)
+	if !found || !known || !store.ValidID(id) || (plan && k.Name != "rfc") {
+		return blue.Kind{}, "", false, false
+	}
+	return k, id, plan, true
+}
+
 // planURI is an RFC plan's resource address.
 func planURI(id string) string { return URI("rfc", id) + "/plan" }
 
@@ -110,14 +128,8 @@ func (s *Service) listResources(ctx context.Context, cursor string) (*mcp.ListRe
 
 // readResource serves blue://docs/<plural>/<id> and blue://docs/rfcs/<id>/plan.
 func (s *Service) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-	u, err := url.Parse(req.Params.URI)
-	if err != nil || u.Scheme != "blue" || u.Host != "docs" {
-		return nil, mcp.ResourceNotFoundError(req.Params.URI)
-	}
-	plural, id, found := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
-	id, plan := strings.CutSuffix(id, "/plan")
-	k, known := blue.KindByPlural(plural)
-	if !found || !known || id == "" || strings.Contains(id, "/") || (plan && k.Name != "rfc") {
+	k, id, plan, ok := parseResourceURI(req.Params.URI)
+	if !ok {
 		return nil, mcp.ResourceNotFoundError(req.Params.URI)
 	}
 	st, err := s.Store(ctx)

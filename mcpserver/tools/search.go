@@ -40,7 +40,7 @@ func (s *Service) search(ctx context.Context, st Store, in SearchIn) (Result, er
 	if limit > 100 {
 		limit = 100
 	}
-	var score func(d *store.Document, body string) int
+	var score scorer
 	fields := map[string]any{"query": q}
 	if rest, isADR := strings.CutPrefix(strings.ToLower(q), "adr:"); isADR {
 		n, valid := blue.ParseNumber(rest)
@@ -56,22 +56,36 @@ func (s *Service) search(ctx context.Context, st Store, in SearchIn) (Result, er
 		default:
 			return Result{}, storeErr("get adr", err)
 		}
-		score = func(d *store.Document, body string) int {
-			if d.Kind == "adr" && d.Number == n {
-				return 0
-			}
-			return citesADR(body, n)
-		}
+		score = citing(n)
 	} else {
 		words := keywords(q)
 		phrase := strings.ToLower(q)
-		score = func(d *store.Document, body string) int {
+		full := func(d *store.Document, body string) int {
 			sc := 3*overlap(words, d.Title) + overlap(words, body)
 			if strings.Contains(strings.ToLower(d.Title+" "+body), phrase) {
 				sc += 5
 			}
 			return sc
 		}
+		// A phrase that is one keyword is in the text exactly when that
+		// keyword is; any other phrase needs every keyword present, and
+		// then the body settles it.
+		oneWord := len(words) == 1 && words[0] == phrase
+		score = scorer{fromBody: full, fromIndex: func(d *store.Document, e indexEntry) (int, bool) {
+			sc := 3*overlap(words, d.Title) + e.overlap(words)
+			switch {
+			case strings.Contains(strings.ToLower(d.Title), phrase):
+				return sc + 5, false
+			case oneWord:
+				if e.contains(phrase) {
+					sc += 5
+				}
+				return sc, false
+			case len(words) > 0 && e.textOverlap(words, d.Title) == len(words):
+				return 0, true
+			}
+			return sc, false
+		}}
 	}
 	hits, scores, err := s.scanScored(ctx, st, kinds, score)
 	if err != nil {
@@ -99,6 +113,19 @@ func (s *Service) search(ctx context.Context, st Store, in SearchIn) (Result, er
 // "adr:3", "ADR #3", "ADR 3." (the number is read whole: "adr:12" does not
 // cite ADR 1).
 var adrCitation = regexp.MustCompile(`(?i)\badr[ \t]*[-:#]?[ \t]*(\d+)`)
+
+// citing scores the documents that cite ADR n (not the ADR itself).
+func citing(n int) scorer {
+	return scorer{
+		fromIndex: func(d *store.Document, e indexEntry) (int, bool) {
+			if (d.Kind == "adr" && d.Number == n) || !e.cites(n) {
+				return 0, false
+			}
+			return 1, false
+		},
+		fromBody: func(*store.Document, string) int { return 0 },
+	}
+}
 
 // citesADR is 1 when body mentions ADR n, else 0.
 func citesADR(body string, n int) int {
@@ -139,41 +166,59 @@ func overlap(words []string, text string) int {
 	return n
 }
 
+// scorer scores a document for a scan. From the search index alone when it
+// can: fromIndex answers the score, or needBody when only the body can
+// settle it, and then fromBody is the score.
+type scorer struct {
+	fromIndex func(d *store.Document, e indexEntry) (score int, needBody bool)
+	fromBody  func(d *store.Document, body string) int
+}
+
 // scan scores every live document of the kinds and returns those that score,
 // best first.
-func (s *Service) scan(ctx context.Context, st Store, kinds []string, score func(d *store.Document, body string) int) ([]DocView, error) {
-	hits, _, err := s.scanScored(ctx, st, kinds, score)
+func (s *Service) scan(ctx context.Context, st Store, kinds []string, sc scorer) ([]DocView, error) {
+	hits, _, err := s.scanScored(ctx, st, kinds, sc)
 	return hits, err
 }
 
-// scanScored is scan with each hit's score.
-func (s *Service) scanScored(ctx context.Context, st Store, kinds []string, score func(d *store.Document, body string) int) ([]DocView, []int, error) {
-	type hit struct {
-		d     store.Document
-		score int
+// scanScored is scan with each hit's score. The kinds and their indexes are
+// read at once (indexed), and only the bodies the index cannot score are
+// read; the order of the hits does not depend on which read finished first.
+func (s *Service) scanScored(ctx context.Context, st Store, kinds []string, sc scorer) ([]DocView, []int, error) {
+	docs, err := s.indexed(ctx, st, kinds)
+	if err != nil {
+		return nil, nil, err
 	}
-	var hits []hit
-	for _, k := range kinds {
-		docs, err := listAll(ctx, st, k, store.ListOptions{})
+	scores := make([]int, len(docs))
+	var need []store.Document
+	var needAt []int
+	for i := range docs {
+		var body bool
+		if scores[i], body = sc.fromIndex(&docs[i].doc, docs[i].entry); body {
+			need, needAt = append(need, docs[i].doc), append(needAt, i)
+		}
+	}
+	if len(need) > 0 {
+		bodies, err := readBodies(ctx, st, need)
 		if err != nil {
 			return nil, nil, err
 		}
-		for i := range docs {
-			body, err := withBody(ctx, st, &docs[i])
-			if err != nil {
-				return nil, nil, err
-			}
-			if sc := score(&docs[i], string(body)); sc > 0 {
-				hits = append(hits, hit{docs[i], sc})
-			}
+		for j, i := range needAt {
+			scores[i] = sc.fromBody(&need[j], string(bodies[j]))
 		}
 	}
-	sort.SliceStable(hits, func(i, j int) bool { return hits[i].score > hits[j].score })
-	out := make([]DocView, 0, len(hits))
-	scores := make([]int, 0, len(hits))
-	for i := range hits {
-		out = append(out, *view(&hits[i].d, nil))
-		scores = append(scores, hits[i].score)
+	var order []int
+	for i := range docs {
+		if scores[i] > 0 {
+			order = append(order, i)
+		}
 	}
-	return out, scores, nil
+	sort.SliceStable(order, func(a, b int) bool { return scores[order[a]] > scores[order[b]] })
+	out := make([]DocView, 0, len(order))
+	hitScores := make([]int, 0, len(order))
+	for _, i := range order {
+		out = append(out, *view(&docs[i].doc, nil))
+		hitScores = append(hitScores, scores[i])
+	}
+	return out, hitScores, nil
 }

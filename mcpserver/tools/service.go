@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/superviber/blue-operator/mcpserver/blue"
@@ -39,6 +40,27 @@ type Service struct {
 	Store func(ctx context.Context) (Store, error)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// CallTimeout bounds one tool call, every round trip to the client's
+	// account included (DefaultCallTimeout when zero).
+	CallTimeout time.Duration
+
+	// indexWrites are the search index write-backs still running
+	// (searchindex.go).
+	indexWrites sync.WaitGroup
+}
+
+// Wait waits for the work a call left running after its answer (writing
+// back a repaired search index).
+func (s *Service) Wait() { s.indexWrites.Wait() }
+
+// DefaultCallTimeout bounds a tool call.
+const DefaultCallTimeout = 60 * time.Second
+
+func (s *Service) callTimeout() time.Duration {
+	if s.CallTimeout > 0 {
+		return s.CallTimeout
+	}
+	return DefaultCallTimeout
 }
 
 func (s *Service) now() time.Time {

@@ -108,6 +108,10 @@ func TestBinariesLinkNoTestCode(t *testing.T) {
 		module + "/test", module + "/hack",
 		"github.com/johannesboyne/gofakes3", "github.com/yuin/gopher-lua", "github.com/hashicorp/hcl",
 		"sigs.k8s.io/controller-runtime/pkg/envtest", "testing",
+		// The Helm SDK only installs the chart in test/helm; Prometheus's
+		// own packages (promtool, the PromQL parser) are built outside
+		// this module by hack/setup-promtool.sh.
+		"helm.sh/helm/v4", "github.com/prometheus/prometheus",
 	}
 	for _, dep := range deps {
 		for _, bad := range forbidden {

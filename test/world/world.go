@@ -221,6 +221,12 @@ type ServerOptions struct {
 	Log                            *slog.Logger
 	// ExtraTokenHashes are accepted too (e.g. rotation).
 	ExtraTokenHashes []string
+	// S3Endpoint, when set, is where the server sends S3 requests instead
+	// of the world's S3 (a proxy or a server that never answers).
+	S3Endpoint string
+	// AttemptTimeout and CallTimeout as backend.Options and tools.Service
+	// (their defaults when zero).
+	AttemptTimeout, CallTimeout time.Duration
 }
 
 // Running is a tenant's server.
@@ -270,7 +276,11 @@ func (w *World) Start(t *Tenant, o ServerOptions) (*Running, func(), error) {
 		cancel()
 		return nil, nil, err
 	}
-	be := backend.New(src, assumer, backend.Options{Region: Region, Account: t.Account, S3Endpoint: w.S3.Endpoint(), DDBEndpoint: w.DDB.Endpoint(), Caller: server.Caller})
+	s3 := w.S3.Endpoint()
+	if o.S3Endpoint != "" {
+		s3 = o.S3Endpoint
+	}
+	be := backend.New(src, assumer, backend.Options{Region: Region, Account: t.Account, S3Endpoint: s3, DDBEndpoint: w.DDB.Endpoint(), Caller: server.Caller, AttemptTimeout: o.AttemptTimeout})
 	src.OnChange(be.Changed)
 	if err := src.Refresh(ctx); err != nil {
 		cancel()
@@ -287,7 +297,7 @@ func (w *World) Start(t *Tenant, o ServerOptions) (*Running, func(), error) {
 		SessionIdle: o.SessionIdle, SessionEvictAfter: o.SessionEvictAfter,
 		TokenHashes: append([]string{tokenHash(t.Token)}, o.ExtraTokenHashes...),
 		Ready:       src.Ready, Log: o.Log, Registry: reg,
-	}, &tools.Service{Store: be.Store})
+	}, &tools.Service{Store: be.Store, CallTimeout: o.CallTimeout})
 	if err != nil {
 		cancel()
 		hs.Close()

@@ -23,7 +23,6 @@ output "infisical_secrets" {
   sensitive   = true
   value = {
     AWS_ROLE_ARN        = aws_iam_role.this.arn
-    EXTERNAL_ID         = var.external_id
     BLUE_S3_BUCKET      = aws_s3_bucket.this.id
     BLUE_DYNAMODB_TABLE = aws_dynamodb_table.this.name
     BLUE_KMS_KEY_ID     = local.kms_key_arn

@@ -29,7 +29,7 @@ variable "hop_role_arn" {
 }
 
 variable "external_id" {
-  description = "The sts:ExternalId the role requires; the same value goes into Infisical as EXTERNAL_ID."
+  description = "The sts:ExternalId the role requires: the tenant's issued one (the BlueTenant's status.externalID, which Superviber gives you). It is not stored in Infisical."
   type        = string
   sensitive   = true
   validation {

@@ -287,7 +287,7 @@ func TestOnboardSubcommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("onboard: %v\n%s", err, out)
 	}
-	for _, want := range []string{"sts:ExternalId", "arn:aws:iam::111111111111:role/blue-hop-acme", "EXTERNAL_ID", "BLUE_DYNAMODB_TABLE"} {
+	for _, want := range []string{"sts:ExternalId", "arn:aws:iam::111111111111:role/blue-hop-acme", "BLUE_DYNAMODB_TABLE"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("onboard output lacks %q", want)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"github.com/superviber/blue-operator/mcpserver/awscreds"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -791,4 +792,34 @@ func mustOK(t *testing.T, err error) {
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	testutil.EventuallyTrue(t, 10*time.Second, 2*time.Millisecond, cond)
+}
+
+// An STS that accepts the connection and never answers does not hold a
+// caller: the call is given up after CallTimeout with an error.
+func TestUnansweringSTSHitsTheDeadline(t *testing.T) {
+	f := newFixture(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	a := f.assumer(t, func(o *awscreds.Options) {
+		o.STSEndpoint = "http://" + ln.Addr().String()
+		o.CallTimeout = 300 * time.Millisecond
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = a.Provider(awscreds.Target{RoleARN: clientRole, ExternalID: extID}, "alice@acme.com").Retrieve(ctx)
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("Retrieve against a silent STS: %v (caller context: %v), want an error before the caller gives up", err, ctx.Err())
+	}
 }
