@@ -57,6 +57,19 @@ type Options struct {
 	AttemptTimeout time.Duration
 	// Caller names the authenticated user of a call (for the session name).
 	Caller func(ctx context.Context) string
+	// BodyCacheBytes bounds the bodies the process keeps in memory, for all
+	// callers together (DefaultBodyCacheBytes when zero, negative: none).
+	BodyCacheBytes int64
+}
+
+// DefaultBodyCacheBytes bounds the bodies one tenant process keeps.
+const DefaultBodyCacheBytes = 32 << 20
+
+func (o Options) bodyCacheBytes() int64 {
+	if o.BodyCacheBytes == 0 {
+		return DefaultBodyCacheBytes
+	}
+	return o.BodyCacheBytes
 }
 
 // DefaultAttemptTimeout bounds one request to the client's storage.
@@ -70,6 +83,9 @@ type Backend struct {
 
 	mu     sync.Mutex
 	stores map[key]tools.Store
+	// cache holds the bodies every caller's store read, under one bound
+	// for the process (BodyCacheBytes).
+	cache *store.BodyCache
 }
 
 type key struct {
@@ -89,7 +105,7 @@ func New(cfg Config, creds Credentials, o Options) *Backend {
 		}
 		o.HTTPClient = &http.Client{Timeout: t, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
-	return &Backend{cfg: cfg, creds: creds, o: o, stores: map[key]tools.Store{}}
+	return &Backend{cfg: cfg, creds: creds, o: o, stores: map[key]tools.Store{}, cache: store.NewBodyCache(o.bodyCacheBytes())}
 }
 
 // Changed forgets every cached client and credential: the client rotated a
@@ -97,6 +113,7 @@ func New(cfg Config, creds Credentials, o Options) *Backend {
 func (b *Backend) Changed(_, _ tenantconfig.Config) {
 	b.mu.Lock()
 	b.stores = map[key]tools.Store{}
+	b.cache = store.NewBodyCache(b.o.bodyCacheBytes()) // nothing read under the old settings is kept
 	b.mu.Unlock()
 	b.creds.Drop()
 }
@@ -143,7 +160,7 @@ func (b *Backend) Store(ctx context.Context) (tools.Store, error) {
 			o.BaseEndpoint = aws.String(b.o.DDBEndpoint)
 		}
 	})
-	st := store.New(s3c, ddb, store.Options{Bucket: cfg.Bucket, Table: cfg.Table, KMSKeyID: cfg.KMSKeyID, ExpectedBucketOwner: b.o.Account, Plural: blue.Plural})
+	st := store.New(s3c, ddb, store.Options{Bucket: cfg.Bucket, Table: cfg.Table, KMSKeyID: cfg.KMSKeyID, ExpectedBucketOwner: b.o.Account, Plural: blue.Plural, Cache: b.cache})
 	b.stores[k] = st
 	return st, nil
 }

@@ -80,3 +80,19 @@ func (c *bodyCache) clear() {
 	c.byKey = map[string]*list.Element{}
 	c.size = 0
 }
+
+// BodyCache is a body cache several Stores share, so that the memory one
+// process keeps of the client's documents has one bound however many
+// callers (each with a Store of its own credentials) it serves.
+type BodyCache struct{ c *bodyCache }
+
+// NewBodyCache returns a shared cache of at most maxBytes of bodies
+// (negative or zero: no caching).
+func NewBodyCache(maxBytes int64) *BodyCache { return &BodyCache{c: newBodyCache(maxBytes)} }
+
+// Bytes is how many bytes of bodies the cache holds now.
+func (b *BodyCache) Bytes() int64 {
+	b.c.mu.Lock()
+	defer b.c.mu.Unlock()
+	return b.c.size
+}

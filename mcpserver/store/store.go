@@ -90,6 +90,9 @@ type Options struct {
 	// BodyCacheBytes bounds the in-memory cache of immutable body revisions;
 	// 0 means 32 MiB, negative disables it.
 	BodyCacheBytes int64
+	// Cache, when set, is the body cache to use, shared with other Stores
+	// (BodyCacheBytes is then ignored).
+	Cache *BodyCache
 	// OnExportError hears about export objects that could not be brought up to
 	// date after a committed change (the change stands; the next write of the
 	// document or SyncExport repairs the export). Optional.
@@ -116,7 +119,11 @@ func New(s3c *s3.Client, ddb *dynamodb.Client, o Options) *Store {
 	if o.BodyCacheBytes == 0 {
 		o.BodyCacheBytes = 32 << 20
 	}
-	return &Store{s3: s3c, ddb: ddb, o: o, cache: newBodyCache(o.BodyCacheBytes)}
+	cache := newBodyCache(o.BodyCacheBytes)
+	if o.Cache != nil {
+		cache = o.Cache.c
+	}
+	return &Store{s3: s3c, ddb: ddb, o: o, cache: cache}
 }
 
 // DropCache forgets every cached body (e.g. when the client revokes access).
