@@ -130,12 +130,25 @@ BIN ?= bin
 RELEASE_BUILD = CGO_ENABLED=0 go build -tags grpcnotrace -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 
 .PHONY: build
-build: ## Build both binaries into bin/ (or BIN=dir) with the version from git.
-	$(RELEASE_BUILD) -o $(BIN)/ ./cmd/...
+build: ## Build the operator and the server into bin/ (or BIN=dir) with the version from git (make lambda builds the client's Lambda).
+	$(RELEASE_BUILD) -o $(BIN)/ ./cmd/manager ./cmd/blue-mcp
 
 .PHONY: build-blue-mcp
 build-blue-mcp: ## Build only blue-mcp into bin/ (or BIN=dir), as build does.
 	$(RELEASE_BUILD) -o $(BIN)/ ./cmd/blue-mcp
+
+# The client's data-access Lambda (cmd/blue-data-lambda) as a provided.al2023
+# function: a linux binary named bootstrap and the zip Terraform deploys, in
+# $(LAMBDA_DIR) (under the gitignored bin/). LAMBDA_ARCH=arm64 for Graviton.
+LAMBDA_DIR ?= $(BIN)/lambda
+LAMBDA_ARCH ?= amd64
+
+.PHONY: lambda
+lambda: ## Build the client's data Lambda: bin/lambda/bootstrap and bin/lambda/blue-data-lambda.zip (or LAMBDA_DIR=dir; linux, provided.al2023).
+	@mkdir -p $(LAMBDA_DIR)
+	GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags "-s -w" -o $(LAMBDA_DIR)/bootstrap ./cmd/blue-data-lambda
+	go run ./hack/lambdazip $(LAMBDA_DIR)/bootstrap $(LAMBDA_DIR)/blue-data-lambda.zip
+	@echo "$(LAMBDA_DIR)/blue-data-lambda.zip"
 
 .PHONY: build-installer
 build-installer: ## Render the install manifests into dist/install.yaml.

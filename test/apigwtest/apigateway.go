@@ -1,13 +1,17 @@
 // Package apigwtest is a client's API Gateway for tests: it checks each
 // request's SigV4 signature (service execute-api) against the credentials
 // the test STS issued, lets only the client's role through (as an IAM
-// authorizer would), and serves the apigw contract over a real store.
+// authorizer would), and serves the apigw contract over a real store, or
+// hands each request to a Lambda invoke URL as a REST API's Lambda proxy
+// integration does.
 package apigwtest
 
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,7 +20,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
@@ -42,8 +48,22 @@ func (g *Gateway) Counts() (accepted, refused int) {
 
 // New serves the contract over st for callers signing as role.
 func New(tb testing.TB, sts *ststest.Server, role, region string, st *store.Store) *Gateway {
+	return serve(tb, sts, role, region, apigw.Handler(st))
+}
+
+// NewLambda hands every request signed as role to the function behind
+// invokeURL (the Lambda Invoke API, for example the Runtime Interface
+// Emulator's /2015-03-31/functions/function/invocations) as a REST API's
+// Lambda proxy integration does: the request becomes an
+// events.APIGatewayProxyRequest, the function's
+// events.APIGatewayProxyResponse becomes the answer, and anything else the
+// function returns is a 502.
+func NewLambda(tb testing.TB, sts *ststest.Server, role, region, invokeURL string) *Gateway {
+	return serve(tb, sts, role, region, lambdaProxy(role, invokeURL))
+}
+
+func serve(tb testing.TB, sts *ststest.Server, role, region string, h http.Handler) *Gateway {
 	g := &Gateway{}
-	h := apigw.Handler(st)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := verify(r, sts, role, region); err != nil {
 			g.mu.Lock()
@@ -111,4 +131,80 @@ func verify(r *http.Request, sts *ststest.Server, role, region string) error {
 		return fmt.Errorf("signature does not match")
 	}
 	return nil
+}
+
+// lambdaProxy is the proxy integration (payload format 1.0).
+func lambdaProxy(role, invokeURL string) http.Handler {
+	hc := &http.Client{Timeout: 30 * time.Second}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		ev := events.APIGatewayProxyRequest{
+			Resource: "/{proxy+}", Path: r.URL.Path, HTTPMethod: r.Method,
+			Headers: map[string]string{}, MultiValueHeaders: map[string][]string{},
+			QueryStringParameters: map[string]string{}, MultiValueQueryStringParameters: map[string][]string{},
+			PathParameters: map[string]string{"proxy": strings.TrimPrefix(r.URL.Path, "/")},
+			RequestContext: events.APIGatewayProxyRequestContext{
+				Stage: "test", HTTPMethod: r.Method, Path: r.URL.Path, ResourcePath: "/{proxy+}",
+				RequestTimeEpoch: time.Now().UnixMilli(),
+				Identity:         events.APIGatewayRequestIdentity{SourceIP: r.RemoteAddr, UserArn: role, UserAgent: r.UserAgent()},
+			},
+		}
+		r.Header.Set("Host", r.Host)
+		for k, vs := range r.Header {
+			ev.Headers[k] = vs[len(vs)-1]
+			ev.MultiValueHeaders[k] = vs
+		}
+		for k, vs := range r.URL.Query() {
+			ev.QueryStringParameters[k] = vs[len(vs)-1]
+			ev.MultiValueQueryStringParameters[k] = vs
+		}
+		if utf8.Valid(body) {
+			ev.Body = string(body)
+		} else {
+			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+		}
+		payload, _ := json.Marshal(ev)
+		resp, err := hc.Post(invokeURL, "application/json", bytes.NewReader(payload))
+		if err != nil {
+			badGateway(w, err)
+			return
+		}
+		defer func() { _ = resp.Body.Close() }()
+		var out events.APIGatewayProxyResponse
+		raw, err := io.ReadAll(resp.Body)
+		if err == nil {
+			err = json.Unmarshal(raw, &out)
+		}
+		if err != nil || resp.StatusCode != http.StatusOK || out.StatusCode == 0 {
+			badGateway(w, fmt.Errorf("invoke answered %d: %s", resp.StatusCode, raw))
+			return
+		}
+		b := []byte(out.Body)
+		if out.IsBase64Encoded {
+			if b, err = base64.StdEncoding.DecodeString(out.Body); err != nil {
+				badGateway(w, err)
+				return
+			}
+		}
+		for k, v := range out.Headers {
+			w.Header().Set(k, v)
+		}
+		for k, vs := range out.MultiValueHeaders {
+			w.Header()[http.CanonicalHeaderKey(k)] = vs
+		}
+		w.WriteHeader(out.StatusCode)
+		_, _ = w.Write(b)
+	})
+}
+
+// badGateway is API Gateway's answer to a function that failed or returned
+// no proxy response.
+func badGateway(w http.ResponseWriter, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadGateway)
+	_, _ = fmt.Fprintf(w, `{"message":"Internal server error","cause":%q}`, err.Error())
 }

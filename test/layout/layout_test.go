@@ -135,3 +135,27 @@ func TestOperatorImportsNothingOfTheServer(t *testing.T) {
 		}
 	}
 }
+
+// Only the client's data Lambda links the Lambda runtime: the operator and
+// the MCP server never run in a Lambda.
+func TestOnlyTheLambdaLinksTheLambdaRuntime(t *testing.T) {
+	const lambdaRuntime = "github.com/aws/aws-lambda-go"
+	for _, cmd := range []string{"manager", "blue-mcp"} {
+		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", module+"/cmd/"+cmd).Output()
+		if err != nil {
+			t.Fatalf("go list: %v", err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if dep == lambdaRuntime || strings.HasPrefix(dep, lambdaRuntime+"/") {
+				t.Errorf("cmd/%s links %s", cmd, dep)
+			}
+		}
+	}
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", module+"/cmd/blue-data-lambda").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if !strings.Contains(" "+strings.Join(strings.Fields(string(out)), " ")+" ", " "+lambdaRuntime+"/lambda ") {
+		t.Errorf("cmd/blue-data-lambda does not link %s/lambda: is the list of binaries right?", lambdaRuntime)
+	}
+}
