@@ -11,6 +11,8 @@
 //   - tenantconfig: the client's settings from Infisical, revocation, rotation
 //   - awscreds: the client's role through STS with the ExternalId, cached
 //   - backend: ties config, credentials and store together per caller
+//   - tracing: OpenTelemetry spans of tool calls, AWS operations and
+//     Infisical requests, exported over OTLP when an endpoint is set
 //
 // Three client-run commands of blue-mcp live here too, because they share the
 // store's layout and the tools' policies:

@@ -38,6 +38,7 @@ import (
 	"github.com/superviber/blue-operator/mcpserver/server"
 	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
 	"github.com/superviber/blue-operator/mcpserver/tools"
+	"github.com/superviber/blue-operator/mcpserver/tracing"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -83,6 +84,7 @@ type settings struct {
 	attemptTimeout, callTimeout                                              time.Duration
 	sessionKey                                                               []byte
 	showVersion                                                              bool
+	otlpEndpoint                                                             string
 }
 
 func parse(args []string, getenv func(string) string) (settings, error) {
@@ -120,6 +122,7 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	str(&s.infisical.AuthMethod, "infisical-auth-method", contract.EnvInfisicalMethod, "kubernetes", "kubernetes or universal")
 	str(&s.infisical.IdentityID, "infisical-identity-id", contract.EnvInfisicalID, "", "machine identity (kubernetes auth)")
 	str(&s.infisical.TokenFile, "infisical-token-file", contract.EnvInfisicalToken, "", "projected service-account token (kubernetes auth)")
+	fs.StringVar(&s.otlpEndpoint, "otlp-endpoint", tracing.EndpointFrom("", getenv), "export traces over OTLP/HTTP to this URL, e.g. http://collector:4318/v1/traces; empty: no tracing (env OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT plus /v1/traces)")
 	fs.StringVar(&s.tlsCert, "tls-cert", getenv("BLUE_TLS_CERT"), "serve TLS 1.3 with this certificate file (env BLUE_TLS_CERT)")
 	fs.StringVar(&s.tlsKey, "tls-key", getenv("BLUE_TLS_KEY"), "key of --tls-cert (env BLUE_TLS_KEY)")
 	fs.DurationVar(&s.infisical.Refresh, "infisical-refresh", envDuration(getenv, "BLUE_INFISICAL_REFRESH", 30*time.Second), "how often the Infisical settings are re-read")
@@ -236,6 +239,16 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("tenant", s.tenant)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
+
+	stopTracing, err := tracing.Setup(ctx, tracing.Options{Endpoint: s.otlpEndpoint, Tenant: s.tenant, Version: version})
+	if err != nil {
+		return fmt.Errorf("--otlp-endpoint: %w", err)
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(flushCtx)
+	}()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -29,6 +29,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/superviber/blue-operator/mcpserver/tracing"
 )
 
 // Defaults for Options.
@@ -188,6 +190,7 @@ func New(ctx context.Context, o Options, log *slog.Logger, reg prometheus.Regist
 		return nil, err
 	}
 	opts := append([]func(*sts.Options){func(so *sts.Options) {
+		so.APIOptions = append(so.APIOptions, tracing.AWSMiddleware)
 		if o.STSEndpoint != "" {
 			so.BaseEndpoint = aws.String(o.STSEndpoint)
 		}

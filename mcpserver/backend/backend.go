@@ -25,6 +25,7 @@ import (
 	"github.com/superviber/blue-operator/mcpserver/store"
 	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
 	"github.com/superviber/blue-operator/mcpserver/tools"
+	"github.com/superviber/blue-operator/mcpserver/tracing"
 )
 
 // ErrRevoked is what every tool answers once the client has revoked access.
@@ -86,6 +87,9 @@ type Backend struct {
 	// cache holds the bodies every caller's store read, under one bound
 	// for the process (BodyCacheBytes).
 	cache *store.BodyCache
+	// apigwHTTP is HTTPClient with a span per request to the client's API
+	// (the SDK clients have theirs from tracing.AWSMiddleware).
+	apigwHTTP *http.Client
 }
 
 type key struct {
@@ -105,7 +109,9 @@ func New(cfg Config, creds Credentials, o Options) *Backend {
 		}
 		o.HTTPClient = &http.Client{Timeout: t, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
-	return &Backend{cfg: cfg, creds: creds, o: o, stores: map[key]tools.Store{}, cache: store.NewBodyCache(o.bodyCacheBytes())}
+	apigwHTTP := *o.HTTPClient
+	apigwHTTP.Transport = tracing.Transport("ClientAPI", o.HTTPClient.Transport)
+	return &Backend{cfg: cfg, creds: creds, o: o, stores: map[key]tools.Store{}, cache: store.NewBodyCache(o.bodyCacheBytes()), apigwHTTP: &apigwHTTP}
 }
 
 // Changed forgets every cached client and credential: the client rotated a
@@ -136,7 +142,7 @@ func (b *Backend) Store(ctx context.Context) (tools.Store, error) {
 	creds := b.creds.Provider(awscreds.Target{RoleARN: cfg.RoleARN, ExternalID: cfg.ExternalID}, k.caller)
 	if cfg.APIEndpoint != "" {
 		// The client keeps its storage behind its own API Gateway.
-		c, err := apigw.NewClient(cfg.APIEndpoint, b.o.Region, creds, b.httpClient())
+		c, err := apigw.NewClient(cfg.APIEndpoint, b.o.Region, creds, b.apigwHTTP)
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +152,7 @@ func (b *Backend) Store(ctx context.Context) (tools.Store, error) {
 	awsCfg := aws.Config{
 		Region:      b.o.Region,
 		Credentials: aws.NewCredentialsCache(creds),
-		APIOptions:  []func(*middleware.Stack) error{recordRequestID},
+		APIOptions:  []func(*middleware.Stack) error{recordRequestID, tracing.AWSMiddleware},
 	}
 	awsCfg.HTTPClient = b.httpClient()
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {

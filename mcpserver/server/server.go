@@ -19,8 +19,11 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/superviber/blue-operator/mcpserver/tools"
+	"github.com/superviber/blue-operator/mcpserver/tracing"
 )
 
 // Options configure a Server.
@@ -315,6 +318,19 @@ func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
 			return next(ctx, method, req)
 		}
 		ctx, caller, info := callContext(ctx, call.Extra)
+		tool := ""
+		if call.Params != nil {
+			tool = call.Params.Name
+		}
+		if !s.knownTool(tool) {
+			tool = "unknown" // bound the metric's label values
+		}
+		var meta map[string]any
+		if call.Params != nil {
+			meta = call.Params.Meta
+		}
+		ctx, span := s.startSpan(ctx, meta, "tools/call", tool)
+		defer span.End()
 		start := time.Now()
 		res, err := next(ctx, method, req)
 		elapsed := time.Since(start)
@@ -327,13 +343,10 @@ func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
 		if err != nil {
 			outcome = "error"
 		}
-		tool := ""
-		if call.Params != nil {
-			tool = call.Params.Name
+		if isUnknownTool(err) {
+			tool = "unknown"
 		}
-		if !s.knownTool(tool) || isUnknownTool(err) {
-			tool = "unknown" // bound the metric's label values
-		}
+		endSpan(span, tool, outcome)
 		s.metrics.calls.WithLabelValues(tool, outcome).Inc()
 		s.metrics.latency.WithLabelValues(tool).Observe(elapsed.Seconds())
 		s.o.Log.LogAttrs(ctx, slog.LevelInfo, "tool call", slog.String("event", "tool_call"), slog.String("tenant", s.o.Tenant),
@@ -367,6 +380,12 @@ func isUnknownTool(err error) bool {
 // the caller, the document's address and the outcome, never its content.
 func (s *Server) auditRead(ctx context.Context, next mcp.MethodHandler, method string, req *mcp.ReadResourceRequest) (mcp.Result, error) {
 	ctx, caller, info := callContext(ctx, req.Extra)
+	var meta map[string]any
+	if req.Params != nil {
+		meta = req.Params.Meta
+	}
+	ctx, span := s.startSpan(ctx, meta, "resources/read", "")
+	defer span.End()
 	start := time.Now()
 	res, err := next(ctx, method, req)
 	elapsed := time.Since(start)
@@ -374,6 +393,7 @@ func (s *Server) auditRead(ctx context.Context, next mcp.MethodHandler, method s
 	if err != nil {
 		outcome = "error"
 	}
+	endSpan(span, "", outcome)
 	uri := ""
 	if req.Params != nil && len(req.Params.URI) < 256 {
 		uri = req.Params.URI
@@ -384,6 +404,39 @@ func (s *Server) auditRead(ctx context.Context, next mcp.MethodHandler, method s
 		slog.String("caller", caller), slog.String("uri", uri), slog.String("outcome", outcome),
 		slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000), slog.String("aws_request_id", info.AWSRequestID()))
 	return res, err
+}
+
+// startSpan starts the server span of a call, a child of the trace context
+// the client sent in _meta; name is "<method> <tool>". Its attributes are
+// the tool, the tenant and, at the end, the outcome: never the arguments,
+// the result or a document. Off (no OTLP endpoint) it costs nothing.
+func (s *Server) startSpan(ctx context.Context, meta map[string]any, method, tool string) (context.Context, trace.Span) {
+	if !tracing.Enabled() {
+		return tracing.Start(ctx, "", trace.SpanKindServer)
+	}
+	ctx = tracing.ExtractMeta(ctx, meta)
+	name := method
+	attrs := []attribute.KeyValue{attribute.String("rpc.system", "mcp"), attribute.String("mcp.method.name", method), attribute.String("blue.tenant", s.o.Tenant)}
+	if tool != "" {
+		name += " " + tool
+		attrs = append(attrs, attribute.String("gen_ai.tool.name", tool))
+	}
+	return tracing.Start(ctx, name, trace.SpanKindServer, attrs...)
+}
+
+// endSpan records the call's outcome (and the tool, once known to exist).
+func endSpan(span trace.Span, tool, outcome string) {
+	if !span.IsRecording() {
+		return
+	}
+	if tool == "unknown" {
+		span.SetName("tools/call unknown")
+		span.SetAttributes(attribute.String("gen_ai.tool.name", tool))
+	}
+	span.SetAttributes(attribute.String("blue.outcome", outcome))
+	if outcome == "error" {
+		tracing.Fail(span, "error")
+	}
 }
 
 func (s *Server) knownTool(name string) bool {

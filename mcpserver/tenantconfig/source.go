@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -28,6 +29,10 @@ import (
 
 	infisical "github.com/infisical/go-sdk"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/superviber/blue-operator/mcpserver/tracing"
 )
 
 // DefaultCallTimeout bounds each Infisical request. The SDK has no timeout
@@ -96,6 +101,7 @@ type Source struct {
 	failures     int       // consecutive failed refreshes
 	missing      []string  // required keys missing at the last incomplete listing
 	listeners    []func(old, new Config)
+	host         string // Infisical's host, for the spans
 }
 
 // Option changes how a Source is built.
@@ -132,6 +138,9 @@ func New(s Settings, log *slog.Logger, reg prometheus.Registerer, opts ...Option
 		o(src)
 	}
 	src.created = src.now()
+	if u, err := url.Parse(s.SiteURL); err == nil {
+		src.host = u.Hostname()
+	}
 	src.client = infisical.NewInfisicalClient(context.Background(), infisical.Config{
 		SiteUrl: s.SiteURL,
 		// The SDK's own refresh re-authenticates Kubernetes logins with the
@@ -388,6 +397,23 @@ func (s *Source) list(ctx context.Context) (map[string]string, error) {
 // finish on its own; at most one such call exists, later ones fail at once
 // until it returns.
 func (s *Source) call(ctx context.Context, op string, fn func() error) error {
+	ctx, span := tracing.Start(ctx, "Infisical "+op, trace.SpanKindClient, attribute.String("server.address", s.host))
+	defer span.End()
+	err := s.callSDK(ctx, op, fn)
+	if err != nil {
+		reason := "error"
+		var ce *callError
+		if errors.As(err, &ce) && ce.status != 0 {
+			span.SetAttributes(attribute.Int("http.response.status_code", ce.status))
+			reason = fmt.Sprintf("status %d", ce.status)
+		}
+		tracing.Fail(span, reason)
+	}
+	return err
+}
+
+// callSDK is call without its span.
+func (s *Source) callSDK(ctx context.Context, op string, fn func() error) error {
 	if !s.inflight.CompareAndSwap(false, true) {
 		return &callError{op: op, msg: "a previous request to Infisical has not returned yet"}
 	}
