@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -232,13 +233,7 @@ func measureLatency(ctx context.Context, e *env, b *binary, latency, jitter time
 
 func argsLabel(args map[string]any) string {
 	var parts []string
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range args {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(args)) {
 		parts = append(parts, fmt.Sprintf("%s=%v", k, args[k]))
 	}
 	return "(" + strings.Join(parts, " ") + ")"

@@ -1,10 +1,12 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -47,8 +49,8 @@ func (s *Service) createAlignment(ctx context.Context, st Store, in DialogueCrea
 	if size < 1 || size > maxPanelSize {
 		return Result{}, fmt.Errorf("panel_size is %d; give 1 to %d", size, maxPanelSize)
 	}
-	rotation := cmpOr(in.Rotation, "graduated")
-	model := cmpOr(in.Model, "sonnet")
+	rotation := cmp.Or(in.Rotation, "graduated")
+	model := cmp.Or(in.Model, "sonnet")
 	agents := blue.NamePanel(blue.SamplePanel(pool, size, rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))))
 	title := strings.TrimSpace(in.Title)
 	now := s.now()
@@ -352,11 +354,7 @@ func (s *Service) roundPrompt(ctx context.Context, st Store, in RoundPromptIn) (
 	case len(in.Focus) > 1000:
 		return Result{}, errors.New("focus is over 1000 characters")
 	}
-	a, err := s.findAlignment(ctx, st, "output_dir", in.OutputDir)
-	if err != nil {
-		return Result{}, err
-	}
-	rounds, err := s.rounds(ctx, st, a)
+	a, rounds, err := s.findAlignmentRounds(ctx, st, "output_dir", in.OutputDir)
 	if err != nil {
 		return Result{}, err
 	}
@@ -377,7 +375,7 @@ func (s *Service) roundPrompt(ctx context.Context, st Store, in RoundPromptIn) (
 			b.WriteString(contextBrief(a, state, rounds[prev], in.Round))
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "THE RECORD SO FAR — THIS IS MANDATORY READING:\nYour response MUST engage with these open tensions and with your peers' perspectives.\n\n### Judge's synthesis of round %d\n\n%s\n\n### Open tensions\n\n", prev, cmpOr(oneLine(rounds[prev].Summary), "(none given)"))
+		fmt.Fprintf(&b, "THE RECORD SO FAR — THIS IS MANDATORY READING:\nYour response MUST engage with these open tensions and with your peers' perspectives.\n\n### Judge's synthesis of round %d\n\n%s\n\n### Open tensions\n\n", prev, cmp.Or(oneLine(rounds[prev].Summary), "(none given)"))
 		open := state.openTensions()
 		if len(open) == 0 {
 			b.WriteString("none\n")
@@ -603,11 +601,7 @@ type DialogueRefIn struct {
 }
 
 func (s *Service) roundContext(ctx context.Context, st Store, in DialogueRefIn) (Result, error) {
-	a, err := s.findAlignment(ctx, st, "dialogue_id", in.DialogueID)
-	if err != nil {
-		return Result{}, err
-	}
-	rounds, err := s.rounds(ctx, st, a)
+	a, rounds, err := s.findAlignmentRounds(ctx, st, "dialogue_id", in.DialogueID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -752,11 +746,7 @@ func (s *Service) roundRegister(ctx context.Context, st Store, in RoundRegisterI
 	if in.Round < 0 || in.Round > blue.MaxRound {
 		return Result{}, fmt.Errorf("round is %d; give 0 to %d", in.Round, blue.MaxRound)
 	}
-	a, err := s.findAlignment(ctx, st, "dialogue_id", in.DialogueID)
-	if err != nil {
-		return Result{}, err
-	}
-	prior, err := s.rounds(ctx, st, a)
+	a, prior, err := s.findAlignmentRounds(ctx, st, "dialogue_id", in.DialogueID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -849,7 +839,7 @@ func (s *Service) roundRegister(ctx context.Context, st Store, in RoundRegisterI
 		warnings = append(warnings, "the dialogue document was not refreshed (it will be at the next registration): "+err.Error())
 	}
 	scores := []map[string]any{}
-	for _, slug := range sortedKeys(in.ExpertScores) {
+	for _, slug := range slices.Sorted(maps.Keys(in.ExpertScores)) {
 		scores = append(scores, map[string]any{"expert_slug": slug, "score": in.ExpertScores[slug]})
 	}
 	registered["expert_scores"] = scores
@@ -862,15 +852,6 @@ func (s *Service) roundRegister(ctx context.Context, st Store, in RoundRegisterI
 		"dialogue_id": a.rec.DialogueID, "round": in.Round, "score": in.Score, "registered": registered,
 		"convergence": map[string]any{"can_converge": can, "blockers": nonNil(blockers), "velocity": r.Convergence.Velocity(), "converge_percent": r.Convergence.Percent()},
 	}), nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // roundErrors is Blue's batch validation of a round (every problem, not
@@ -974,7 +955,7 @@ func roundErrors(a *alignDoc, known *alignState, in RoundRegisterIn) []blue.Vali
 			add("invalid_round", f+".by", "by is an expert slug or a list of them")
 		}
 	}
-	for _, slug := range sortedKeys(in.ExpertScores) {
+	for _, slug := range slices.Sorted(maps.Keys(in.ExpertScores)) {
 		if a.expert(slug) == nil {
 			add("expert_not_in_dialogue", "expert_scores."+slug, fmt.Sprintf("%q is not an expert of %q (add one with blue_dialogue_expert_create or blue_dialogue_evolve_panel)", slug, a.rec.DialogueID))
 		}
@@ -1080,11 +1061,7 @@ func (s *Service) verdictRegister(ctx context.Context, st Store, in VerdictRegis
 	case len(in.Recommendation)+len(in.Description) > maxAlignText:
 		return Result{}, fmt.Errorf("recommendation and description are over %d bytes", maxAlignText)
 	}
-	a, err := s.findAlignment(ctx, st, "dialogue_id", in.DialogueID)
-	if err != nil {
-		return Result{}, err
-	}
-	rounds, err := s.rounds(ctx, st, a)
+	a, rounds, err := s.findAlignmentRounds(ctx, st, "dialogue_id", in.DialogueID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -1182,11 +1159,7 @@ type DialogueExportIn struct {
 }
 
 func (s *Service) dialogueExport(ctx context.Context, st Store, in DialogueExportIn) (Result, error) {
-	a, err := s.findAlignment(ctx, st, "dialogue_id", in.DialogueID)
-	if err != nil {
-		return Result{}, err
-	}
-	rounds, err := s.rounds(ctx, st, a)
+	a, rounds, err := s.findAlignmentRounds(ctx, st, "dialogue_id", in.DialogueID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -1222,7 +1195,7 @@ func (s *Service) dialogueExport(ctx context.Context, st Store, in DialogueExpor
 		"claims": state.entityViews(blue.Claim, true), "verdicts": verdicts, "scoreboard": state.scoreboard, "panels": rec.Panels,
 		"exported_at": stamp(s.now()),
 	}
-	out := cmpOr(in.OutputPath, rec.OutputDir+"/dialogue.json")
+	out := cmp.Or(in.OutputPath, rec.OutputDir+"/dialogue.json")
 	return ok(fmt.Sprintf("Exported dialogue '%s': save the export field as %s", rec.DialogueID, out)).with(map[string]any{
 		"dialogue_id": rec.DialogueID, "output_path": out, "export": export,
 		"stats": map[string]any{"experts": len(rec.Experts), "perspectives": len(state.entities[blue.Perspective]), "tensions": len(state.entities[blue.Tension]),

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -267,6 +268,19 @@ func (s *Service) findAlignment(ctx context.Context, st Store, arg, ref string) 
 	return a, nil
 }
 
+// findAlignmentRounds is findAlignment with the rounds registered so far.
+func (s *Service) findAlignmentRounds(ctx context.Context, st Store, arg, ref string) (*alignDoc, []alignRound, error) {
+	a, err := s.findAlignment(ctx, st, arg, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	rounds, err := s.rounds(ctx, st, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, rounds, nil
+}
+
 // saveAlignment writes the record as a new revision of its document,
 // re-reading and re-applying change when another call wrote it meanwhile
 // (expert creation, a panel and a verdict can race).
@@ -392,7 +406,7 @@ func foldAlignment(rec alignRecord, rounds []alignRound) *alignState {
 		}
 		for _, u := range r.TensionUpdates {
 			if e := st.byID[u.ID]; e != nil && e.typ == blue.Tension {
-				e.status = cmpOr(u.Status, "open")
+				e.status = cmp.Or(u.Status, "open")
 			}
 		}
 		for slug, v := range r.ExpertScores {
@@ -521,11 +535,4 @@ func (a *alignDoc) addExpert(e alignExpert) bool {
 	}
 	a.rec.Experts = append(a.rec.Experts, e)
 	return true
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

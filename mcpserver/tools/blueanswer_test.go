@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/superviber/blue-operator/mcpserver/store"
 )
 
 // The hosted fields come first and win; Blue's follow, sorted; markdown
@@ -149,8 +151,9 @@ func TestCitesADR(t *testing.T) {
 		{"ADR 0013", 1, 0},
 		{"cadr 3", 3, 0},
 	} {
-		if got := citesADR(tc.body, tc.n); got != tc.want {
-			t.Errorf("citesADR(%q, %d) = %d, want %d", tc.body, tc.n, got, tc.want)
+		// Documents are scored for citations from their search index entry.
+		if got := entryOf(&store.Document{}, []byte(tc.body)).cites(tc.n); got != (tc.want == 1) {
+			t.Errorf("%q cites ADR %d: %v, want %v", tc.body, tc.n, got, tc.want == 1)
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/superviber/blue-operator/mcpserver/blue"
@@ -123,18 +122,7 @@ func citing(n int) scorer {
 			}
 			return 1, false
 		},
-		fromBody: func(*store.Document, string) int { return 0 },
 	}
-}
-
-// citesADR is 1 when body mentions ADR n, else 0.
-func citesADR(body string, n int) int {
-	for _, m := range adrCitation.FindAllStringSubmatch(body, -1) {
-		if got, err := strconv.Atoi(m[1]); err == nil && got == n {
-			return 1
-		}
-	}
-	return 0
 }
 
 // keywords are the distinct lower-case words of at least three letters.
@@ -168,7 +156,8 @@ func overlap(words []string, text string) int {
 
 // scorer scores a document for a scan. From the search index alone when it
 // can: fromIndex answers the score, or needBody when only the body can
-// settle it, and then fromBody is the score.
+// settle it, and then fromBody is the score (needed only by a fromIndex
+// that may ask for the body).
 type scorer struct {
 	fromIndex func(d *store.Document, e indexEntry) (score int, needBody bool)
 	fromBody  func(d *store.Document, body string) int

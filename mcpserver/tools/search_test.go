@@ -3,6 +3,8 @@ package tools
 import (
 	"slices"
 	"testing"
+
+	"github.com/superviber/blue-operator/mcpserver/store"
 )
 
 func TestSearch(t *testing.T) {
@@ -66,8 +68,9 @@ func TestKeywordsAndOverlap(t *testing.T) {
 		{"see ADR 0004", 3, 0},
 		{"nothing", 3, 0},
 	} {
-		if got := citesADR(tc.body, tc.n); got != tc.want {
-			t.Errorf("citesADR(%q, %d) = %d, want %d", tc.body, tc.n, got, tc.want)
+		// Documents are scored for citations from their search index entry.
+		if got := entryOf(&store.Document{}, []byte(tc.body)).cites(tc.n); got != (tc.want == 1) {
+			t.Errorf("%q cites ADR %d: %v, want %v", tc.body, tc.n, got, tc.want == 1)
 		}
 	}
 }
