@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 
@@ -42,6 +43,9 @@ type BlueTenantReconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Options   Options
+	// access holds the servers' client-access reports; nil leaves the
+	// ClientAccess condition out.
+	access *accessPoller
 }
 
 // errConflict stops a reconcile without retrying: a person must act.
@@ -60,6 +64,7 @@ const requeueWhileTerminating = 5 * time.Second
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 
 // Reconcile brings one tenant's objects to what its spec asks and reports
 // what it sees in the status.
@@ -70,13 +75,13 @@ func (r *BlueTenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	var tenant bluev1.BlueTenant
 	if err := r.Client.Get(ctx, req.NamespacedName, &tenant); err != nil {
 		if apierrors.IsNotFound(err) {
-			forgetTenant(req.Name)
+			r.forget(req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !tenant.DeletionTimestamp.IsZero() {
 		// The garbage collector removes what the tenant owns.
-		forgetTenant(req.Name)
+		r.forget(req.Name)
 		return ctrl.Result{}, nil
 	}
 
@@ -85,6 +90,7 @@ func (r *BlueTenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err != nil && !errors.Is(err, errConflict) {
 		st.degraded(bluev1.ReasonApplyFailed, err.Error())
 	}
+	r.reconcileClientAccess(&tenant, st)
 	if serr := r.writeStatus(ctx, &tenant, st); serr != nil {
 		return ctrl.Result{}, errors.Join(err, serr)
 	}
@@ -92,6 +98,28 @@ func (r *BlueTenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return result, nil
 	}
 	return result, err
+}
+
+// forget drops what the operator keeps in memory about a deleted tenant.
+func (r *BlueTenantReconciler) forget(tenant string) {
+	forgetTenant(tenant)
+	if r.access != nil {
+		r.access.forget(tenant)
+	}
+}
+
+// reconcileClientAccess sets ClientAccess from the servers' last reports,
+// once the poller has looked at the tenant.
+func (r *BlueTenantReconciler) reconcileClientAccess(t *bluev1.BlueTenant, st *statusBuilder) {
+	if r.access == nil {
+		return
+	}
+	o, ok := r.access.observation(t.Name)
+	if !ok {
+		return
+	}
+	status, reason, msg := clientAccessCondition(t.Spec.Suspend, o)
+	st.set(bluev1.ConditionClientAccess, status, reason, msg)
 }
 
 // ensureAll applies every owned object in dependency order.
@@ -441,6 +469,16 @@ func (r *BlueTenantReconciler) writeStatus(ctx context.Context, t *bluev1.BlueTe
 	return nil
 }
 
+// accessSource wakes a tenant's reconcile when its servers' client-access
+// report changes.
+func (r *BlueTenantReconciler) accessSource() source.TypedSource[reconcile.Request] {
+	ch := make(chan event.TypedGenericEvent[*bluev1.BlueTenant])
+	if r.access != nil {
+		ch = r.access.changed
+	}
+	return source.Channel(ch, &handler.TypedEnqueueRequestForObject[*bluev1.BlueTenant]{})
+}
+
 // SetupWithManager registers the reconciler and what it watches: the tenants
 // and every kind of object it owns, so drift is repaired.
 func (r *BlueTenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -473,6 +511,8 @@ func (r *BlueTenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&networkingv1.Ingress{}, owned).
 		Owns(&networkingv1.NetworkPolicy{}, owned).
 		Owns(&policyv1.PodDisruptionBudget{}, owned).
+		// The servers' client-access reports, as the poller sees them change.
+		WatchesRawSource(r.accessSource()).
 		WithOptions(controllerOptions(r.Options)).
 		Named("bluetenant").
 		Complete(r)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -387,7 +388,8 @@ func tcpPort(p int32) *netv1ac.NetworkPolicyPortApplyConfiguration {
 }
 
 // buildNetworkPolicy denies everything but: the ingress controller to the MCP
-// port, the metrics scraper to the metrics port, and egress to DNS and HTTPS
+// port, the metrics scraper and the operator to the metrics port, and egress
+// to DNS and HTTPS
 // (Infisical, STS, S3, DynamoDB all speak 443).
 func buildNetworkPolicy(t *bluev1.BlueTenant, o Options) *netv1ac.NetworkPolicyApplyConfiguration {
 	var fromIngress []*netv1ac.NetworkPolicyPeerApplyConfiguration
@@ -400,9 +402,19 @@ func buildNetworkPolicy(t *bluev1.BlueTenant, o Options) *netv1ac.NetworkPolicyA
 	ingress := []*netv1ac.NetworkPolicyIngressRuleApplyConfiguration{
 		netv1ac.NetworkPolicyIngressRule().WithFrom(fromIngress...).WithPorts(tcpPort(contract.PortHTTP)),
 	}
-	if o.MetricsNamespace != "" {
+	// The metrics port serves /metrics and the client-access report: the
+	// scraper and the operator may read it, nobody else.
+	var fromMetrics []*netv1ac.NetworkPolicyPeerApplyConfiguration
+	var seen []string
+	for _, ns := range []string{o.MetricsNamespace, o.OperatorNamespace} {
+		if ns != "" && !slices.Contains(seen, ns) {
+			seen = append(seen, ns)
+			fromMetrics = append(fromMetrics, namespacePeer(ns))
+		}
+	}
+	if len(fromMetrics) > 0 {
 		ingress = append(ingress, netv1ac.NetworkPolicyIngressRule().
-			WithFrom(namespacePeer(o.MetricsNamespace)).WithPorts(tcpPort(contract.PortMetrics)))
+			WithFrom(fromMetrics...).WithPorts(tcpPort(contract.PortMetrics)))
 	}
 	return netv1ac.NetworkPolicy(ServerName, NamespaceFor(t.Name)).
 		WithLabels(tenantLabels(t.Name)).

@@ -15,8 +15,9 @@ import (
 // person reading `kubectl describe` would not want: a rollout starting
 // (every spec change rolls out), and a new tenant's conditions appearing
 // while it starts up. A problem (Degraded=True) or a suspension is news even
-// on a new tenant. Problems, and a Ready tenant going unready for any reason
-// but a suspension, are warnings.
+// on a new tenant; so is the client's side refusing the tenant
+// (ClientAccess=False). Problems, and a Ready tenant going unready for any
+// reason but a suspension, are warnings.
 func conditionEvent(old *metav1.Condition, next metav1.Condition) (eventType string, record bool) {
 	if old != nil && old.Status == next.Status && old.Reason == next.Reason {
 		return "", false
@@ -24,7 +25,8 @@ func conditionEvent(old *metav1.Condition, next metav1.Condition) (eventType str
 	if next.Type == bluev1.ConditionProgressing && next.Status == metav1.ConditionTrue {
 		return "", false
 	}
-	problem := next.Type == bluev1.ConditionDegraded && next.Status == metav1.ConditionTrue
+	problem := next.Type == bluev1.ConditionDegraded && next.Status == metav1.ConditionTrue ||
+		next.Type == bluev1.ConditionClientAccess && next.Status == metav1.ConditionFalse
 	suspended := next.Reason == bluev1.ReasonSuspended
 	if old == nil && !problem && !suspended {
 		return "", false

@@ -3,6 +3,8 @@ package controllers
 import (
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/rest"
@@ -38,6 +40,10 @@ func NewManager(cfg *rest.Config, mo ctrl.Options, o Options) (ctrl.Manager, err
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder(EventSource),
 		Options:   o,
+		access:    newAccessPoller(mgr.GetClient(), o),
+	}
+	if err := mgr.Add(r.access); err != nil {
+		return nil, fmt.Errorf("add the client-access poller: %w", err)
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up reconciler: %w", err)
@@ -56,8 +62,29 @@ func CacheOptions() cache.Options {
 		DefaultTransform:     cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&bluev1.BlueTenant{}: {Label: labels.Everything()},
+			// The access poller reads only where a server pod answers.
+			&corev1.Pod{}: {Transform: podAddressOnly},
 		},
 	}
+}
+
+// podAddressOnly keeps of a cached pod what the access poller reads: its
+// identity, labels, annotations (the local stack's ports), phase and IP.
+// Specs and container statuses would otherwise be most of the cache at
+// scale.
+func podAddressOnly(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Pod{
+		TypeMeta: p.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
+			Labels: p.Labels, Annotations: p.Annotations, DeletionTimestamp: p.DeletionTimestamp,
+		},
+		Status: corev1.PodStatus{Phase: p.Status.Phase, PodIP: p.Status.PodIP},
+	}, nil
 }
 
 func controllerOptions(o Options) controller.Options {

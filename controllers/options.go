@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 )
 
 // FieldManager is the server-side apply field manager of every object the
@@ -34,6 +35,18 @@ type Options struct {
 	MetricsNamespace string
 	// MaxConcurrentReconciles bounds parallel reconciles.
 	MaxConcurrentReconciles int
+	// OperatorNamespace is where the operator runs; the tenant's
+	// NetworkPolicy lets it reach the metrics port, where the server's
+	// client-access report is. Empty: only MetricsNamespace may.
+	OperatorNamespace string
+	// AccessInterval is how often the servers' client-access reports are
+	// read into the ClientAccess condition (DefaultAccessInterval when zero).
+	AccessInterval time.Duration
+	// PodPortsAnnotation, when set, is a pod annotation giving each container
+	// port's address as name=host:port pairs, read instead of the pod IP (the
+	// local stack's stand-in kubelet runs pods as processes on loopback
+	// ports). Empty in a cluster.
+	PodPortsAnnotation string
 }
 
 // DefaultOptions are the settings a plain `manager` run gets.
@@ -43,6 +56,8 @@ func DefaultOptions() Options {
 		IngressClassName:        "alb",
 		IngressNamespace:        "ingress-nginx",
 		MetricsNamespace:        "monitoring",
+		OperatorNamespace:       "blue-system",
+		AccessInterval:          DefaultAccessInterval,
 		MaxConcurrentReconciles: 4,
 	}
 }
@@ -62,6 +77,9 @@ func (o Options) Validate() error {
 	}
 	if o.IngressNamespace == "" && len(o.IngressCIDRs) == 0 {
 		return fmt.Errorf("set --ingress-namespace or --ingress-cidr: nothing could reach the MCP port")
+	}
+	if o.AccessInterval < 0 {
+		return fmt.Errorf("--client-access-interval must not be negative, got %s", o.AccessInterval)
 	}
 	if o.MaxConcurrentReconciles < 1 {
 		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.MaxConcurrentReconciles)

@@ -23,7 +23,7 @@ func TestProxyCarriesTheRequestAndTheAnswer(t *testing.T) {
 		_, _ = w.Write([]byte{0, 0xff})
 	})}
 	resp, err := p.serve(context.Background(), events.APIGatewayProxyRequest{
-		HTTPMethod: "POST", Path: "/v1/store/get",
+		HTTPMethod: "GET", Path: "/v1/rfc/documents/0001",
 		Headers:                         map[string]string{"Content-Type": "application/json", "Host": "api.example"},
 		MultiValueQueryStringParameters: map[string][]string{"a": {"1", "2"}},
 		Body:                            base64.StdEncoding.EncodeToString([]byte(`{"kind":"rfc"}`)), IsBase64Encoded: true,
@@ -31,7 +31,7 @@ func TestProxyCarriesTheRequestAndTheAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Method != "POST" || got.URL.Path != "/v1/store/get" || got.Host != "api.example" ||
+	if got.Method != "GET" || got.URL.Path != "/v1/rfc/documents/0001" || got.Host != "api.example" ||
 		got.Header.Get("Content-Type") != "application/json" || strings.Join(got.URL.Query()["a"], ",") != "1,2" || gotBody != `{"kind":"rfc"}` {
 		t.Errorf("request: %s %s host %q headers %v body %q", got.Method, got.URL, got.Host, got.Header, gotBody)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/superviber/blue-operator/api/contract"
+	"github.com/superviber/blue-operator/mcpserver/access"
 	"github.com/superviber/blue-operator/mcpserver/awscreds"
 	"github.com/superviber/blue-operator/mcpserver/backend"
 	"github.com/superviber/blue-operator/mcpserver/export"
@@ -82,6 +83,8 @@ type settings struct {
 	infisical                                                                tenantconfig.Settings
 	shutdown, sessionIdle, sessionEvict                                      time.Duration
 	attemptTimeout, callTimeout                                              time.Duration
+	noSourceIdentity                                                         bool
+	accessInterval                                                           time.Duration
 	sessionKey                                                               []byte
 	showVersion                                                              bool
 	otlpEndpoint                                                             string
@@ -127,12 +130,14 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	fs.StringVar(&s.tlsKey, "tls-key", getenv("BLUE_TLS_KEY"), "key of --tls-cert (env BLUE_TLS_KEY)")
 	fs.DurationVar(&s.infisical.Refresh, "infisical-refresh", envDuration(getenv, "BLUE_INFISICAL_REFRESH", 30*time.Second), "how often the Infisical settings are re-read")
 	fs.DurationVar(&s.infisical.Grace, "infisical-grace", envDuration(getenv, "BLUE_INFISICAL_GRACE", 5*time.Minute), "how long cached settings serve while Infisical is unreachable")
+	fs.DurationVar(&s.accessInterval, "access-check-interval", envDuration(getenv, "BLUE_ACCESS_CHECK_INTERVAL", access.DefaultInterval), "how often the client's side is checked (settings, a fresh AssumeRole, the bucket and table or the client's API) for the report at /access on the metrics port (env BLUE_ACCESS_CHECK_INTERVAL)")
 	fs.DurationVar(&s.shutdown, "shutdown-timeout", 20*time.Second, "how long in-flight calls may finish after SIGTERM")
 	fs.DurationVar(&s.attemptTimeout, "storage-attempt-timeout", backend.DefaultAttemptTimeout, "give up one request to the client's S3, DynamoDB or API after this long (the SDK retries it)")
 	fs.DurationVar(&s.callTimeout, "tool-timeout", tools.DefaultCallTimeout, "give up one tool call, every round trip included, after this long")
 	fs.DurationVar(&s.sessionIdle, "session-idle", envDuration(getenv, "BLUE_SESSION_IDLE", 5*time.Minute), "an MCP session unused this long no longer counts against the tier limit (a client that vanished frees its slot)")
 	fs.DurationVar(&s.sessionEvict, "session-evict-after", envDuration(getenv, "BLUE_SESSION_EVICT_AFTER", 30*time.Second), "on a full tier, a new session takes the slot of the least recently used one unused this long")
 	fs.Int64Var(&s.maxBody, "max-body-bytes", 1<<20, "largest request body accepted")
+	fs.BoolVar(&s.noSourceIdentity, "no-sts-source-identity", false, "assume the client's role without sts:SourceIdentity (for a role whose trust policy predates sts:SetSourceIdentity; the client's trail then tells engineers apart by session name only)")
 	maxSessions := getenv(contract.EnvMaxSessions)
 	fs.BoolVar(&s.showVersion, "version", false, "print the version and exit")
 	var sessionsFlag string
@@ -186,8 +191,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("--client-account-id (%s) must be the client's 12-digit AWS account id, got %q", contract.EnvClientAccount, s.infisical.AccountID)
 	case s.publicURL == "" || !strings.HasPrefix(s.publicURL, "http"):
 		return fmt.Errorf("--public-url (%s) must be the endpoint's URL, got %q", contract.EnvPublicURL, s.publicURL)
-	case s.attemptTimeout <= 0 || s.callTimeout <= 0:
-		return errors.New("--storage-attempt-timeout and --tool-timeout must be positive")
+	case s.attemptTimeout <= 0 || s.callTimeout <= 0 || s.accessInterval <= 0:
+		return errors.New("--storage-attempt-timeout, --tool-timeout and --access-check-interval must be positive")
 	case s.maxBody < 1024:
 		return fmt.Errorf("--max-body-bytes %d is too small (at least 1024)", s.maxBody)
 	case (s.tlsCert == "") != (s.tlsKey == ""):
@@ -257,7 +262,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("infisical: %w", err)
 	}
-	assumer, err := awscreds.New(ctx, awscreds.Options{Tenant: s.tenant, Region: s.region, STSEndpoint: s.stsEndpoint}, log, reg)
+	assumer, err := awscreds.New(ctx, awscreds.Options{Tenant: s.tenant, Region: s.region, STSEndpoint: s.stsEndpoint, NoSourceIdentity: s.noSourceIdentity}, log, reg)
 	if err != nil {
 		return fmt.Errorf("aws: %w", err)
 	}
@@ -298,7 +303,13 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if s.tlsCert != "" {
 		api.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS13}
 	}
-	metrics := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	checker, err := access.NewChecker(be.CheckAccess, s.accessInterval, log, reg)
+	if err != nil {
+		return fmt.Errorf("access checker: %w", err)
+	}
+	source.OnChange(func(_, _ tenantconfig.Config) { checker.Trigger() })
+	go checker.Run(ctx)
+	metrics := &http.Server{Handler: srv.MetricsMux(checker), ReadHeaderTimeout: 10 * time.Second}
 	apiLn, err := net.Listen("tcp", s.listen)
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", s.listen, err)

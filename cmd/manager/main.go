@@ -71,6 +71,9 @@ func run(args []string) error {
 	fs.StringVar(&opts.IngressNamespace, "ingress-namespace", opts.IngressNamespace, "namespace of the ingress controller, the only one allowed to reach the MCP port")
 	fs.Var(&cidrs, "ingress-cidr", "CIDR also allowed to reach the MCP port, e.g. the VPC for an ALB in IP mode (repeatable)")
 	fs.StringVar(&opts.MetricsNamespace, "metrics-namespace", opts.MetricsNamespace, "namespace of the Prometheus scraper, the only one allowed to reach the metrics port")
+	fs.StringVar(&opts.OperatorNamespace, "operator-namespace", podNamespace(opts.OperatorNamespace), "namespace the operator runs in, allowed to reach tenants' metrics port for their client-access report (default: the pod's namespace)")
+	fs.DurationVar(&opts.AccessInterval, "client-access-interval", opts.AccessInterval, "how often each tenant server's client-access report is read into the ClientAccess condition")
+	fs.StringVar(&opts.PodPortsAnnotation, "pod-ports-annotation", "", "read pod addresses from this annotation (name=host:port pairs) instead of the pod IP; only for the local stack's stand-in kubelet")
 	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
 	// --kubeconfig (also KUBECONFIG or in-cluster config) as every controller has it.
 	config.RegisterFlags(fs)
@@ -156,4 +159,14 @@ func validateLease(lease, renew, retry time.Duration) error {
 		return fmt.Errorf("--leader-elect-lease-duration (%s) must be more than --leader-elect-renew-deadline (%s)", lease, renew)
 	}
 	return nil
+}
+
+// podNamespace is the namespace of the pod the operator runs in, from its
+// service account mount, or def outside a pod.
+func podNamespace(def string) string {
+	b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	if ns := strings.TrimSpace(string(b)); err == nil && ns != "" {
+		return ns
+	}
+	return def
 }

@@ -2,13 +2,14 @@
 // instead of giving the server direct S3 and DynamoDB access. When the
 // client's Infisical settings carry API_ENDPOINT, the tools call that API
 // with SigV4-signed requests (service execute-api) made with the assumed
-// client-role credentials, so the client's IAM authorizer decides.
+// client-role credentials, so the client's IAM authorization decides.
 //
-// The contract (docs/api-gateway.md) mirrors the document store: one POST
-// per operation to <API_ENDPOINT>/v1/store/<op> with a JSON body, answered
-// with JSON. Handler is a reference implementation over the same store the
-// server uses directly; a client can run it (for example in a Lambda behind
-// the gateway) or write its own.
+// The contract (docs/api-gateway.md) mirrors the document store as a REST
+// API: a resource tree per kind under /v1/{kind} (Routes), reads as GET and
+// writes as POST, PUT and DELETE, so a client can grant, for example,
+// read-only access per kind. Handler is a reference implementation over the
+// same store the server uses directly; cmd/blue-data-lambda runs it in a
+// Lambda behind the client's gateway.
 package apigw
 
 import (
@@ -23,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,13 +49,10 @@ const (
 	OpBodyAt     = "body-at"
 )
 
-// Request is every operation's body; each uses the fields it needs.
+// Request is the body of create and update: the document, with Body as
+// base64 in JSON.
 type Request struct {
-	Kind     string             `json:"kind,omitempty"`
-	ID       string             `json:"id,omitempty"`
-	Version  int64              `json:"version,omitempty"`
-	Document *store.Document    `json:"document,omitempty"`
-	List     *store.ListOptions `json:"list,omitempty"`
+	Document *store.Document `json:"document,omitempty"`
 }
 
 // Response is every operation's answer.
@@ -69,6 +68,16 @@ type Response struct {
 	Error   string `json:"error,omitempty"`
 	Message string `json:"message,omitempty"`
 }
+
+// Query parameters of list, delete and restore.
+const (
+	QueryStatus         = "status"
+	QueryIncludeDeleted = "include_deleted"
+	QueryOnlyDeleted    = "only_deleted"
+	QueryLimit          = "limit"
+	QueryPageToken      = "page_token"
+	QueryVersion        = "version"
+)
 
 // Client is a tools.Store over the client's API.
 type Client struct {
@@ -100,16 +109,51 @@ func isLoopback(host string) bool {
 	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
-func (c *Client) do(ctx context.Context, op string, req Request) (*Response, error) {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s: encode: %w", op, err)
+// call is one request: the route, the kind and id it is about, and its
+// query and body.
+type call struct {
+	op      string
+	kind    string
+	id      string
+	version int64 // in the path of body-at
+	query   url.Values
+	body    *Request
+}
+
+// path is the request's path under the endpoint: /v1/<kind><route path>
+// with the parameters filled in.
+func (c call) path(r Route) string {
+	p := strings.NewReplacer("{id}", url.PathEscape(c.id), "{version}", strconv.FormatInt(c.version, 10)).Replace(r.Path)
+	return "/v1/" + url.PathEscape(c.kind) + p
+}
+
+func (c *Client) do(ctx context.Context, in call) (*Response, error) {
+	op := in.op
+	r, ok := routeFor(op)
+	if !ok {
+		return nil, fmt.Errorf("%s: not an operation of the contract", op)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base.String()+"/v1/store/"+op, bytes.NewReader(body))
+	var body []byte
+	if in.body != nil {
+		var err error
+		if body, err = json.Marshal(in.body); err != nil {
+			return nil, fmt.Errorf("%s: encode: %w", op, err)
+		}
+	}
+	u := c.base.String() + in.path(r)
+	if len(in.query) > 0 {
+		u += "?" + in.query.Encode()
+	}
+	hreq, err := http.NewRequestWithContext(ctx, r.Method, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	hreq.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	} else {
+		hreq.Body, hreq.GetBody, hreq.ContentLength = http.NoBody, nil, 0
+	}
+	hreq.Header.Set("Accept", "application/json")
 	creds, err := c.creds.Retrieve(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: credentials: %w", op, err)
@@ -122,10 +166,15 @@ func (c *Client) do(ctx context.Context, op string, req Request) (*Response, err
 	if err != nil {
 		return nil, fmt.Errorf("%s: client API: %w", op, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return nil, fmt.Errorf("%s: read answer: %w", op, err)
+	}
+	if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized {
+		// API Gateway's own refusals carry {"message": ...}, not the
+		// contract's error names.
+		return nil, &RefusedError{Op: op, Method: r.Method, Status: resp.StatusCode}
 	}
 	var out Response
 	if err := json.Unmarshal(raw, &out); err != nil {
@@ -142,15 +191,30 @@ func (c *Client) do(ctx context.Context, op string, req Request) (*Response, err
 		return nil, fmt.Errorf("%s: %w", op, store.ErrConflict)
 	case out.Error == "invalid":
 		return nil, fmt.Errorf("%s: %w: %s", op, store.ErrInvalid, out.Message)
-	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
-		return nil, fmt.Errorf("%s: the client's API refused the signed request (HTTP %d): check its IAM authorizer allows the client role", op, resp.StatusCode)
 	}
 	return nil, fmt.Errorf("%s: client API answered HTTP %d: %s", op, resp.StatusCode, out.Message)
 }
 
+// RefusedError is the client's API refusing a signed request (HTTP 401 or
+// 403): its IAM authorization or resource policy does not let the client
+// role make this call.
+type RefusedError struct {
+	Op     string
+	Method string
+	Status int
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("%s: the client's API refused the signed %s request (HTTP %d): check that its resource policy and the client role's execute-api:Invoke policy allow it", e.Op, e.Method, e.Status)
+}
+
+func versionQuery(v int64) url.Values {
+	return url.Values{QueryVersion: {strconv.FormatInt(v, 10)}}
+}
+
 // NextNumber implements tools.Store.
 func (c *Client) NextNumber(ctx context.Context, kind string) (int, error) {
-	r, err := c.do(ctx, OpNextNumber, Request{Kind: kind})
+	r, err := c.do(ctx, call{op: OpNextNumber, kind: kind})
 	if err != nil {
 		return 0, err
 	}
@@ -159,7 +223,7 @@ func (c *Client) NextNumber(ctx context.Context, kind string) (int, error) {
 
 // Create implements tools.Store.
 func (c *Client) Create(ctx context.Context, d *store.Document) error {
-	r, err := c.do(ctx, OpCreate, Request{Document: d})
+	r, err := c.do(ctx, call{op: OpCreate, kind: d.Kind, body: &Request{Document: d}})
 	if err != nil {
 		return err
 	}
@@ -168,7 +232,7 @@ func (c *Client) Create(ctx context.Context, d *store.Document) error {
 
 // Update implements tools.Store.
 func (c *Client) Update(ctx context.Context, d *store.Document) error {
-	r, err := c.do(ctx, OpUpdate, Request{Document: d})
+	r, err := c.do(ctx, call{op: OpUpdate, kind: d.Kind, id: d.ID, body: &Request{Document: d}})
 	if err != nil {
 		return err
 	}
@@ -189,7 +253,7 @@ func adopt(d *store.Document, r *Response) error {
 
 // Get implements tools.Store.
 func (c *Client) Get(ctx context.Context, kind, id string) (*store.Document, error) {
-	r, err := c.do(ctx, OpGet, Request{Kind: kind, ID: id})
+	r, err := c.do(ctx, call{op: OpGet, kind: kind, id: id})
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +265,7 @@ func (c *Client) Get(ctx context.Context, kind, id string) (*store.Document, err
 
 // List implements tools.Store.
 func (c *Client) List(ctx context.Context, kind string, o store.ListOptions) ([]store.Document, string, error) {
-	r, err := c.do(ctx, OpList, Request{Kind: kind, List: &o})
+	r, err := c.do(ctx, call{op: OpList, kind: kind, query: listQuery(o)})
 	if err != nil {
 		return nil, "", err
 	}
@@ -210,25 +274,25 @@ func (c *Client) List(ctx context.Context, kind string, o store.ListOptions) ([]
 
 // Delete implements tools.Store.
 func (c *Client) Delete(ctx context.Context, kind, id string, version int64) error {
-	_, err := c.do(ctx, OpDelete, Request{Kind: kind, ID: id, Version: version})
+	_, err := c.do(ctx, call{op: OpDelete, kind: kind, id: id, query: versionQuery(version)})
 	return err
 }
 
 // Restore implements tools.Store.
 func (c *Client) Restore(ctx context.Context, kind, id string, version int64) error {
-	_, err := c.do(ctx, OpRestore, Request{Kind: kind, ID: id, Version: version})
+	_, err := c.do(ctx, call{op: OpRestore, kind: kind, id: id, query: versionQuery(version)})
 	return err
 }
 
 // Purge implements tools.Store.
 func (c *Client) Purge(ctx context.Context, kind, id string) error {
-	_, err := c.do(ctx, OpPurge, Request{Kind: kind, ID: id})
+	_, err := c.do(ctx, call{op: OpPurge, kind: kind, id: id})
 	return err
 }
 
 // Body implements tools.Store: the current body of the document.
 func (c *Client) Body(ctx context.Context, d *store.Document) ([]byte, error) {
-	r, err := c.do(ctx, OpBody, Request{Kind: d.Kind, ID: d.ID, Version: d.Version})
+	r, err := c.do(ctx, call{op: OpBody, kind: d.Kind, id: d.ID})
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +301,7 @@ func (c *Client) Body(ctx context.Context, d *store.Document) ([]byte, error) {
 
 // Revisions implements tools.Store: the document's history, newest first.
 func (c *Client) Revisions(ctx context.Context, kind, id string) ([]store.Revision, error) {
-	r, err := c.do(ctx, OpRevisions, Request{Kind: kind, ID: id})
+	r, err := c.do(ctx, call{op: OpRevisions, kind: kind, id: id})
 	if err != nil {
 		return nil, err
 	}
@@ -246,9 +310,31 @@ func (c *Client) Revisions(ctx context.Context, kind, id string) ([]store.Revisi
 
 // BodyAt implements tools.Store: the body at one revision of the history.
 func (c *Client) BodyAt(ctx context.Context, kind, id string, version int64) ([]byte, error) {
-	r, err := c.do(ctx, OpBodyAt, Request{Kind: kind, ID: id, Version: version})
+	r, err := c.do(ctx, call{op: OpBodyAt, kind: kind, id: id, version: version})
 	if err != nil {
 		return nil, err
 	}
 	return r.Body, nil
+}
+
+// listQuery is ListOptions as list's query parameters (zero values left
+// out).
+func listQuery(o store.ListOptions) url.Values {
+	q := url.Values{}
+	if o.Status != "" {
+		q.Set(QueryStatus, o.Status)
+	}
+	if o.IncludeDeleted {
+		q.Set(QueryIncludeDeleted, "true")
+	}
+	if o.OnlyDeleted {
+		q.Set(QueryOnlyDeleted, "true")
+	}
+	if o.Limit != 0 {
+		q.Set(QueryLimit, strconv.Itoa(o.Limit))
+	}
+	if o.PageToken != "" {
+		q.Set(QueryPageToken, o.PageToken)
+	}
+	return q
 }

@@ -113,6 +113,13 @@ type Options struct {
 	// CallTimeout bounds each credentials call (AssumeRole, with its
 	// retries); DefaultCallTimeout when zero.
 	CallTimeout time.Duration
+	// NoSourceIdentity leaves sts:SourceIdentity out of AssumeRole. By
+	// default every session carries the caller (SourceIdentity), so the
+	// client's CloudTrail and IAM conditions can tell engineers apart; that
+	// needs sts:SetSourceIdentity in the client role's trust policy (the
+	// onboarding kit's since this option exists). Set it only for a client
+	// whose role predates that.
+	NoSourceIdentity bool
 }
 
 // Target is the client's role, from the client's own configuration.
@@ -125,6 +132,7 @@ type Target struct {
 // It is safe for concurrent use.
 type Assumer struct {
 	tenant        string
+	sourceID      bool
 	duration      time.Duration
 	refreshBefore time.Duration
 	callTimeout   time.Duration
@@ -198,6 +206,7 @@ func New(ctx context.Context, o Options, log *slog.Logger, reg prometheus.Regist
 	a := &Assumer{
 		callTimeout:   o.CallTimeout,
 		tenant:        o.Tenant,
+		sourceID:      !o.NoSourceIdentity,
 		duration:      o.Duration,
 		refreshBefore: o.RefreshBefore,
 		client:        sts.NewFromConfig(cfg, opts...),
@@ -293,6 +302,27 @@ func (p *provider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	return p.a.retrieve(ctx, p.key, p.session)
 }
 
+// Verify assumes the client's role now, past the cache, as the server itself
+// (caller ""), and returns the fresh credentials. It answers whether the
+// client still lets the tenant in: a removed trust policy or a changed
+// ExternalId does not end sessions already issued, so cached credentials
+// would keep working for up to an hour. A refusal drops every cached
+// credential at once, so the tools stop using sessions the client meant to
+// end; the error is an *AssumeError as from Retrieve.
+func (a *Assumer) Verify(ctx context.Context, t Target) (aws.Credentials, error) {
+	if t.RoleARN == "" || t.ExternalID == "" {
+		return aws.Credentials{}, fmt.Errorf("%w: the client's configuration lacks AWS_ROLE_ARN or the ExternalId", ErrNotConfigured)
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout())
+	defer cancel()
+	k := cacheKey{role: t.RoleARN, externalID: t.ExternalID}
+	c, err := a.assume(ctx, k, SessionName(a.tenant, ""))
+	if errors.Is(err, ErrRoleRefused) {
+		a.Drop()
+	}
+	return c, err
+}
+
 func (a *Assumer) retrieve(ctx context.Context, k cacheKey, session string) (aws.Credentials, error) {
 	snap := a.snap.Load()
 	if e, ok := snap.entries[k]; ok && time.Now().Before(e.refreshAt) {
@@ -314,6 +344,13 @@ func (a *Assumer) retrieve(ctx context.Context, k cacheKey, session string) (aws
 	}
 }
 
+func (a *Assumer) timeout() time.Duration {
+	if a.callTimeout <= 0 {
+		return DefaultCallTimeout
+	}
+	return a.callTimeout
+}
+
 func flightKey(gen uint64, k cacheKey) string {
 	return strconv.FormatUint(gen, 10) + "\x00" + k.role + "\x00" + k.externalID + "\x00" + k.caller
 }
@@ -328,11 +365,7 @@ func (a *Assumer) refresh(ctx context.Context, k cacheKey, session string, gen u
 		return cached.creds, nil
 	}
 
-	timeout := a.callTimeout
-	if timeout <= 0 {
-		timeout = DefaultCallTimeout
-	}
-	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout())
 	defer cancel()
 	creds, err := a.assume(callCtx, k, session)
 	if err == nil {
@@ -417,6 +450,9 @@ func (a *Assumer) assume(ctx context.Context, k cacheKey, session string) (aws.C
 		ExternalId:      aws.String(k.externalID),
 		DurationSeconds: aws.Int32(int32(a.duration / time.Second)),
 	}
+	if a.sourceID {
+		in.SourceIdentity = aws.String(SourceIdentity(a.tenant, k.caller))
+	}
 	start := time.Now()
 	out, err := a.client.AssumeRole(ctx, in)
 	elapsed := time.Since(start)
@@ -443,7 +479,7 @@ func (a *Assumer) assume(ctx context.Context, k cacheKey, session string) (aws.C
 	a.metrics.latency.WithLabelValues(outcome).Observe(elapsed.Seconds())
 
 	attrs := []any{
-		"event", "sts_assume", "role_arn", k.role, "session_name", session,
+		"event", "sts_assume", "role_arn", k.role, "session_name", session, "source_identity", aws.ToString(in.SourceIdentity),
 		"outcome", outcome, "aws_request_id", reqID, "duration_ms", elapsed.Milliseconds(),
 	}
 	if err != nil {
@@ -526,7 +562,12 @@ func (e *AssumeError) Error() string {
 	}
 	switch e.Outcome {
 	case OutcomeDenied:
-		return fmt.Sprintf("the client's AWS role %s refused sts:AssumeRole for session %s: the ExternalId is wrong or the role's trust policy does not allow this tenant's Superviber role; check AWS_ROLE_ARN and EXTERNAL_ID in the client's Infisical configuration against the role's trust policy%s",
+		var api smithy.APIError
+		if errors.As(e.Err, &api) && strings.Contains(api.ErrorMessage(), "sts:SetSourceIdentity") {
+			return fmt.Sprintf("the client's AWS role %s refused sts:SetSourceIdentity for session %s: its trust policy lets this tenant's Superviber role assume it but not set the caller as source identity; add sts:SetSourceIdentity to the trust policy's actions (the onboarding kit's policy has it)%s",
+				e.RoleARN, e.SessionName, ref)
+		}
+		return fmt.Sprintf("the client's AWS role %s refused sts:AssumeRole for session %s: the ExternalId is wrong or the role's trust policy does not allow this tenant's Superviber role; check AWS_ROLE_ARN in the client's Infisical configuration, and that the role's trust policy names the tenant's hop role and requires the ExternalId Superviber issued (the BlueTenant's status.externalID, not EXTERNAL_ID in Infisical)%s",
 			e.RoleARN, e.SessionName, ref)
 	case OutcomeHopCredentials:
 		return fmt.Sprintf("could not assume the client's AWS role %s: Superviber's own AWS identity for this tenant (the pod's hop role) is unavailable or was rejected: %v", e.RoleARN, e.Err)

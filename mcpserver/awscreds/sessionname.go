@@ -29,6 +29,29 @@ func SessionName(tenant, caller string) string {
 	if caller != "" {
 		raw += "-" + caller
 	}
+	return fit(raw)
+}
+
+// SourceIdentity returns the sts:SourceIdentity for a caller of a tenant: the
+// caller itself (an engineer's email or OIDC subject), or "blue-<tenant>"
+// for the server's own calls. Unlike the session name it stays on every
+// session chained from this one and the client can write IAM conditions on
+// it (sts:SourceIdentity, aws:SourceIdentity), so it names only the caller.
+// The same rules as SessionName make it fit STS's (2 to 64 characters of
+// [\w+=,.@-]); a caller STS would read as reserved ("aws:" prefix) cannot
+// occur, since ':' is replaced.
+func SourceIdentity(tenant, caller string) string {
+	if caller == "" {
+		return fit("blue-" + tenant)
+	}
+	if len(caller) < 2 {
+		return fit("caller-" + caller)
+	}
+	return fit(caller)
+}
+
+// fit makes raw an STS name, keeping it verbatim when it already is one.
+func fit(raw string) string {
 	clean := sanitize(raw)
 	if clean == raw && len(clean) <= maxSessionNameLen {
 		return clean

@@ -40,6 +40,8 @@ type Config interface {
 type Credentials interface {
 	Provider(t awscreds.Target, caller string) aws.CredentialsProvider
 	Drop()
+	// Verify assumes the role past the cache (see awscreds.Assumer.Verify).
+	Verify(ctx context.Context, t awscreds.Target) (aws.Credentials, error)
 }
 
 // Options locate AWS for tests and other partitions.
@@ -149,12 +151,20 @@ func (b *Backend) Store(ctx context.Context) (tools.Store, error) {
 		b.stores[k] = c
 		return c, nil
 	}
+	s3c, ddb := b.clients(aws.NewCredentialsCache(creds))
+	st := store.New(s3c, ddb, store.Options{Bucket: cfg.Bucket, Table: cfg.Table, KMSKeyID: cfg.KMSKeyID, ExpectedBucketOwner: b.o.Account, Plural: blue.Plural, Cache: b.cache})
+	b.stores[k] = st
+	return st, nil
+}
+
+// clients are S3 and DynamoDB clients signing with creds.
+func (b *Backend) clients(creds aws.CredentialsProvider) (*s3.Client, *dynamodb.Client) {
 	awsCfg := aws.Config{
 		Region:      b.o.Region,
-		Credentials: aws.NewCredentialsCache(creds),
+		Credentials: creds,
 		APIOptions:  []func(*middleware.Stack) error{recordRequestID, tracing.AWSMiddleware},
+		HTTPClient:  b.httpClient(),
 	}
-	awsCfg.HTTPClient = b.httpClient()
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if b.o.S3Endpoint != "" {
 			o.BaseEndpoint = aws.String(b.o.S3Endpoint)
@@ -166,9 +176,7 @@ func (b *Backend) Store(ctx context.Context) (tools.Store, error) {
 			o.BaseEndpoint = aws.String(b.o.DDBEndpoint)
 		}
 	})
-	st := store.New(s3c, ddb, store.Options{Bucket: cfg.Bucket, Table: cfg.Table, KMSKeyID: cfg.KMSKeyID, ExpectedBucketOwner: b.o.Account, Plural: blue.Plural, Cache: b.cache})
-	b.stores[k] = st
-	return st, nil
+	return s3c, ddb
 }
 
 // httpClient is the client every storage request goes through (one per

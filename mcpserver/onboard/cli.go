@@ -17,7 +17,8 @@ import (
 //
 //	blue-mcp onboard --tenant acme --hop-role-arn arn:aws:iam::111111111111:role/blue-hop-acme \
 //	  --account-id 222222222222 --region eu-west-1 --bucket acme-blue-docs --table acme-blue \
-//	  [--kms-key-arn ARN] [--external-id ID] [--role-name NAME] [--out DIR] [--force] [--json]
+//	  [--kms-key-arn ARN] [--external-id ID] [--role-name NAME] [--out DIR] [--force] [--json] \
+//	  [--data-access api --superviber-vpc-endpoint-id vpce-0123456789abcdef0]
 //
 // It reads nothing and calls nothing: it is pure computation on its flags.
 func Run(_ context.Context, args []string, stdout io.Writer) error {
@@ -35,7 +36,9 @@ func Run(_ context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.KMSKeyARN, "kms-key-arn", "", "an existing KMS key ARN in --region; empty: the Terraform module creates one")
 	fs.StringVar(&o.ExternalID, "external-id", "", "the sts:ExternalId; empty: generated")
 	fs.StringVar(&o.RoleName, "role-name", "", "name of the role to create (default blue-<tenant>)")
-	fs.StringVar(&out, "out", "", "also write trust-policy.json, permission-policy.json, terraform.tfvars.json and infisical.env here")
+	fs.StringVar(&o.DataAccess, "data-access", DataAccessDirect, "direct (the server uses your bucket and table) or api (only your private API Gateway, whose Lambda alone uses them)")
+	fs.StringVar(&o.SuperviberVPCEndpointID, "superviber-vpc-endpoint-id", "", "Superviber's execute-api VPC endpoint, from Superviber (required with --data-access api)")
+	fs.StringVar(&out, "out", "", "also write the kit's policy files, terraform.tfvars.json and infisical.env here")
 	fs.BoolVar(&force, "force", false, "overwrite files in --out (a new ExternalId would no longer match an applied role)")
 	fs.BoolVar(&asJSON, "json", false, "print the kit as JSON instead of text")
 	if err := fs.Parse(args); err != nil {
@@ -77,23 +80,31 @@ func Run(_ context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if out != "" {
-		_, err = fmt.Fprintf(stdout, "\nWrote %s, %s, %s and %s in %s.\n", FileTrustPolicy, FilePermissionPolicy, FileTFVars, FileInfisicalEnv, out)
+		_, err = fmt.Fprintf(stdout, "\nWrote %s in %s.\n", strings.Join(r.FileNames(), ", "), out)
 	}
 	return err
 }
 
-// Files WriteFiles writes.
+// Files WriteFiles writes. The Lambda and API files are written in api mode
+// only.
 const (
-	FileTrustPolicy      = "trust-policy.json"
-	FilePermissionPolicy = "permission-policy.json"
-	FileTFVars           = "terraform.tfvars.json"
-	FileInfisicalEnv     = "infisical.env"
+	FileTrustPolicy       = "trust-policy.json"
+	FilePermissionPolicy  = "permission-policy.json"
+	FileLambdaTrustPolicy = "lambda-trust-policy.json"
+	FileLambdaPolicy      = "lambda-policy.json"
+	FileAPIResourcePolicy = "api-resource-policy.json"
+	FileTFVars            = "terraform.tfvars.json"
+	FileInfisicalEnv      = "infisical.env"
 )
 
-// WriteFiles writes the kit's files into dir (created if absent). The files
-// holding the ExternalId are private (0600). Existing files are kept unless
-// force: regenerating would change a generated ExternalId.
-func (r *Result) WriteFiles(dir string, force bool) error {
+type kitFile struct {
+	name string
+	data []byte
+	mode os.FileMode
+}
+
+// files are the kit's files, those holding the ExternalId private (0600).
+func (r *Result) files() []kitFile {
 	var env strings.Builder
 	for _, s := range r.Secrets {
 		if s.Value == "" {
@@ -102,16 +113,35 @@ func (r *Result) WriteFiles(dir string, force bool) error {
 		}
 		fmt.Fprintf(&env, "%s=%s\n", s.Name, s.Value)
 	}
-	files := []struct {
-		name string
-		data []byte
-		mode os.FileMode
-	}{
+	files := []kitFile{
 		{FileTrustPolicy, []byte(r.TrustPolicy.JSON() + "\n"), 0o600},
 		{FilePermissionPolicy, []byte(r.PermissionPolicy.JSON() + "\n"), 0o644},
-		{FileTFVars, r.TerraformVarsJSON(), 0o600},
-		{FileInfisicalEnv, []byte(env.String()), 0o600},
 	}
+	if r.DataAccess == DataAccessAPI {
+		files = append(files,
+			kitFile{FileLambdaTrustPolicy, []byte(r.LambdaTrustPolicy.JSON() + "\n"), 0o644},
+			kitFile{FileLambdaPolicy, []byte(r.LambdaPolicy.JSON() + "\n"), 0o644},
+			kitFile{FileAPIResourcePolicy, []byte(r.APIResourcePolicy.JSON() + "\n"), 0o644})
+	}
+	return append(files,
+		kitFile{FileTFVars, r.TerraformVarsJSON(), 0o600},
+		kitFile{FileInfisicalEnv, []byte(env.String()), 0o600})
+}
+
+// FileNames names the files WriteFiles writes for this kit.
+func (r *Result) FileNames() []string {
+	var out []string
+	for _, f := range r.files() {
+		out = append(out, f.name)
+	}
+	return out
+}
+
+// WriteFiles writes the kit's files into dir (created if absent). The files
+// holding the ExternalId are private (0600). Existing files are kept unless
+// force: regenerating would change a generated ExternalId.
+func (r *Result) WriteFiles(dir string, force bool) error {
+	files := r.files()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("onboard: %w", err)
 	}

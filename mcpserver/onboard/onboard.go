@@ -3,14 +3,24 @@
 // account, the Infisical secrets the server reads, and the variables of the
 // Terraform module in deploy/terraform/client that creates all of it.
 //
+// A kit is for one of two data-access modes. In "direct" mode the role
+// reads and writes the bucket and table itself. In "api" mode the role may
+// only invoke the client's private API Gateway (execute-api:Invoke on the
+// routes of apigw.Routes), reached only through Superviber's execute-api VPC
+// endpoint; the data Lambda behind it is the only principal with S3,
+// DynamoDB and KMS rights, and the kit gives its policies and the API's
+// resource policy too.
+//
 // The permission policy is least privilege and derived from what the server
 // does, not from what it might do: the S3 and DynamoDB actions are exactly the
-// ones the store calls (the package's tests run a document journey against
-// the test world and compare, both ways), on the Blue bucket's objects, the
-// bucket itself, the table and its two indexes, and the client's KMS key only
-// through S3 and DynamoDB (kms:ViaService). The trust policy names the
-// tenant's own hop role (not Superviber's account root, so another tenant's
-// pod cannot assume the role) and requires the ExternalId.
+// ones the store and the server's access check call (a test runs a document
+// journey against the test world and compares, both ways), on the Blue
+// bucket's objects, the bucket itself, the table and its two indexes, and the
+// client's KMS key only through S3 and DynamoDB (kms:ViaService). The trust
+// policy names the tenant's own hop role (not Superviber's account root, so
+// another tenant's pod cannot assume the role) and requires the ExternalId;
+// it also lets that hop role set a source identity (the engineer calling the
+// tool), so the client's CloudTrail tells engineers apart.
 package onboard
 
 import (
@@ -23,12 +33,37 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/superviber/blue-operator/mcpserver/apigw"
 	"github.com/superviber/blue-operator/mcpserver/store"
 	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
 )
 
-// Options are the onboarding inputs. Superviber gives the client Tenant and
-// HopRoleARN; the client chooses the rest.
+// The data-access modes (Options.DataAccess, the module's data_access).
+const (
+	// DataAccessDirect: the server reads and writes the client's bucket and
+	// table with the role's credentials.
+	DataAccessDirect = "direct"
+	// DataAccessAPI: the role may only invoke the client's private API
+	// Gateway; the data Lambda behind it alone touches the bucket, table
+	// and key.
+	DataAccessAPI = "api"
+)
+
+// APIStageName is the stage of the client's API (the module's
+// local.api_stage): API_ENDPOINT ends in it, and every route ARN names it.
+const APIStageName = "blue"
+
+// RestAPIIDPlaceholder stands for the id of the API the Terraform module
+// creates in policies rendered before it exists. It is not an id, so IAM and
+// API Gateway refuse a policy still carrying it.
+const RestAPIIDPlaceholder = "<rest_api_id output of deploy/terraform/client>"
+
+// LambdaService is the service principal the data Lambda's role trusts.
+const LambdaService = "lambda.amazonaws.com"
+
+// Options are the onboarding inputs. Superviber gives the client Tenant,
+// HopRoleARN, ExternalID and, for api mode, SuperviberVPCEndpointID; the
+// client chooses the rest.
 type Options struct {
 	// Tenant is the BlueTenant's name (a DNS label of at most 58 characters).
 	Tenant string
@@ -52,6 +87,14 @@ type Options struct {
 	ExternalID string
 	// RoleName names the client's role; default "blue-<tenant>".
 	RoleName string
+	// DataAccess is DataAccessDirect (the default when empty) or
+	// DataAccessAPI.
+	DataAccess string
+	// SuperviberVPCEndpointID is Superviber's execute-api interface VPC
+	// endpoint (vpce-...), from Superviber: in api mode the API's resource
+	// policy admits requests only through it. Required in api mode, refused
+	// in direct mode.
+	SuperviberVPCEndpointID string
 }
 
 // Secret is one value the client stores in its Infisical folder.
@@ -85,9 +128,28 @@ type Result struct {
 	// permission policy then names KMSKeyPlaceholder.
 	KMSKeyARN string `json:"kms_key_arn"`
 
-	TrustPolicy      Policy `json:"trust_policy"`
+	// DataAccess is DataAccessDirect or DataAccessAPI.
+	DataAccess string `json:"data_access"`
+	// SuperviberVPCEndpointID is set in api mode.
+	SuperviberVPCEndpointID string `json:"superviber_vpc_endpoint_id,omitempty"`
+
+	TrustPolicy Policy `json:"trust_policy"`
+	// PermissionPolicy is the role's inline policy: PermissionPolicy's (the
+	// storage and the access check) in direct mode, InvokePolicy's in api
+	// mode.
 	PermissionPolicy Policy `json:"permission_policy"`
-	// Secrets are the Infisical secrets, in tenantconfig.RequiredKeys order.
+
+	// In api mode: the data Lambda, its role (the only principal with
+	// storage rights) and the API's resource policy. The API's id is
+	// RestAPIIDPlaceholder in every policy naming it.
+	LambdaFunctionName string  `json:"lambda_function_name,omitempty"`
+	LambdaRoleName     string  `json:"lambda_role_name,omitempty"`
+	LambdaTrustPolicy  *Policy `json:"lambda_trust_policy,omitempty"`
+	LambdaPolicy       *Policy `json:"lambda_policy,omitempty"`
+	APIResourcePolicy  *Policy `json:"api_resource_policy,omitempty"`
+
+	// Secrets are the Infisical secrets: in direct mode
+	// tenantconfig.WorkspaceKeys, in api mode AWS_ROLE_ARN and API_ENDPOINT.
 	Secrets []Secret `json:"infisical_secrets"`
 	// TerraformVars are the inputs of deploy/terraform/client (terraform.tfvars.json).
 	TerraformVars map[string]string `json:"terraform_vars"`
@@ -105,7 +167,8 @@ type Policy struct {
 }
 
 // Statement is one IAM policy statement. Action and Resource are always
-// lists, so every rendering has the same shape.
+// lists, so every rendering has the same shape. Principal "*" is written
+// {"AWS": "*"}, which IAM reads the same.
 type Statement struct {
 	Sid       string                    `json:"Sid,omitempty"`
 	Effect    string                    `json:"Effect"`
@@ -134,25 +197,41 @@ const PolicyVersion = "2012-10-17"
 // What the server calls, as IAM actions. The store uses nothing else: the
 // tests compare these with the calls the test world records.
 var (
-	s3ObjectActions  = []string{"s3:DeleteObject", "s3:GetObject", "s3:PutObject"}
-	s3BucketActions  = []string{"s3:ListBucket"}
-	ddbTableActions  = []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
-	ddbIndexActions  = []string{"dynamodb:Query"}
-	kmsActions       = []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
-	storeIndexes     = []string{store.IndexByKind, store.IndexByKindStatus}
-	supportedDomains = map[string]string{"aws": "amazonaws.com", "aws-us-gov": "amazonaws.com", "aws-cn": "amazonaws.com.cn"}
+	s3ObjectActions = []string{"s3:DeleteObject", "s3:GetObject", "s3:PutObject"}
+	s3BucketActions = []string{"s3:ListBucket"}
+	ddbTableActions = []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
+	ddbIndexActions = []string{"dynamodb:Query"}
+	kmsActions      = []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
+	// The server's access check in direct mode (mcpserver/backend): the
+	// bucket's default encryption (GetBucketEncryption) and the table's
+	// description.
+	accessCheckActions = []string{"dynamodb:DescribeTable", "s3:GetEncryptionConfiguration"}
+	storeIndexes       = []string{store.IndexByKind, store.IndexByKindStatus}
+	supportedDomains   = map[string]string{"aws": "amazonaws.com", "aws-us-gov": "amazonaws.com", "aws-cn": "amazonaws.com.cn"}
 )
 
 // TrustPolicy is the client role's trust policy: only the tenant's hop role,
-// only with the ExternalId.
+// only with the ExternalId. The hop role may also set a source identity
+// (the server passes the engineer calling the tool): AssumeRole with a
+// SourceIdentity needs sts:SetSourceIdentity in the trust policy too. It is
+// a statement of its own so the ExternalId condition stays exactly on
+// sts:AssumeRole; setting a source identity alone grants nothing.
 func TrustPolicy(hopRoleARN, externalID string) Policy {
-	return Policy{Version: PolicyVersion, Statement: []Statement{{
-		Sid:       "BlueTenantHopRole",
-		Effect:    "Allow",
-		Principal: map[string]string{"AWS": hopRoleARN},
-		Action:    []string{"sts:AssumeRole"},
-		Condition: map[string]map[string]any{"StringEquals": {"sts:ExternalId": externalID}},
-	}}}
+	return Policy{Version: PolicyVersion, Statement: []Statement{
+		{
+			Sid:       "BlueTenantHopRole",
+			Effect:    "Allow",
+			Principal: map[string]string{"AWS": hopRoleARN},
+			Action:    []string{"sts:AssumeRole"},
+			Condition: map[string]map[string]any{"StringEquals": {"sts:ExternalId": externalID}},
+		},
+		{
+			Sid:       "BlueTenantHopRoleSourceIdentity",
+			Effect:    "Allow",
+			Principal: map[string]string{"AWS": hopRoleARN},
+			Action:    []string{"sts:SetSourceIdentity"},
+		},
+	}}
 }
 
 // Grants names what PermissionPolicy grants on.
@@ -163,8 +242,25 @@ type Grants struct {
 	KMSKeyARN string
 }
 
-// PermissionPolicy is the client role's permission policy.
+// PermissionPolicy is the client role's permission policy in direct mode:
+// StoragePolicy's statements and the server's access check, which reads the
+// bucket's default encryption and the table's description with the role's
+// credentials to tell the client (in the BlueTenant's ClientAccess
+// condition) whether its storage is still there and under its key.
 func PermissionPolicy(g Grants) Policy {
+	p := StoragePolicy(g)
+	bucket := BucketARN(g.Partition, g.BucketName)
+	table := TableARN(g.Partition, g.Region, g.AccountID, g.TableName)
+	p.Statement = append(p.Statement, Statement{
+		Sid: "BlueAccessCheck", Effect: "Allow", Action: clone(accessCheckActions), Resource: []string{bucket, table},
+	})
+	return p
+}
+
+// StoragePolicy is what the store calls on the bucket, the table and its
+// indexes, and the key: the data Lambda's storage rights in api mode, and
+// the direct-mode role's with the access check.
+func StoragePolicy(g Grants) Policy {
 	bucket := BucketARN(g.Partition, g.BucketName)
 	table := TableARN(g.Partition, g.Region, g.AccountID, g.TableName)
 	var indexes []string
@@ -191,6 +287,106 @@ func PermissionPolicy(g Grants) Policy {
 
 func clone(s []string) []string { return append([]string(nil), s...) }
 
+// What the data Lambda writes to CloudWatch Logs (the module creates its log
+// group, so it never needs logs:CreateLogGroup).
+var lambdaLogActions = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
+
+// LambdaPolicy is the data Lambda role's policy in api mode: StoragePolicy
+// (the Lambda serves the same store) and its own log group.
+func LambdaPolicy(g Grants, functionName string) Policy {
+	p := StoragePolicy(g)
+	p.Statement = append(p.Statement, Statement{
+		Sid: "BlueLambdaLogs", Effect: "Allow", Action: clone(lambdaLogActions),
+		Resource: []string{LambdaLogGroupARN(g.Partition, g.Region, g.AccountID, functionName) + ":*"},
+	})
+	return p
+}
+
+// LambdaTrustPolicy is the data Lambda role's trust policy: Lambda only.
+func LambdaTrustPolicy() Policy {
+	return Policy{Version: PolicyVersion, Statement: []Statement{{
+		Sid: "LambdaService", Effect: "Allow", Principal: map[string]string{"Service": LambdaService},
+		Action: []string{"sts:AssumeRole"},
+	}}}
+}
+
+// LambdaFunctionName is the data Lambda's name for a tenant (the module's
+// local.lambda_name): at most 63 characters for a tenant of at most 58.
+func LambdaFunctionName(tenant string) string { return "blue-" + tenant }
+
+// LambdaRoleName is the data Lambda role's name for the client role's name
+// (the module's local.lambda_role_name): the role name cut to 59
+// characters, then "-data", so it fits IAM's 64.
+func LambdaRoleName(roleName string) string {
+	return roleName[:min(len(roleName), 59)] + "-data"
+}
+
+// LambdaLogGroupARN is the ARN of the data Lambda's log group.
+func LambdaLogGroupARN(partition, region, account, functionName string) string {
+	return "arn:" + partition + ":logs:" + region + ":" + account + ":log-group:/aws/lambda/" + functionName
+}
+
+// APIGrants names what the api-mode policies grant on and to.
+type APIGrants struct {
+	Partition, Region, AccountID string
+	// RestAPIID may be RestAPIIDPlaceholder.
+	RestAPIID string
+	// RoleARN is the client role the server assumes.
+	RoleARN string
+	// VPCEndpointID is Superviber's execute-api VPC endpoint.
+	VPCEndpointID string
+}
+
+// ExecutionARN is the execute-api ARN of a REST API.
+func ExecutionARN(partition, region, account, restAPIID string) string {
+	return "arn:" + partition + ":execute-api:" + region + ":" + account + ":" + restAPIID
+}
+
+// RouteARNs are the execute-api ARNs of the contract's routes in the API's
+// stage, in apigw.Routes order: <stage>/<METHOD>/v1/*/<path>, the kind and
+// the path parameters as "*". Only these methods and paths are granted.
+func RouteARNs(executionARN string) []string {
+	var out []string
+	for _, r := range apigw.Routes {
+		p := strings.NewReplacer("{id}", "*", "{version}", "*").Replace(r.Path)
+		out = append(out, executionARN+"/"+APIStageName+"/"+r.Method+"/v1/*"+p)
+	}
+	return out
+}
+
+// InvokePolicy is the client role's policy in api mode: execute-api:Invoke
+// on the API's routes and nothing else (no S3, DynamoDB or KMS).
+func InvokePolicy(a APIGrants) Policy {
+	exec := ExecutionARN(a.Partition, a.Region, a.AccountID, a.RestAPIID)
+	return Policy{Version: PolicyVersion, Statement: []Statement{{
+		Sid: "BlueAPI", Effect: "Allow", Action: []string{"execute-api:Invoke"}, Resource: RouteARNs(exec),
+	}}}
+}
+
+// APIResourcePolicy is the private API's resource policy: it refuses every
+// request that does not come through Superviber's VPC endpoint and every
+// principal but the client role, and allows that role the routes.
+func APIResourcePolicy(a APIGrants) Policy {
+	exec := ExecutionARN(a.Partition, a.Region, a.AccountID, a.RestAPIID)
+	anyone := map[string]string{"AWS": "*"}
+	return Policy{Version: PolicyVersion, Statement: []Statement{
+		{
+			Sid: "DenyOutsideSuperviberEndpoint", Effect: "Deny", Principal: anyone,
+			Action: []string{"execute-api:Invoke"}, Resource: []string{exec + "/*"},
+			Condition: map[string]map[string]any{"StringNotEquals": {"aws:SourceVpce": a.VPCEndpointID}},
+		},
+		{
+			Sid: "DenyOtherPrincipals", Effect: "Deny", Principal: anyone,
+			Action: []string{"execute-api:Invoke"}, Resource: []string{exec + "/*"},
+			Condition: map[string]map[string]any{"ArnNotEquals": {"aws:PrincipalArn": a.RoleARN}},
+		},
+		{
+			Sid: "AllowBlueRole", Effect: "Allow", Principal: map[string]string{"AWS": a.RoleARN},
+			Action: []string{"execute-api:Invoke"}, Resource: RouteARNs(exec),
+		},
+	}}
+}
+
 // BucketARN is an S3 bucket's ARN.
 func BucketARN(partition, bucket string) string { return "arn:" + partition + ":s3:::" + bucket }
 
@@ -212,6 +408,7 @@ var (
 	kmsKeyRE     = lazyRegexp(`^arn:(aws|aws-us-gov|aws-cn):kms:([a-z0-9-]+):([0-9]{12}):key/([A-Za-z0-9-]{1,128})$`)
 	externalIDRE = lazyRegexp(`^[\w+=,.@:/-]+$`) // and 32 to 1224 long (RE2 repeats stop at 1000)
 	roleNameRE   = lazyRegexp(`^[\w+=,.@-]{1,64}$`)
+	vpceRE       = lazyRegexp(`^vpce-[0-9a-f]{8}([0-9a-f]{9})?$`)
 )
 
 func lazyRegexp(expr string) func() *regexp.Regexp {
@@ -275,6 +472,22 @@ func Kit(o Options) (*Result, error) {
 	if !roleNameRE().MatchString(roleName) {
 		bad("role name %q must be 1-64 characters of letters, digits and +=,.@_-", roleName)
 	}
+	mode := o.DataAccess
+	if mode == "" {
+		mode = DataAccessDirect
+	}
+	switch mode {
+	case DataAccessDirect:
+		if o.SuperviberVPCEndpointID != "" {
+			bad("Superviber's VPC endpoint %q is only for data access %q (the API is reached only through it); leave it empty in %q mode", o.SuperviberVPCEndpointID, DataAccessAPI, DataAccessDirect)
+		}
+	case DataAccessAPI:
+		if !vpceRE().MatchString(o.SuperviberVPCEndpointID) {
+			bad("Superviber's VPC endpoint id %q must be the execute-api endpoint id Superviber gave you, such as vpce-0123456789abcdef0 (data access %q requires it)", o.SuperviberVPCEndpointID, DataAccessAPI)
+		}
+	default:
+		bad("data access %q must be %q (the server uses your bucket and table) or %q (only your private API Gateway)", o.DataAccess, DataAccessDirect, DataAccessAPI)
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("onboarding options: %w", errors.Join(errs...))
 	}
@@ -286,27 +499,47 @@ func Kit(o Options) (*Result, error) {
 		ExternalID: externalID, ExternalIDGenerated: generated,
 		BucketName: o.BucketName, BucketARN: BucketARN(partition, o.BucketName),
 		TableName: o.TableName, TableARN: TableARN(partition, o.Region, o.ClientAccountID, o.TableName),
-		KMSKeyARN: o.KMSKeyARN,
+		KMSKeyARN: o.KMSKeyARN, DataAccess: mode,
 	}
 	key := o.KMSKeyARN
 	if key == "" {
 		key = KMSKeyPlaceholder
 	}
-	r.TrustPolicy = TrustPolicy(o.HopRoleARN, externalID)
-	r.PermissionPolicy = PermissionPolicy(Grants{
+	storage := Grants{
 		Partition: partition, Region: o.Region, AccountID: o.ClientAccountID,
 		BucketName: o.BucketName, TableName: o.TableName, KMSKeyARN: key,
-	})
-	kmsSecret := Secret{Name: tenantconfig.KeyKMSKeyID, Value: o.KMSKeyARN}
-	if o.KMSKeyARN == "" {
-		kmsSecret.Note = "after terraform apply: terraform output -raw kms_key_arn"
 	}
-	r.Secrets = []Secret{
-		// No EXTERNAL_ID: the server presents the one the operator issued.
-		{Name: tenantconfig.KeyRoleARN, Value: r.RoleARN},
-		{Name: tenantconfig.KeyBucket, Value: o.BucketName},
-		{Name: tenantconfig.KeyTable, Value: o.TableName},
-		kmsSecret,
+	r.TrustPolicy = TrustPolicy(o.HopRoleARN, externalID)
+	if mode == DataAccessAPI {
+		api := APIGrants{
+			Partition: partition, Region: o.Region, AccountID: o.ClientAccountID,
+			RestAPIID: RestAPIIDPlaceholder, RoleARN: r.RoleARN, VPCEndpointID: o.SuperviberVPCEndpointID,
+		}
+		r.SuperviberVPCEndpointID = o.SuperviberVPCEndpointID
+		r.PermissionPolicy = InvokePolicy(api)
+		r.LambdaFunctionName = LambdaFunctionName(o.Tenant)
+		r.LambdaRoleName = LambdaRoleName(roleName)
+		lt, lp, rp := LambdaTrustPolicy(), LambdaPolicy(storage, r.LambdaFunctionName), APIResourcePolicy(api)
+		r.LambdaTrustPolicy, r.LambdaPolicy, r.APIResourcePolicy = &lt, &lp, &rp
+		r.Secrets = []Secret{
+			// Only the role and the API: the bucket, table and key are the
+			// Lambda's business, not the server's.
+			{Name: tenantconfig.KeyRoleARN, Value: r.RoleARN},
+			{Name: tenantconfig.KeyAPIEndpoint, Note: "after terraform apply: terraform output -raw api_endpoint"},
+		}
+	} else {
+		r.PermissionPolicy = PermissionPolicy(storage)
+		kmsSecret := Secret{Name: tenantconfig.KeyKMSKeyID, Value: o.KMSKeyARN}
+		if o.KMSKeyARN == "" {
+			kmsSecret.Note = "after terraform apply: terraform output -raw kms_key_arn"
+		}
+		r.Secrets = []Secret{
+			// No EXTERNAL_ID: the server presents the one the operator issued.
+			{Name: tenantconfig.KeyRoleARN, Value: r.RoleARN},
+			{Name: tenantconfig.KeyBucket, Value: o.BucketName},
+			{Name: tenantconfig.KeyTable, Value: o.TableName},
+			kmsSecret,
+		}
 	}
 	r.TerraformVars = map[string]string{
 		"tenant":       o.Tenant,
@@ -317,6 +550,10 @@ func Kit(o Options) (*Result, error) {
 		"bucket_name":  o.BucketName,
 		"table_name":   o.TableName,
 		"kms_key_arn":  o.KMSKeyARN,
+		"data_access":  mode,
+	}
+	if mode == DataAccessAPI {
+		r.TerraformVars["superviber_vpc_endpoint_id"] = o.SuperviberVPCEndpointID
 	}
 	return r, nil
 }
@@ -343,11 +580,17 @@ func (r *Result) TerraformVarsJSON() []byte {
 func (r *Result) Text() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	api := r.DataAccess == DataAccessAPI
 	p("Blue onboarding kit for tenant %s\n", r.Tenant)
 	p("================================%s\n\n", strings.Repeat("=", len(r.Tenant)))
 	p("Your AWS account %s, region %s. Superviber's server for %s reaches your data\n", r.AccountID, r.Region, r.Tenant)
 	p("only by assuming role %s\n", r.RoleARN)
 	p("from its hop role %s with the ExternalId below.\n", r.HopRoleARN)
+	if api {
+		p("Data access %q: that role may only invoke your private API Gateway, and only\n", r.DataAccess)
+		p("through Superviber's VPC endpoint %s; your data Lambda %s alone\n", r.SuperviberVPCEndpointID, r.LambdaFunctionName)
+		p("reads and writes the bucket and table.\n")
+	}
 	p("Revoke access at any time by deleting that role (or its trust policy).\n\n")
 
 	p("1. Create the resources with Terraform (deploy/terraform/client)\n\n")
@@ -356,21 +599,40 @@ func (r *Result) Text() string {
 	for _, line := range strings.Split(strings.TrimRight(string(r.TerraformVarsJSON()), "\n"), "\n") {
 		p("   %s\n", line)
 	}
+	if api {
+		p("\n   Put the data Lambda's zip beside it as blue-data-lambda.zip (`make lambda` builds\n")
+		p("   bin/lambda/blue-data-lambda.zip; for arm64, LAMBDA_ARCH=arm64 and lambda_architecture = \"arm64\").\n")
+	}
 	p("\n   Then, with credentials for account %s:\n\n", r.AccountID)
 	p("   AWS_REGION=%s terraform init && AWS_REGION=%s terraform apply\n\n", r.Region, r.Region)
 	p("   It creates: role %s with the two policies below; bucket %s (SSE-KMS\n", r.RoleName, r.BucketName)
 	p("   with a bucket key, versioning, public access blocked, TLS only); table %s\n", r.TableName)
 	p("   (on-demand, point-in-time recovery, SSE with your key)")
 	if r.KMSKeyARN == "" {
-		p("; and a KMS key with yearly rotation")
+		p("; a KMS key with yearly rotation")
 	}
-	p(".\n\n")
+	if api {
+		p(";\n   a private REST API (IAM authorization on every method) with its resource\n")
+		p("   policy; Lambda %s with its own role %s", r.LambdaFunctionName, r.LambdaRoleName)
+	}
+	p(";\n   and a CloudTrail trail recording every object and item access (its own bucket).\n\n")
 
 	p("2. Or create the role by hand with these policies\n\n")
 	p("   Trust policy:\n\n%s\n\n", indent(r.TrustPolicy.JSON(), "   "))
-	p("   Permission policy (inline):\n\n%s\n\n", indent(r.PermissionPolicy.JSON(), "   "))
+	if api {
+		p("   Permission policy (inline): execute-api:Invoke on your API's routes, nothing else:\n\n%s\n\n", indent(r.PermissionPolicy.JSON(), "   "))
+		p("   The data Lambda's role %s, the only one with storage rights. Trust policy:\n\n%s\n\n", r.LambdaRoleName, indent(r.LambdaTrustPolicy.JSON(), "   "))
+		p("   Its permission policy (inline):\n\n%s\n\n", indent(r.LambdaPolicy.JSON(), "   "))
+		p("   The API's resource policy:\n\n%s\n\n", indent(r.APIResourcePolicy.JSON(), "   "))
+		p("   %s is the id of the API the Terraform module creates.\n", RestAPIIDPlaceholder)
+	} else {
+		p("   Permission policy (inline):\n\n%s\n\n", indent(r.PermissionPolicy.JSON(), "   "))
+	}
 	if r.KMSKeyARN == "" {
-		p("   %s is the key the Terraform module creates.\n\n", KMSKeyPlaceholder)
+		p("   %s is the key the Terraform module creates.\n", KMSKeyPlaceholder)
+	}
+	if api || r.KMSKeyARN == "" {
+		p("\n")
 	}
 
 	p("3. Create these secrets in your Infisical project (environment and folder as\n")

@@ -25,6 +25,14 @@ func options() onboard.Options {
 	}
 }
 
+// apiOptions are options() in api mode.
+func apiOptions() onboard.Options {
+	o := options()
+	o.DataAccess = onboard.DataAccessAPI
+	o.SuperviberVPCEndpointID = "vpce-0123456789abcdef0"
+	return o
+}
+
 func kit(t *testing.T, o onboard.Options) *onboard.Result {
 	t.Helper()
 	r, err := onboard.Kit(o)
@@ -126,29 +134,42 @@ func strs(t *testing.T, v any) []string {
 
 var actionRE = regexp.MustCompile(`^[a-z0-9]+:[A-Z][A-Za-z0-9]+$`)
 
+// The trust policy admits only the tenant's hop role: sts:AssumeRole with
+// the ExternalId, and sts:SetSourceIdentity (so the server can name the
+// engineer in the client's CloudTrail), in two statements so the ExternalId
+// condition sits exactly on AssumeRole. Nothing else, in either mode.
 func TestTrustPolicy(t *testing.T) {
-	r := kit(t, options())
-	sts := decodePolicy(t, r.TrustPolicy.JSON())
-	if len(sts) != 1 {
-		t.Fatalf("%d statements, want 1", len(sts))
-	}
-	st := sts[0]
-	if st["Effect"] != "Allow" || !slices.Equal(strs(t, st["Action"]), []string{"sts:AssumeRole"}) {
-		t.Errorf("statement %v: want Allow sts:AssumeRole only", st)
-	}
-	if _, has := st["Resource"]; has {
-		t.Error("a trust policy has no Resource")
-	}
-	// The principal is the tenant's hop role itself: not Superviber's
-	// account root (which would let every tenant's pod in), not a wildcard.
-	p, _ := st["Principal"].(map[string]any)
-	if len(p) != 1 || len(strs(t, p["AWS"])) != 1 || strs(t, p["AWS"])[0] != options().HopRoleARN {
-		t.Errorf("Principal %v, want exactly {\"AWS\": %q}", st["Principal"], options().HopRoleARN)
-	}
-	cond, _ := st["Condition"].(map[string]any)
-	eq, _ := cond["StringEquals"].(map[string]any)
-	if len(cond) != 1 || len(eq) != 1 || eq["sts:ExternalId"] != r.ExternalID {
-		t.Errorf("Condition %v, want StringEquals sts:ExternalId = %q and nothing else", st["Condition"], r.ExternalID)
+	for _, o := range []onboard.Options{options(), apiOptions()} {
+		t.Run(o.DataAccess, func(t *testing.T) {
+			r := kit(t, o)
+			sts := decodePolicy(t, r.TrustPolicy.JSON())
+			if len(sts) != 2 {
+				t.Fatalf("%d statements, want 2 (AssumeRole with the ExternalId, SetSourceIdentity)", len(sts))
+			}
+			for i, want := range []string{"sts:AssumeRole", "sts:SetSourceIdentity"} {
+				st := sts[i]
+				if st["Effect"] != "Allow" || !slices.Equal(strs(t, st["Action"]), []string{want}) {
+					t.Errorf("statement %d %v: want Allow %s only", i, st, want)
+				}
+				if _, has := st["Resource"]; has {
+					t.Errorf("statement %d: a trust policy has no Resource", i)
+				}
+				// The principal is the tenant's hop role itself: not Superviber's
+				// account root (which would let every tenant's pod in), not a wildcard.
+				p, _ := st["Principal"].(map[string]any)
+				if len(p) != 1 || len(strs(t, p["AWS"])) != 1 || strs(t, p["AWS"])[0] != o.HopRoleARN {
+					t.Errorf("statement %d Principal %v, want exactly {\"AWS\": %q}", i, st["Principal"], o.HopRoleARN)
+				}
+			}
+			cond, _ := sts[0]["Condition"].(map[string]any)
+			eq, _ := cond["StringEquals"].(map[string]any)
+			if len(cond) != 1 || len(eq) != 1 || eq["sts:ExternalId"] != r.ExternalID {
+				t.Errorf("AssumeRole Condition %v, want StringEquals sts:ExternalId = %q and nothing else", sts[0]["Condition"], r.ExternalID)
+			}
+			if _, has := sts[1]["Condition"]; has {
+				t.Errorf("SetSourceIdentity has a condition %v: the server's source identity is the caller's sanitized name, anything", sts[1]["Condition"])
+			}
+		})
 	}
 }
 
@@ -216,9 +237,9 @@ func TestPermissionPolicyIsLeastPrivilege(t *testing.T) {
 	}
 	sort.Strings(actions)
 	want := []string{
-		"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Query", "dynamodb:UpdateItem",
+		"dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Query", "dynamodb:UpdateItem",
 		"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey",
-		"s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject",
+		"s3:DeleteObject", "s3:GetEncryptionConfiguration", "s3:GetObject", "s3:ListBucket", "s3:PutObject",
 	}
 	if !slices.Equal(actions, want) {
 		t.Errorf("actions %v\nwant %v", actions, want)
@@ -299,6 +320,15 @@ func TestKitRefusesBadOptions(t *testing.T) {
 		{"ExternalId with a space", func(o *onboard.Options) { o.ExternalID = strings.Repeat("a", 40) + " b" }, "external id"},
 		{"tenant not a DNS label", func(o *onboard.Options) { o.Tenant = "Acme_Corp" }, "tenant"},
 		{"long role name", func(o *onboard.Options) { o.RoleName = strings.Repeat("r", 65) }, "role name"},
+		{"unknown data access", func(o *onboard.Options) { o.DataAccess = "proxy" }, `data access "proxy" must be`},
+		{"api mode without Superviber's endpoint", func(o *onboard.Options) { o.DataAccess = onboard.DataAccessAPI }, "VPC endpoint id"},
+		{"api mode with a VPC id for an endpoint", func(o *onboard.Options) {
+			o.DataAccess, o.SuperviberVPCEndpointID = onboard.DataAccessAPI, "vpc-0123456789abcdef0"
+		}, "VPC endpoint id"},
+		{"api mode with an upper-case endpoint id", func(o *onboard.Options) {
+			o.DataAccess, o.SuperviberVPCEndpointID = onboard.DataAccessAPI, "vpce-0123456789ABCDEF0"
+		}, "VPC endpoint id"},
+		{"direct mode with an endpoint", func(o *onboard.Options) { o.SuperviberVPCEndpointID = "vpce-0123456789abcdef0" }, "only for data access"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := options()
@@ -403,7 +433,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r onboard.Result
-	if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.RoleARN != "arn:aws:iam::222222222222:role/blue-acme" || len(r.PermissionPolicy.Statement) != 5 {
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.RoleARN != "arn:aws:iam::222222222222:role/blue-acme" || len(r.PermissionPolicy.Statement) != 6 {
 		t.Errorf("--json: %v %+v", err, r)
 	}
 	if err := onboard.Run(context.Background(), []string{"--tenant", "acme"}, &out); err == nil || !strings.Contains(err.Error(), "--hop-role-arn, --account-id, --region, --bucket, --table required") {

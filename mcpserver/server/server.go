@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/superviber/blue-operator/mcpserver/access"
 	"github.com/superviber/blue-operator/mcpserver/tools"
 	"github.com/superviber/blue-operator/mcpserver/tracing"
 )
@@ -215,6 +216,18 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // MetricsHandler serves Prometheus metrics, for a separate port.
 func (s *Server) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{Registry: s.o.Registry})
+}
+
+// MetricsMux is the metrics port: /metrics, and the client-access report at
+// access.Path (for the operator; the tenant's NetworkPolicy admits only the
+// operator's and the metrics namespaces to this port).
+func (s *Server) MetricsMux(report http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", s.MetricsHandler())
+	if report != nil {
+		mux.Handle(access.Path, report)
+	}
+	return mux
 }
 
 // readyz answers the unauthenticated probe with a status word only: why the

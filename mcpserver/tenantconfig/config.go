@@ -18,7 +18,8 @@ const (
 )
 
 // RequiredKeys are the secrets a config cannot do without, in the order
-// error messages list them. With an issued ExternalId (Settings.ExternalID,
+// error messages list them; with API_ENDPOINT set only AWS_ROLE_ARN (and
+// EXTERNAL_ID without an issued one) of them. With an issued ExternalId (Settings.ExternalID,
 // always the case under the operator) EXTERNAL_ID is not among them: the
 // client's workspace holds WorkspaceKeys.
 var RequiredKeys = []string{KeyRoleARN, KeyExternalID, KeyBucket, KeyTable, KeyKMSKeyID}
@@ -76,11 +77,17 @@ func parseConfig(values map[string]string, issuedExternalID string) (Config, []s
 	}
 	var missing []string
 	for _, k := range RequiredKeys {
-		if c.value(k) == "" {
+		if c.value(k) == "" && (c.APIEndpoint == "" || !apiModeOptional(k)) {
 			missing = append(missing, k)
 		}
 	}
 	return c, missing
+}
+
+// apiModeOptional: with API_ENDPOINT the client's API reaches the storage,
+// so the server needs neither its names nor its key.
+func apiModeOptional(key string) bool {
+	return key == KeyBucket || key == KeyTable || key == KeyKMSKeyID
 }
 
 func (c Config) value(key string) string {

@@ -699,3 +699,16 @@ func (s *Source) lastSuccessAge() float64 {
 	}
 	return now.Sub(base).Seconds()
 }
+
+// Problems names what the last listing lacked or had wrong: the required
+// keys missing (ErrIncomplete), or the settings outside the client's
+// account (ErrOutsideAccount); nil otherwise. Key names and account ids
+// only, never a value.
+func (s *Source) Problems() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.st != stateIncomplete {
+		return nil
+	}
+	return slices.Clone(s.missing)
+}

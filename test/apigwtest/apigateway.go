@@ -1,4 +1,5 @@
-// Package apigwtest is a client's API Gateway for tests: it checks each
+// Package apigwtest is a client's API Gateway for tests and the local
+// stack: it checks each
 // request's SigV4 signature (service execute-api) against the credentials
 // the test STS issued, lets only the client's role through (as an IAM
 // authorizer would), and serves the apigw contract over a real store, or
@@ -14,8 +15,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,15 +31,84 @@ import (
 
 	"github.com/superviber/blue-operator/mcpserver/apigw"
 	"github.com/superviber/blue-operator/mcpserver/store"
+	"github.com/superviber/blue-operator/mcpserver/tools"
 	"github.com/superviber/blue-operator/test/ststest"
 )
 
-// Gateway is a running test gateway.
+// Gateway is a running test gateway. Like the client's REST API it declares
+// only the contract's resources, for the stored kinds (anything else gets
+// API Gateway's 403 "Missing Authentication Token"), and it enforces the
+// client role's execute-api:Invoke grants (Grant).
 type Gateway struct {
 	URL      string
+	srv      *httptest.Server
 	mu       sync.Mutex
 	accepted int
 	refused  int
+	grants   []string
+}
+
+// Close stops the gateway, waiting for the requests it is serving.
+func (g *Gateway) Close() { g.srv.Close() }
+
+// Grant replaces what the client role may invoke (everything by default)
+// with these resources, written as the ends of execute-api ARNs after the
+// stage: "GET/v1/*" is read-only, "*/v1/rfc/*" is every operation on RFCs.
+// As in IAM, * matches any run of characters (slashes too) and ? one.
+// Grant() with no resources restores the default.
+func (g *Gateway) Grant(resources ...string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.grants = append([]string(nil), resources...)
+}
+
+// GrantNothing takes every grant away, as a role policy without
+// execute-api:Invoke does: every request is refused with 403. Grant()
+// restores the default.
+func (g *Gateway) GrantNothing() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.grants = []string{}
+}
+
+func (g *Gateway) granted(method, path string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.grants == nil {
+		return true
+	}
+	res := method + path
+	for _, p := range g.grants {
+		if globMatch(p, res) {
+			return true
+		}
+	}
+	return false
+}
+
+// globMatch is IAM's resource wildcard match.
+func globMatch(pattern, s string) bool {
+	if pattern == "" {
+		return s == ""
+	}
+	switch pattern[0] {
+	case '*':
+		for i := 0; i <= len(s); i++ {
+			if globMatch(pattern[1:], s[i:]) {
+				return true
+			}
+		}
+		return false
+	case '?':
+		return s != "" && globMatch(pattern[1:], s[1:])
+	}
+	return s != "" && s[0] == pattern[0] && globMatch(pattern[1:], s[1:])
+}
+
+// declared reports whether the REST API has this method on this resource.
+func declared(method, path string) bool {
+	_, kind, ok := apigw.RouteOf(method, path)
+	return ok && slices.Contains(tools.StoredKinds(), kind)
 }
 
 // Counts returns how many requests were let through and refused.
@@ -46,9 +118,11 @@ func (g *Gateway) Counts() (accepted, refused int) {
 	return g.accepted, g.refused
 }
 
-// New serves the contract over st for callers signing as role.
+// New serves the contract over st for callers signing as role, until the
+// test ends.
 func New(tb testing.TB, sts *ststest.Server, role, region string, st *store.Store) *Gateway {
-	return serve(tb, sts, role, region, apigw.Handler(st))
+	tb.Helper()
+	return must(tb)(start(sts, role, region, apigw.Handler(st)))
 }
 
 // NewLambda hands every request signed as role to the function behind
@@ -58,30 +132,66 @@ func New(tb testing.TB, sts *ststest.Server, role, region string, st *store.Stor
 // events.APIGatewayProxyRequest, the function's
 // events.APIGatewayProxyResponse becomes the answer, and anything else the
 // function returns is a 502.
+// The gateway runs until the test ends.
 func NewLambda(tb testing.TB, sts *ststest.Server, role, region, invokeURL string) *Gateway {
-	return serve(tb, sts, role, region, lambdaProxy(role, invokeURL))
+	tb.Helper()
+	return must(tb)(StartLambda(sts, role, region, invokeURL))
 }
 
-func serve(tb testing.TB, sts *ststest.Server, role, region string, h http.Handler) *Gateway {
+// StartLambda is NewLambda for callers without a testing.TB (the local
+// stack): the gateway runs until Close.
+func StartLambda(sts *ststest.Server, role, region, invokeURL string) (*Gateway, error) {
+	return start(sts, role, region, lambdaProxy(role, invokeURL))
+}
+
+// must ends the test when a gateway could not start, and closes it when the
+// test ends.
+func must(tb testing.TB) func(*Gateway, error) *Gateway {
+	return func(g *Gateway, err error) *Gateway {
+		tb.Helper()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(g.Close)
+		return g
+	}
+}
+
+func start(sts *ststest.Server, role, region string, h http.Handler) (*Gateway, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("test API Gateway: %w", err)
+	}
 	g := &Gateway{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := verify(r, sts, role, region); err != nil {
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refuse := func(msg string) {
 			g.mu.Lock()
 			g.refused++
 			g.mu.Unlock()
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusForbidden)
-			_, _ = fmt.Fprintf(w, `{"message":%q}`, err.Error())
+			_, _ = fmt.Fprintf(w, `{"message":%q}`, msg)
+		}
+		if !declared(r.Method, r.URL.Path) {
+			refuse("Missing Authentication Token")
+			return
+		}
+		if err := verify(r, sts, role, region); err != nil {
+			refuse(err.Error())
+			return
+		}
+		if !g.granted(r.Method, r.URL.Path) {
+			refuse("User: " + role + " is not authorized to perform: execute-api:Invoke on resource: " + r.Method + r.URL.Path)
 			return
 		}
 		g.mu.Lock()
 		g.accepted++
 		g.mu.Unlock()
 		h.ServeHTTP(w, r)
-	}))
-	tb.Cleanup(srv.Close)
-	g.URL = srv.URL
-	return g
+	})}}
+	srv.Start()
+	g.srv, g.URL = srv, srv.URL
+	return g, nil
 }
 
 // verify recomputes the SigV4 signature over the signed headers and body.

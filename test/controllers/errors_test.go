@@ -95,7 +95,7 @@ func TestPrinterColumns(t *testing.T) {
 			names = append(names, c.Name)
 		}
 	}
-	if got := strings.Join(names, ","); got != "Tier,Endpoint,Ready,Age" {
+	if got := strings.Join(names, ","); got != "Tier,Endpoint,Ready,Access,Age" {
 		t.Errorf("kubectl get bt columns: %s", got)
 	}
 	if crd.Spec.Names.ShortNames[0] != "bt" || crd.Spec.Scope != apiextensionsv1.ClusterScoped {

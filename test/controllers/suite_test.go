@@ -45,10 +45,17 @@ var (
 		IngressAnnotations:      map[string]string{"alb.ingress.kubernetes.io/group.name": "blue"},
 		IngressNamespace:        "ingress-system",
 		MetricsNamespace:        "monitoring",
+		OperatorNamespace:       "blue-system",
+		AccessInterval:          300 * time.Millisecond,
+		PodPortsAnnotation:      testPortsAnnotation,
 		MaxConcurrentReconciles: 4,
 	}
 	testScheme = runtime.NewScheme()
 )
+
+// testPortsAnnotation is where the tests put a pod's metrics address: pods
+// here run nowhere, so a test server stands in for their metrics port.
+const testPortsAnnotation = "test.blue.superviber.com/ports"
 
 func TestMain(m *testing.M) {
 	os.Exit(runSuite(m))

@@ -1,17 +1,15 @@
-// Tests of the client's Terraform module, without terraform: the module is
-// parsed with HCL and its expressions evaluated with Terraform's functions
-// over stand-ins for what AWS computes (ARNs, ids), so the tests see what
-// each resource would be created with: the policies (compared with
-// `blue-mcp onboard`'s), the table's schema (compared with store.CreateTable
-// on dynalite), encryption, recovery and public-access settings, and the
-// variables' validations (compared with the onboarding kit's).
+// Tests of the client's Terraform module (harness in hcl_test.go), in direct
+// mode: the policies (compared with `blue-mcp onboard`'s), the table's schema
+// (compared with store.CreateTable on dynalite), encryption, recovery and
+// public-access settings, and the variables' validations (compared with the
+// onboarding kit's). client_api_test.go covers api mode, trail_test.go the
+// CloudTrail trail of both.
+
 package deploy_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"math/big"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -24,470 +22,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/ext/tryfunc"
-	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/function"
-	"github.com/zclconf/go-cty/cty/function/stdlib"
-	"github.com/zclconf/go-cty/cty/gocty"
 
 	"github.com/superviber/blue-operator/mcpserver/onboard"
 	"github.com/superviber/blue-operator/mcpserver/store"
 	"github.com/superviber/blue-operator/test/dynamotest"
 )
 
-// module is the parsed module: its top-level blocks by kind and name.
-type module struct {
-	resources map[string]map[string]*hclsyntax.Body // type → name → body
-	data      map[string]map[string]*hclsyntax.Body
-	variables map[string]*hclsyntax.Body
-	locals    map[string]hclsyntax.Expression
-	outputs   map[string]*hclsyntax.Body
-	terraform []*hclsyntax.Body
-}
-
 // clientModule is the client's Terraform module as shipped in deploy/.
-var clientModule = filepath.Join("..", "..", "deploy", "terraform", "client")
+var clientModule = filepath.Join(terraformDir, "client")
 
-var moduleFiles = []string{"main.tf", "variables.tf", "outputs.tf"}
+var clientFiles = []string{"main.tf", "api.tf", "trail.tf", "variables.tf", "outputs.tf"}
 
 func load(t *testing.T) *module {
 	t.Helper()
-	m := &module{
-		resources: map[string]map[string]*hclsyntax.Body{}, data: map[string]map[string]*hclsyntax.Body{},
-		variables: map[string]*hclsyntax.Body{}, locals: map[string]hclsyntax.Expression{}, outputs: map[string]*hclsyntax.Body{},
-	}
-	tfs, _ := filepath.Glob(filepath.Join(clientModule, "*.tf"))
-	for i := range tfs {
-		tfs[i] = filepath.Base(tfs[i])
-	}
-	sort.Strings(tfs)
-	want := slices.Clone(moduleFiles)
-	sort.Strings(want)
-	if !slices.Equal(tfs, want) {
-		t.Fatalf("module files %v, want %v", tfs, want)
-	}
-	p := hclparse.NewParser()
-	for _, name := range moduleFiles {
-		f, diags := p.ParseHCLFile(filepath.Join(clientModule, name))
-		if diags.HasErrors() {
-			t.Fatalf("%s: %s", name, diags.Error())
-		}
-		for _, b := range f.Body.(*hclsyntax.Body).Blocks {
-			switch b.Type {
-			case "resource", "data":
-				if len(b.Labels) != 2 {
-					t.Fatalf("%s: %s block with labels %v", name, b.Type, b.Labels)
-				}
-				into := m.resources
-				if b.Type == "data" {
-					into = m.data
-				}
-				if into[b.Labels[0]] == nil {
-					into[b.Labels[0]] = map[string]*hclsyntax.Body{}
-				}
-				if _, dup := into[b.Labels[0]][b.Labels[1]]; dup {
-					t.Fatalf("%s: %s %s.%s declared twice", name, b.Type, b.Labels[0], b.Labels[1])
-				}
-				into[b.Labels[0]][b.Labels[1]] = b.Body
-			case "variable", "output":
-				into := m.variables
-				if b.Type == "output" {
-					into = m.outputs
-				}
-				if _, dup := into[b.Labels[0]]; dup {
-					t.Fatalf("%s: %s %s declared twice", name, b.Type, b.Labels[0])
-				}
-				into[b.Labels[0]] = b.Body
-			case "locals":
-				for n, a := range b.Body.Attributes {
-					if _, dup := m.locals[n]; dup {
-						t.Fatalf("%s: local %s declared twice", name, n)
-					}
-					m.locals[n] = a.Expr
-				}
-			case "terraform":
-				m.terraform = append(m.terraform, b.Body)
-			default:
-				t.Fatalf("%s: unexpected top-level block %q", name, b.Type)
-			}
-		}
-	}
-	return m
-}
-
-// cloud is what AWS would compute: the account, region and partition the
-// provider runs in, and the id of a key the module creates.
-type cloud struct {
-	partition, dnsSuffix, region, account, keyID string
-}
-
-var testCloud = cloud{partition: "aws", dnsSuffix: "amazonaws.com", region: "eu-west-1", account: "222222222222", keyID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}
-
-func (c cloud) createdKeyARN() string {
-	return "arn:" + c.partition + ":kms:" + c.region + ":" + c.account + ":key/" + c.keyID
-}
-
-// functions are the Terraform functions the module may use.
-var functions = map[string]function.Function{
-	"jsonencode": stdlib.JSONEncodeFunc,
-	"can":        tryfunc.CanFunc,
-	"try":        tryfunc.TryFunc,
-	"regex":      stdlib.RegexFunc,
-	"coalesce":   stdlib.CoalesceFunc,
-	"concat":     stdlib.ConcatFunc,
-	"merge":      stdlib.MergeFunc,
-	"format":     stdlib.FormatFunc,
-	"lower":      stdlib.LowerFunc,
-	"upper":      stdlib.UpperFunc,
-	"contains":   stdlib.ContainsFunc,
-	// Terraform's length takes strings too.
-	"length": function.New(&function.Spec{
-		Params: []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType}},
-		Type:   function.StaticReturnType(cty.Number),
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			if args[0].Type() == cty.String {
-				return stdlib.Strlen(args[0])
-			}
-			return stdlib.Length(args[0])
-		},
-	}),
-}
-
-// metaArgs are evaluated by Terraform itself, not passed to the provider.
-var metaArgs = map[string]bool{"count": true, "for_each": true, "depends_on": true, "provider": true}
-
-// evaluated is the module evaluated for some variables in some cloud.
-type evaluated struct {
-	t         *testing.T
-	m         *module
-	ctx       *hcl.EvalContext
-	resources map[string]map[string]cty.Value
-}
-
-// evaluate resolves locals and resource attributes until nothing changes,
-// then checks that every expression of every created resource, local and
-// output evaluates without error.
-func evaluate(t *testing.T, m *module, vars map[string]cty.Value, c cloud) *evaluated {
-	t.Helper()
-	all := map[string]cty.Value{}
-	for name, body := range m.variables {
-		if v, ok := vars[name]; ok {
-			all[name] = v
-			continue
-		}
-		d, ok := body.Attributes["default"]
-		if !ok {
-			t.Fatalf("variable %s has no default and no value", name)
-		}
-		v, diags := d.Expr.Value(nil)
-		if diags.HasErrors() {
-			t.Fatalf("variable %s default: %s", name, diags.Error())
-		}
-		all[name] = v
-	}
-	for name := range vars {
-		if _, ok := m.variables[name]; !ok {
-			t.Fatalf("value for undeclared variable %s", name)
-		}
-	}
-	dataVals := map[string]map[string]cty.Value{
-		"aws_caller_identity": {"current": cty.ObjectVal(map[string]cty.Value{
-			"account_id": cty.StringVal(c.account), "id": cty.StringVal(c.account),
-			"arn": cty.StringVal("arn:" + c.partition + ":iam::" + c.account + ":user/terraform"),
-		})},
-		"aws_partition": {"current": cty.ObjectVal(map[string]cty.Value{
-			"partition": cty.StringVal(c.partition), "dns_suffix": cty.StringVal(c.dnsSuffix), "id": cty.StringVal(c.partition),
-		})},
-		"aws_region": {"current": cty.ObjectVal(map[string]cty.Value{
-			"region": cty.StringVal(c.region), "id": cty.StringVal(c.region),
-		})},
-	}
-	data := map[string]cty.Value{}
-	for typ, byName := range m.data {
-		vals := map[string]cty.Value{}
-		for name := range byName {
-			v, ok := dataVals[typ][name]
-			if !ok {
-				t.Fatalf("data %s.%s: the test has no stand-in for it; add one", typ, name)
-			}
-			vals[name] = v
-		}
-		data[typ] = cty.ObjectVal(vals)
-	}
-	e := &evaluated{t: t, m: m, resources: map[string]map[string]cty.Value{}}
-	locals := map[string]cty.Value{}
-	build := func() *hcl.EvalContext {
-		v := map[string]cty.Value{
-			"var": cty.ObjectVal(all), "local": cty.ObjectVal(locals), "data": cty.ObjectVal(data),
-		}
-		for typ, byName := range e.resources {
-			v[typ] = cty.ObjectVal(byName)
-		}
-		return &hcl.EvalContext{Variables: v, Functions: functions}
-	}
-	for range 8 {
-		ctx := build()
-		for name, expr := range m.locals {
-			if v, diags := expr.Value(ctx); !diags.HasErrors() && v.IsWhollyKnown() {
-				locals[name] = v
-			}
-		}
-		for typ, byName := range m.resources {
-			if e.resources[typ] == nil {
-				e.resources[typ] = map[string]cty.Value{}
-			}
-			for name, body := range byName {
-				e.resources[typ][name] = resourceValue(ctx, typ, name, body, c)
-			}
-		}
-	}
-	e.ctx = build()
-	// Strict: everything Terraform would evaluate must evaluate.
-	for name, expr := range m.locals {
-		e.value(expr, "local."+name)
-	}
-	for typ, byName := range m.resources {
-		for name, body := range byName {
-			if e.count(typ, name) > 0 {
-				e.checkBody(body, typ+"."+name)
-			}
-		}
-	}
-	for name, body := range m.outputs {
-		e.value(body.Attributes["value"].Expr, "output."+name)
-	}
-	return e
-}
-
-// resourceValue is a resource as other expressions see it: its arguments that
-// evaluate so far, plus what AWS computes.
-func resourceValue(ctx *hcl.EvalContext, typ, name string, body *hclsyntax.Body, c cloud) cty.Value {
-	attrs := map[string]cty.Value{}
-	for n, a := range body.Attributes {
-		if metaArgs[n] {
-			continue
-		}
-		if v, diags := a.Expr.Value(ctx); !diags.HasErrors() && v.IsWhollyKnown() {
-			attrs[n] = v
-		}
-	}
-	str := func(k string) (string, bool) {
-		v, ok := attrs[k]
-		if !ok || v.Type() != cty.String {
-			return "", false
-		}
-		return v.AsString(), true
-	}
-	set := func(k, v string) { attrs[k] = cty.StringVal(v) }
-	switch typ {
-	case "aws_s3_bucket":
-		if b, ok := str("bucket"); ok {
-			set("id", b)
-			set("arn", onboard.BucketARN(c.partition, b))
-		}
-	case "aws_dynamodb_table":
-		if n, ok := str("name"); ok {
-			set("id", n)
-			set("arn", onboard.TableARN(c.partition, c.region, c.account, n))
-		}
-	case "aws_kms_key":
-		set("key_id", c.keyID)
-		set("id", c.keyID)
-		set("arn", c.createdKeyARN())
-	case "aws_iam_role":
-		if n, ok := str("name"); ok {
-			set("id", n)
-			set("arn", "arn:"+c.partition+":iam::"+c.account+":role/"+n)
-		}
-	default:
-		set("id", typ+"."+name)
-	}
-	obj := cty.ObjectVal(attrs)
-	ca, ok := body.Attributes["count"]
-	if !ok {
-		return obj
-	}
-	cv, diags := ca.Expr.Value(ctx)
-	if diags.HasErrors() || !cv.IsWhollyKnown() {
-		return cty.DynamicVal
-	}
-	var n int
-	if err := gocty.FromCtyValue(cv, &n); err != nil {
-		return cty.DynamicVal
-	}
-	if n == 0 {
-		return cty.EmptyTupleVal
-	}
-	elems := make([]cty.Value, n)
-	for i := range elems {
-		elems[i] = obj
-	}
-	return cty.TupleVal(elems)
-}
-
-func (e *evaluated) value(expr hclsyntax.Expression, what string) cty.Value {
-	e.t.Helper()
-	v, diags := expr.Value(e.ctx)
-	if diags.HasErrors() {
-		e.t.Fatalf("%s: %s", what, diags.Error())
-	}
-	if !v.IsWhollyKnown() {
-		e.t.Fatalf("%s is not known", what)
-	}
-	return v
-}
-
-// checkBody evaluates every argument of a resource body and its nested
-// blocks (lifecycle's prevent_destroy and depends_on are not values).
-func (e *evaluated) checkBody(body *hclsyntax.Body, what string) {
-	e.t.Helper()
-	for n, a := range body.Attributes {
-		if n == "depends_on" {
-			continue
-		}
-		e.value(a.Expr, what+"."+n)
-	}
-	for _, b := range body.Blocks {
-		e.checkBody(b.Body, what+"."+b.Type)
-	}
-}
-
-// count is how many instances of a resource the module creates.
-func (e *evaluated) count(typ, name string) int {
-	e.t.Helper()
-	body := e.resource(typ, name)
-	a, ok := body.Attributes["count"]
-	if !ok {
-		return 1
-	}
-	var n int
-	if err := gocty.FromCtyValue(e.value(a.Expr, typ+"."+name+".count"), &n); err != nil {
-		e.t.Fatalf("%s.%s.count: %v", typ, name, err)
-	}
-	return n
-}
-
-func (e *evaluated) resource(typ, name string) *hclsyntax.Body {
-	e.t.Helper()
-	b, ok := e.m.resources[typ][name]
-	if !ok {
-		e.t.Fatalf("the module declares no resource %s.%s", typ, name)
-	}
-	return b
-}
-
-// block returns the only nested block at path (e.g. "rule",
-// "apply_server_side_encryption_by_default").
-func (e *evaluated) block(body *hclsyntax.Body, path ...string) *hclsyntax.Body {
-	e.t.Helper()
-	for _, typ := range path {
-		var found []*hclsyntax.Block
-		for _, b := range body.Blocks {
-			if b.Type == typ {
-				found = append(found, b)
-			}
-		}
-		if len(found) != 1 {
-			e.t.Fatalf("want exactly one %q block, found %d", typ, len(found))
-		}
-		body = found[0].Body
-	}
-	return body
-}
-
-func (e *evaluated) blocks(body *hclsyntax.Body, typ string) []*hclsyntax.Body {
-	var out []*hclsyntax.Body
-	for _, b := range body.Blocks {
-		if b.Type == typ {
-			out = append(out, b.Body)
-		}
-	}
-	return out
-}
-
-// attr evaluates an argument of body.
-func (e *evaluated) attr(body *hclsyntax.Body, name string) cty.Value {
-	e.t.Helper()
-	a, ok := body.Attributes[name]
-	if !ok {
-		e.t.Fatalf("argument %q is not set", name)
-	}
-	return e.value(a.Expr, name)
-}
-
-func (e *evaluated) str(body *hclsyntax.Body, name string) string {
-	e.t.Helper()
-	v := e.attr(body, name)
-	if v.Type() != cty.String {
-		e.t.Fatalf("%s is %s, want a string", name, v.Type().FriendlyName())
-	}
-	return v.AsString()
-}
-
-func (e *evaluated) boolean(body *hclsyntax.Body, name string) bool {
-	e.t.Helper()
-	v := e.attr(body, name)
-	if v.Type() != cty.Bool {
-		e.t.Fatalf("%s is %s, want a bool", name, v.Type().FriendlyName())
-	}
-	return v.True()
-}
-
-func (e *evaluated) number(body *hclsyntax.Body, name string) int64 {
-	e.t.Helper()
-	v := e.attr(body, name)
-	if v.Type() != cty.Number {
-		e.t.Fatalf("%s is %s, want a number", name, v.Type().FriendlyName())
-	}
-	i, acc := v.AsBigFloat().Int64()
-	if acc != big.Exact {
-		e.t.Fatalf("%s is not a whole number", name)
-	}
-	return i
-}
-
-// jsonOf evaluates an argument holding JSON and decodes it.
-func (e *evaluated) jsonOf(body *hclsyntax.Body, name string) any {
-	e.t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(e.str(body, name)), &v); err != nil {
-		e.t.Fatalf("%s: %v", name, err)
-	}
-	return v
-}
-
-func decode(t *testing.T, s string) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-// dig walks decoded JSON by keys and indexes; nil where there is nothing.
-func dig(v any, path ...any) any {
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, _ := v.(map[string]any)
-			v = m[k]
-		case int:
-			l, _ := v.([]any)
-			if k >= len(l) {
-				return nil
-			}
-			v = l[k]
-		}
-	}
-	return v
-}
-
-func pretty(v any) string {
-	b, _ := json.MarshalIndent(v, "", "  ")
-	return string(b)
+	return loadModule(t, clientModule, clientFiles)
 }
 
 // baseOptions are valid onboarding options in testCloud's account and region.
@@ -509,16 +59,18 @@ func varsOf(t *testing.T, r *onboard.Result) map[string]cty.Value {
 	return out
 }
 
-func TestModuleDeclaresTheResources(t *testing.T) {
-	m := load(t)
-	var got []string
-	for typ, byName := range m.resources {
-		for name := range byName {
-			got = append(got, typ+"."+name)
-		}
-	}
-	sort.Strings(got)
-	want := []string{
+// apiOptions are baseOptions in api mode, through testPlatform's endpoint.
+func apiOptions() onboard.Options {
+	o := baseOptions()
+	o.DataAccess = onboard.DataAccessAPI
+	o.SuperviberVPCEndpointID = platformCloud.vpceID
+	return o
+}
+
+// The resources of each part of the module: direct mode creates the
+// storage, the role and the trail, api mode the API and the Lambda too.
+var (
+	storageResources = []string{
 		"aws_dynamodb_table.this",
 		"aws_iam_role.this",
 		"aws_iam_role_policy.this",
@@ -532,8 +84,97 @@ func TestModuleDeclaresTheResources(t *testing.T) {
 		"aws_s3_bucket_server_side_encryption_configuration.this",
 		"aws_s3_bucket_versioning.this",
 	}
-	if !slices.Equal(got, want) {
+	trailResources = []string{
+		"aws_cloudtrail.this",
+		"aws_s3_bucket.trail",
+		"aws_s3_bucket_lifecycle_configuration.trail",
+		"aws_s3_bucket_ownership_controls.trail",
+		"aws_s3_bucket_policy.trail",
+		"aws_s3_bucket_public_access_block.trail",
+		"aws_s3_bucket_server_side_encryption_configuration.trail",
+	}
+	apiResources = []string{
+		"aws_api_gateway_deployment.this",
+		"aws_api_gateway_integration.this",
+		"aws_api_gateway_method.this",
+		"aws_api_gateway_resource.body",
+		"aws_api_gateway_resource.document",
+		"aws_api_gateway_resource.documents",
+		"aws_api_gateway_resource.kind",
+		"aws_api_gateway_resource.numbers",
+		"aws_api_gateway_resource.purge",
+		"aws_api_gateway_resource.restore",
+		"aws_api_gateway_resource.revision",
+		"aws_api_gateway_resource.revision_body",
+		"aws_api_gateway_resource.revisions",
+		"aws_api_gateway_resource.v1",
+		"aws_api_gateway_rest_api.this",
+		"aws_api_gateway_rest_api_policy.this",
+		"aws_api_gateway_stage.this",
+		"aws_cloudwatch_log_group.lambda",
+		"aws_iam_role.lambda",
+		"aws_iam_role_policy.lambda",
+		"aws_lambda_function.data",
+		"aws_lambda_permission.api",
+	}
+)
+
+// created lists the resources an evaluated module creates at least one
+// instance of.
+func created(e *evaluated) []string {
+	var out []string
+	for _, rn := range e.m.resourceNames() {
+		typ, name, _ := strings.Cut(rn, ".")
+		if e.count(typ, name) > 0 {
+			out = append(out, rn)
+		}
+	}
+	return out
+}
+
+func sortedUnion(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func TestModuleDeclaresTheResources(t *testing.T) {
+	m := load(t)
+	if got, want := m.resourceNames(), sortedUnion(storageResources, trailResources, apiResources); !slices.Equal(got, want) {
 		t.Errorf("resources\n%v\nwant\n%v", got, want)
+	}
+	// What each mode creates. The direct mode's resources have neither count
+	// nor for_each, so their addresses are those of the module before api
+	// mode existed: an upgrade replaces nothing.
+	for _, rn := range storageResources {
+		typ, name, _ := strings.Cut(rn, ".")
+		if rn == "aws_kms_key.this" || rn == "aws_kms_alias.this" {
+			continue
+		}
+		if body := m.resources[typ][name]; has(body, "count") || has(body, "for_each") {
+			t.Errorf("%s has count or for_each: its address changed", rn)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		o    onboard.Options
+		want []string
+	}{
+		{"direct", baseOptions(), sortedUnion(storageResources, trailResources)},
+		{"api", apiOptions(), sortedUnion(storageResources, trailResources, apiResources)},
+	} {
+		kit, err := onboard.Kit(tc.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vars := varsOf(t, kit)
+		vars["kms_key_arn"] = cty.StringVal("") // the module creates the key
+		if got := created(evaluate(t, m, vars, testCloud)); !slices.Equal(got, tc.want) {
+			t.Errorf("%s mode creates\n%v\nwant\n%v", tc.name, got, tc.want)
+		}
 	}
 	// The provider: hashicorp/aws 6 or later (data.aws_region.current.region).
 	if len(m.terraform) != 1 {
@@ -855,11 +496,17 @@ func TestModuleValidationMatchesKit(t *testing.T) {
 	type tcase struct {
 		variable, value string
 		set             func(*onboard.Options, string)
+		api             bool // compared in api mode
 	}
 	var cases []tcase
 	add := func(variable string, set func(*onboard.Options, string), values ...string) {
 		for _, v := range values {
-			cases = append(cases, tcase{variable, v, set})
+			cases = append(cases, tcase{variable: variable, value: v, set: set})
+		}
+	}
+	addAPI := func(variable string, set func(*onboard.Options, string), values ...string) {
+		for _, v := range values {
+			cases = append(cases, tcase{variable: variable, value: v, set: set, api: true})
 		}
 	}
 	add("tenant", func(o *onboard.Options, v string) { o.Tenant = v },
@@ -888,41 +535,38 @@ func TestModuleValidationMatchesKit(t *testing.T) {
 	add("kms_key_arn", func(o *onboard.Options, v string) { o.KMSKeyARN = v },
 		"", "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws:kms:eu-west-1:333333333333:key/mrk-1",
 		"alias/blue", "arn:aws:kms:eu-west-1:222222222222:alias/blue", "1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws:kms:eu-west-1:2222:key/x")
+	add("data_access", func(o *onboard.Options, v string) {
+		o.DataAccess = v
+		if v == onboard.DataAccessAPI {
+			o.SuperviberVPCEndpointID = platformCloud.vpceID
+		}
+	}, "direct", "api", "API", "proxy", " api")
+	// An empty endpoint in api mode is the rest_api's precondition's
+	// (TestAPIModuleNeedsSuperviberEndpoint), not a validation's.
+	addAPI("superviber_vpc_endpoint_id", func(o *onboard.Options, v string) { o.SuperviberVPCEndpointID = v },
+		"vpce-0123456789abcdef0", "vpce-01234567", "vpce-0123456789ABCDEF0", "vpc-0123456789abcdef0", "vpce-0123", "vpce-0123456789abcdef01", "vpce-*")
 
 	base, err := onboard.Kit(baseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseAPI, err := onboard.Kit(apiOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {
 		covered[tc.variable] = true
-		body, ok := m.variables[tc.variable]
-		if !ok {
-			t.Fatalf("no variable %s", tc.variable)
+		kit, o := base, baseOptions()
+		if tc.api {
+			kit, o = baseAPI, apiOptions()
 		}
 		vars := map[string]cty.Value{}
-		for k, v := range base.TerraformVars {
+		for k, v := range kit.TerraformVars {
 			vars[k] = cty.StringVal(v)
 		}
 		vars[tc.variable] = cty.StringVal(tc.value)
-		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)}, Functions: functions}
-		tfOK := true
-		validations := 0
-		for _, b := range body.Blocks {
-			if b.Type != "validation" {
-				continue
-			}
-			validations++
-			v, diags := b.Body.Attributes["condition"].Expr.Value(ctx)
-			if diags.HasErrors() {
-				t.Fatalf("%s = %q: validation: %s", tc.variable, tc.value, diags.Error())
-			}
-			tfOK = tfOK && v.True()
-		}
-		if validations == 0 {
-			t.Fatalf("variable %s has no validation", tc.variable)
-		}
-		o := baseOptions()
+		tfOK := validates(t, m, tc.variable, vars)
 		tc.set(&o, tc.value)
 		_, kitErr := onboard.Kit(o)
 		kitOK := kitErr == nil
@@ -935,10 +579,12 @@ func TestModuleValidationMatchesKit(t *testing.T) {
 	}
 	for name, body := range m.variables {
 		hasValidation := slices.ContainsFunc(body.Blocks, func(b *hclsyntax.Block) bool { return b.Type == "validation" })
-		if _, isKitVar := base.TerraformVars[name]; isKitVar && !covered[name] {
+		_, isKitVar := base.TerraformVars[name]
+		_, isAPIKitVar := baseAPI.TerraformVars[name]
+		if (isKitVar || isAPIKitVar) && !covered[name] {
 			t.Errorf("variable %s is not covered by this test", name)
 		}
-		if _, isKitVar := base.TerraformVars[name]; isKitVar && !hasValidation {
+		if (isKitVar || isAPIKitVar) && !hasValidation {
 			t.Errorf("variable %s has no validation", name)
 		}
 	}

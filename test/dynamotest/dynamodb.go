@@ -26,6 +26,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -109,6 +110,50 @@ type Server struct {
 	mu    sync.Mutex
 	calls []Call
 	fault func(Request) *Fault
+	sse   map[string]string // table → KMS key ARN, as SetTableEncryption says
+}
+
+// SetTableEncryption makes DescribeTable report the table encrypted with a
+// customer managed KMS key (SSEDescription: ENABLED, KMS, keyARN), which
+// dynalite does not model; "" reverts to DynamoDB's default, an AWS owned
+// key, which DescribeTable reports with no SSEDescription.
+func (s *Server) SetTableEncryption(table, keyARN string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sse == nil {
+		s.sse = map[string]string{}
+	}
+	if keyARN == "" {
+		delete(s.sse, table)
+		return
+	}
+	s.sse[table] = keyARN
+}
+
+// describeTable forwards a DescribeTable and adds the SSEDescription
+// SetTableEncryption gave the table.
+func (s *Server) describeTable(next http.Handler, w http.ResponseWriter, r *http.Request, table string) int {
+	s.mu.Lock()
+	key, set := s.sse[table]
+	s.mu.Unlock()
+	rec := httptest.NewRecorder()
+	next.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	if rec.Code == http.StatusOK && set {
+		var out map[string]map[string]any
+		if err := json.Unmarshal(body, &out); err == nil && out["Table"] != nil {
+			out["Table"]["SSEDescription"] = map[string]string{"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": key}
+			body, _ = json.Marshal(out)
+		}
+	}
+	for k, vs := range rec.Header() {
+		if k != "Content-Length" && k != "X-Amz-Crc32" {
+			w.Header()[k] = vs
+		}
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
+	return rec.Code
 }
 
 // Start launches dynalite and the proxy and waits until dynalite answers.
@@ -284,6 +329,8 @@ func (s *Server) handler(next http.Handler) http.Handler {
 			w.WriteHeader(st)
 			_, _ = w.Write(b)
 			call.Status = st
+		case op == "DescribeTable":
+			call.Status = s.describeTable(next, w, r, names.TableName)
 		default:
 			next.ServeHTTP(sw, r)
 			call.Status = sw.status

@@ -1,6 +1,9 @@
 // Package e2e drives the journey a platform team and a client go through,
 // on the local stack: kubectl apply two tenants → MCP calls → isolation →
-// rotation → revocation → suspend → delete. Each step prints its time.
+// rotation → revocation → suspend → delete. Tenant A's server reads and
+// writes its client's storage directly; tenant B's goes through its
+// client's API Gateway and data Lambda (under the emulator), and the
+// journey is the same for both. Each step prints its time.
 package e2e
 
 import (
@@ -27,8 +30,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/superviber/blue-operator/api/contract"
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 	"github.com/superviber/blue-operator/controllers"
+	"github.com/superviber/blue-operator/test/kubelet"
 	"github.com/superviber/blue-operator/test/localstack"
 	"github.com/superviber/blue-operator/test/testutil"
 	"github.com/superviber/blue-operator/test/world"
@@ -121,6 +126,16 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
+// party is one tenant's side of the journey: A (acme) reads and writes its
+// client's bucket and table directly, B (globex) goes through its client's
+// API Gateway and data Lambda. The journey is the same for both.
+type party struct {
+	name              string
+	w                 *world.Tenant
+	s                 *session
+	rfc, spike, query string // what it writes and searches for
+}
+
 func TestJourney(t *testing.T) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test` or `make e2e`")
@@ -131,9 +146,9 @@ func TestJourney(t *testing.T) {
 	ctx := context.Background()
 	root := repoRoot(t)
 	var stack *localstack.Stack
-	step(t, "start the local stack", func() {
+	step(t, "start the local stack, with B's API Gateway and Lambda", func() {
 		var err error
-		stack, err = localstack.Start(ctx, localstack.Options{Root: root, StateDir: t.TempDir()})
+		stack, err = localstack.Start(ctx, localstack.Options{Root: root, StateDir: t.TempDir(), ThroughAPI: []string{"globex"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,6 +167,10 @@ func TestJourney(t *testing.T) {
 		}
 	})
 	a, b := stack.Tenants["acme"], stack.Tenants["globex"]
+	api := stack.APIs["globex"]
+	if api == nil || stack.APIs["acme"] != nil {
+		t.Fatalf("want globex, and only globex, seeded in API mode: %v", stack.APIs)
+	}
 	endpoint := func(name string) string {
 		var url string
 		waitFor(t, name+" endpoint", func() (err error) { url, err = stack.Endpoint(ctx, name); return err })
@@ -166,33 +185,105 @@ func TestJourney(t *testing.T) {
 	}
 	urlA, urlB, tokA, tokB := endpoint("acme"), endpoint("globex"), token("acme"), token("globex")
 
-	sa := connect(t, urlA, tokA)
-	var sb *session // globex is on the small tier: two sessions at most, so one is reused
-	step(t, "2. A creates, lists, updates and searches documents", func() {
-		sa.must("blue_rfc_create", map[string]any{"title": "Multi-region failover", "problem": "One region is a risk."})
-		sa.must("blue_spike_create", map[string]any{"title": "Measure replication lag", "question": "How far behind?"})
-		sa.must("blue_rfc_update_status", map[string]any{"title": "Multi-region failover", "status": "accepted"})
-		if l := sa.must("blue_rfc_list", nil); len(docs(l)) != 1 {
-			t.Fatalf("list: %v", l)
-		}
-		if f := sa.must("blue_search", map[string]any{"query": "replication"}); len(docs(f)) == 0 {
-			t.Fatalf("search found nothing")
-		}
-		objs, err := stack.World.S3.Objects(a.Bucket, "")
-		if err != nil || len(objs) == 0 {
-			t.Fatalf("nothing in A's bucket: %v", err)
-		}
-		for _, w := range stack.World.S3.Writes() {
-			if w.Bucket != a.Bucket || w.SSE != "aws:kms" || w.KMSKeyID != a.KMSKeyID {
-				t.Errorf("write %+v: want only A's bucket, SSE-KMS with A's key", w)
+	// globex is on the small tier: two sessions at most, so the test holds
+	// one and reuses it.
+	pa := &party{name: "acme", w: a, s: connect(t, urlA, tokA), rfc: "Multi-region failover", spike: "Measure replication lag", query: "replication"}
+	pb := &party{name: "globex", w: b, s: connect(t, urlB, tokB), rfc: "Warehouse sync", spike: "Measure inventory drift", query: "inventory"}
+	both := []*party{pa, pb}
+
+	// clientSession: the key is a session of the tenant's client role.
+	clientSession := func(key string, tn *world.Tenant) bool {
+		id, ok := stack.World.STS.Lookup(key)
+		return ok && id.RoleARN == tn.ClientRole
+	}
+	lambdaKey := api.LambdaKey.AccessKeyID
+	if id, ok := stack.World.STS.Lookup(lambdaKey); !ok || id.RoleARN != api.LambdaRole || id.RoleARN == b.ClientRole {
+		t.Fatalf("B's Lambda signs as %+v, want its own role %s", id, api.LambdaRole)
+	}
+	// onlyTheLambda: B's bucket and table were only ever touched by B's
+	// data Lambda (with its own role's key), and no session of B's client
+	// role made a single S3 or DynamoDB call: its policy holds only
+	// execute-api:Invoke, and B's server never needs more.
+	onlyTheLambda := func() {
+		t.Helper()
+		var s3Calls, ddbCalls int
+		for _, c := range stack.World.S3.Calls() {
+			if clientSession(c.AccessKeyID, b) {
+				t.Errorf("S3 %s on %s/%s signed by a session of B's client role", c.Op, c.Bucket, c.Key)
+			}
+			if c.Bucket == b.Bucket {
+				s3Calls++
+				if c.AccessKeyID != lambdaKey {
+					t.Errorf("S3 %s on B's bucket signed by %q, not B's Lambda", c.Op, c.AccessKeyID)
+				}
 			}
 		}
-		if objs, _ := stack.World.S3.Objects(b.Bucket, ""); len(objs) != 0 {
-			t.Errorf("A's documents reached B's bucket: %d objects", len(objs))
+		for _, c := range stack.World.DDB.Calls() {
+			if clientSession(c.AccessKeyID, b) {
+				t.Errorf("DynamoDB %s on %q signed by a session of B's client role", c.Op, c.Table)
+			}
+			if c.Table == b.Table {
+				switch c.AccessKeyID {
+				case lambdaKey:
+					ddbCalls++
+				case "admin": // the client's onboarding made the table
+				default:
+					t.Errorf("DynamoDB %s on B's table signed by %q, not B's Lambda", c.Op, c.AccessKeyID)
+				}
+			}
 		}
+		if s3Calls == 0 || ddbCalls == 0 {
+			t.Errorf("B's Lambda made %d S3 calls on B's bucket and %d DynamoDB calls on B's table", s3Calls, ddbCalls)
+		}
+	}
+	// throughTheLambda: every request B's gateway let through was one
+	// invocation of B's Lambda under the emulator.
+	throughTheLambda := func() {
+		t.Helper()
+		waitFor(t, "an invocation of B's Lambda per request its gateway let through", func() error {
+			accepted, _ := api.Gateway.Counts()
+			if n := api.Lambda.Invocations(); n != accepted {
+				return fmt.Errorf("%d invocations for %d requests", n, accepted)
+			}
+			return nil
+		})
+	}
+
+	step(t, "2. A, and B through its API, create, list, update and search documents", func() {
+		before, _ := api.Gateway.Counts()
+		for _, p := range both {
+			p.s.must("blue_rfc_create", map[string]any{"title": p.rfc, "problem": "One region is a risk."})
+			p.s.must("blue_spike_create", map[string]any{"title": p.spike, "question": "How far behind?"})
+			p.s.must("blue_rfc_update_status", map[string]any{"title": p.rfc, "status": "accepted"})
+			if l := p.s.must("blue_rfc_list", nil); len(docs(l)) != 1 {
+				t.Fatalf("%s list: %v", p.name, l)
+			}
+			if f := p.s.must("blue_search", map[string]any{"query": p.query}); len(docs(f)) == 0 {
+				t.Fatalf("%s: search found nothing", p.name)
+			}
+			if objs, err := stack.World.S3.Objects(p.w.Bucket, ""); err != nil || len(objs) == 0 {
+				t.Fatalf("nothing in %s's bucket: %v", p.name, err)
+			}
+		}
+		// A's server wrote A's bucket with a session of A's client role;
+		// B's Lambda wrote B's bucket; each object SSE-KMS under the key of
+		// the bucket's owner.
+		for _, w := range stack.World.S3.Writes() {
+			switch {
+			case w.Bucket == a.Bucket && clientSession(w.AccessKeyID, a) && w.SSE == "aws:kms" && w.KMSKeyID == a.KMSKeyID:
+			case w.Bucket == b.Bucket && w.AccessKeyID == lambdaKey && w.SSE == "aws:kms" && w.KMSKeyID == b.KMSKeyID:
+			default:
+				t.Errorf("write %+v: want A's bucket by A's client role or B's bucket by B's Lambda, SSE-KMS under its owner's key", w)
+			}
+		}
+		if after, refused := api.Gateway.Counts(); after <= before || refused != 0 {
+			t.Errorf("B's gateway let %d more requests through and refused %d", after-before, refused)
+		}
+		throughTheLambda()
+		onlyTheLambda()
 	})
 
-	step(t, "3. isolation: A's token on B → 401; B sees nothing of A", func() {
+	step(t, "3. isolation: A's token on B → 401; neither sees the other's documents", func() {
 		req, _ := http.NewRequest(http.MethodPost, urlB, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/json, text/event-stream")
@@ -205,9 +296,11 @@ func TestJourney(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("A's token on B: %d", resp.StatusCode)
 		}
-		sb = connect(t, urlB, tokB)
-		if l := sb.must("blue_rfc_list", nil); len(docs(l)) != 0 {
-			t.Fatalf("B sees A's RFCs: %v", l)
+		for _, p := range both {
+			l := docs(p.s.must("blue_rfc_list", nil))
+			if len(l) != 1 || fmt.Sprint(l[0].(map[string]any)["title"]) != p.rfc {
+				t.Fatalf("%s's RFCs: want only %q, got %v", p.name, p.rfc, l)
+			}
 		}
 		var dep appsv1.Deployment
 		if err := stack.Client.Get(ctx, client.ObjectKey{Namespace: controllers.NamespaceFor("acme"), Name: controllers.ServerName}, &dep); err != nil {
@@ -260,82 +353,260 @@ func TestJourney(t *testing.T) {
 		}
 	})
 
-	step(t, "4. A's ExternalId is the operator's: one in A's workspace is not used", func() {
-		var bt bluev1.BlueTenant
-		if err := stack.Client.Get(context.Background(), client.ObjectKey{Name: a.Name}, &bt); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasPrefix(bt.Status.ExternalID, "blue-"+a.Name+"-") || len(bt.Status.ExternalID) < len("blue-"+a.Name+"-")+40 {
-			t.Fatalf("status.externalID %q: want blue-<tenant>- and 256 random bits", bt.Status.ExternalID)
-		}
-		stack.World.Infisical.SetSecret(a.Project, a.Environment, a.SecretPath, "EXTERNAL_ID", "chosen-by-the-client")
-		if _, e := sa.call("blue_rfc_create", map[string]any{"title": "After the workspace named an ExternalId"}); e != "" {
-			t.Fatal(e)
-		}
-		n := 0
-		for _, r := range stack.World.STS.Records() {
-			if r.RoleARN == a.ClientRole && r.Action == "AssumeRole" {
-				n++
-				if r.ExternalID != bt.Status.ExternalID {
-					t.Errorf("AssumeRole presented %q, want the issued %q", r.ExternalID, bt.Status.ExternalID)
+	step(t, "4. the ExternalId is the operator's: one in A's or B's workspace is not used", func() {
+		for _, p := range both {
+			var bt bluev1.BlueTenant
+			if err := stack.Client.Get(context.Background(), client.ObjectKey{Name: p.name}, &bt); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(bt.Status.ExternalID, "blue-"+p.name+"-") || len(bt.Status.ExternalID) < len("blue-"+p.name+"-")+40 {
+				t.Fatalf("%s: status.externalID %q: want blue-<tenant>- and 256 random bits", p.name, bt.Status.ExternalID)
+			}
+			stack.World.Infisical.SetSecret(p.w.Project, p.w.Environment, p.w.SecretPath, "EXTERNAL_ID", "chosen-by-the-client")
+			if _, e := p.s.call("blue_rfc_create", map[string]any{"title": "After the workspace named an ExternalId"}); e != "" {
+				t.Fatalf("%s: %s", p.name, e)
+			}
+			n := 0
+			for _, r := range stack.World.STS.Records() {
+				if r.RoleARN == p.w.ClientRole && r.Action == "AssumeRole" {
+					n++
+					if r.ExternalID != bt.Status.ExternalID {
+						t.Errorf("%s: AssumeRole presented %q, want the issued %q", p.name, r.ExternalID, bt.Status.ExternalID)
+					}
 				}
 			}
-		}
-		if n == 0 {
-			t.Error("no AssumeRole of A's role recorded")
+			if n == 0 {
+				t.Errorf("no AssumeRole of %s's role recorded", p.name)
+			}
 		}
 	})
 
-	step(t, "5. revoke A's Infisical access; B unaffected; restore", func() {
+	// clientAccess waits for a tenant's ClientAccess condition, and checks
+	// that kubectl get bt shows it in its Access column (the first time each
+	// tenant has the reason: kubectl takes a while on 2 cores).
+	shown := map[string]bool{}
+	clientAccess := func(name string, status metav1.ConditionStatus, reason string) {
+		t.Helper()
+		waitFor(t, name+" ClientAccess="+string(status)+"/"+reason, func() error {
+			var bt bluev1.BlueTenant
+			if err := stack.Client.Get(ctx, client.ObjectKey{Name: name}, &bt); err != nil {
+				return err
+			}
+			c := meta.FindStatusCondition(bt.Status.Conditions, bluev1.ConditionClientAccess)
+			if c == nil || c.Status != status || c.Reason != reason {
+				return fmt.Errorf("ClientAccess %+v", c)
+			}
+			return nil
+		})
+		if shown[name+"/"+reason] {
+			return
+		}
+		shown[name+"/"+reason] = true
+		if out := kubectl(t, kc, "get", "bluetenant", name); !strings.Contains(out, reason) {
+			t.Errorf("kubectl get bt %s does not show %s:\n%s", name, reason, out)
+		}
+	}
+	// accessReport is a tenant server's own report, from /access on the
+	// metrics port of one of its pods, where the operator reads it.
+	accessReport := func(name string) (contract.AccessReport, error) {
+		var rep contract.AccessReport
+		var pods corev1.PodList
+		if err := stack.Client.List(ctx, &pods, client.InNamespace(controllers.NamespaceFor(name))); err != nil {
+			return rep, err
+		}
+		for i := range pods.Items {
+			addr, ok := kubelet.Endpoint(&pods.Items[i], "metrics")
+			if !ok || pods.Items[i].DeletionTimestamp != nil {
+				continue
+			}
+			resp, err := http.Get("http://" + addr + contract.AccessPath)
+			if err != nil {
+				return rep, err
+			}
+			defer func() { _ = resp.Body.Close() }()
+			if resp.StatusCode != http.StatusOK {
+				return rep, fmt.Errorf("GET %s: HTTP %d", contract.AccessPath, resp.StatusCode)
+			}
+			return rep, json.NewDecoder(resp.Body).Decode(&rep)
+		}
+		return rep, fmt.Errorf("no pod of %s serves its metrics port", name)
+	}
+
+	step(t, "4b. ClientAccess: A checked its storage, B its API; both AccessGranted", func() {
+		for name, mode := range map[string]string{"acme": contract.AccessModeDirect, "globex": contract.AccessModeAPI} {
+			clientAccess(name, metav1.ConditionTrue, contract.AccessGranted)
+			waitFor(t, name+"'s report: AccessGranted in mode "+mode, func() error {
+				rep, err := accessReport(name)
+				if err != nil {
+					return err
+				}
+				if rep.Status != contract.AccessTrue || rep.Reason != contract.AccessGranted || rep.Mode != mode {
+					return fmt.Errorf("report %+v", rep)
+				}
+				return nil
+			})
+		}
+	})
+
+	step(t, "5. revoke A's Infisical access, B unaffected; then B's, A restored; restore", func() {
 		stack.World.Infisical.RevokeMembership(a.Project, a.IdentityID)
-		waitFor(t, "access revoked", func() error {
-			if _, e := sa.call("blue_rfc_list", nil); !strings.Contains(e, "access revoked by the client") {
+		waitFor(t, "A's access revoked", func() error {
+			if _, e := pa.s.call("blue_rfc_list", nil); !strings.Contains(e, "access revoked by the client") {
 				return fmt.Errorf("answer %q", e)
 			}
 			return nil
 		})
-		sb.must("blue_rfc_create", map[string]any{"title": "Globex keeps working"})
+		clientAccess("acme", metav1.ConditionFalse, contract.AccessRevoked)
+		pb.s.must("blue_rfc_create", map[string]any{"title": "Globex keeps working"})
+		clientAccess("globex", metav1.ConditionTrue, contract.AccessGranted)
+
+		stack.World.Infisical.RevokeMembership(b.Project, b.IdentityID)
 		stack.World.Infisical.RestoreMembership(a.Project, a.IdentityID)
-		waitFor(t, "access restored", func() error {
-			if _, e := sa.call("blue_rfc_list", nil); e != "" {
+		waitFor(t, "B's access revoked", func() error {
+			if _, e := pb.s.call("blue_rfc_list", nil); !strings.Contains(e, "access revoked by the client") {
+				return fmt.Errorf("answer %q", e)
+			}
+			return nil
+		})
+		waitFor(t, "A's access restored", func() error {
+			if _, e := pa.s.call("blue_rfc_list", nil); e != "" {
 				return fmt.Errorf("%s", e)
 			}
 			return nil
 		})
-	})
+		clientAccess("globex", metav1.ConditionFalse, contract.AccessRevoked)
+		clientAccess("acme", metav1.ConditionTrue, contract.AccessGranted)
+		pa.s.must("blue_rfc_create", map[string]any{"title": "Acme keeps working"})
 
-	step(t, "6. suspend A: server stopped, condition says so; resume", func() {
-		kubectl(t, kc, "patch", "bluetenant", "acme", "--type=merge", "-p", `{"spec":{"suspend":true}}`)
-		waitFor(t, "suspended", func() error {
-			var bt bluev1.BlueTenant
-			if err := stack.Client.Get(ctx, client.ObjectKey{Name: "acme"}, &bt); err != nil {
-				return err
-			}
-			c := meta.FindStatusCondition(bt.Status.Conditions, bluev1.ConditionReady)
-			if c == nil || c.Reason != bluev1.ReasonSuspended {
-				return fmt.Errorf("ready %+v", c)
-			}
-			var pods corev1.PodList
-			if err := stack.Client.List(ctx, &pods, client.InNamespace(controllers.NamespaceFor("acme"))); err != nil {
-				return err
-			}
-			if len(pods.Items) != 0 {
-				return fmt.Errorf("%d pods still there", len(pods.Items))
+		stack.World.Infisical.RestoreMembership(b.Project, b.IdentityID)
+		waitFor(t, "B's access restored", func() error {
+			if _, e := pb.s.call("blue_rfc_list", nil); e != "" {
+				return fmt.Errorf("%s", e)
 			}
 			return nil
 		})
-		kubectl(t, kc, "patch", "bluetenant", "acme", "--type=merge", "-p", `{"spec":{"suspend":false}}`)
-		if err := stack.WaitReady(ctx, stepTimeout, "acme"); err != nil {
+		clientAccess("globex", metav1.ConditionTrue, contract.AccessGranted)
+	})
+
+	step(t, "5b. the client removes its role's trust policy: refused at once (A, then B); restore", func() {
+		// The sessions issued before are dropped: the next call is refused
+		// too, not served for the rest of the hour.
+		refused := func(p *party) {
+			t.Helper()
+			clientAccess(p.name, metav1.ConditionFalse, contract.AccessAssumeRoleDenied)
+			if _, e := p.s.call("blue_rfc_list", nil); !strings.Contains(e, "refused sts:AssumeRole") {
+				t.Errorf("%s after the trust policy went: %q", p.name, e)
+			}
+		}
+		served := func(p *party) {
+			t.Helper()
+			clientAccess(p.name, metav1.ConditionTrue, contract.AccessGranted)
+			if _, e := p.s.call("blue_rfc_list", nil); e != "" {
+				t.Errorf("%s with its trust policy: %s", p.name, e)
+			}
+		}
+		trust := func(tn *world.Tenant, principals ...string) {
+			t.Helper()
+			if err := stack.World.STS.SetTrust(tn.ClientRole, principals...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		trust(a)
+		refused(pa)
+		served(pb)
+		trust(a, a.HopRole)
+		trust(b)
+		refused(pb)
+		served(pa)
+		trust(b, b.HopRole)
+		served(pb)
+	})
+
+	step(t, "5c. B's client narrows its API's grant: writes refused; nothing: APIRefused; restore", func() {
+		bWrites := func() (n int) {
+			for _, w := range stack.World.S3.Writes() {
+				if w.Bucket == b.Bucket {
+					n++
+				}
+			}
+			return n
+		}
+		writes := bWrites()
+		_, refusedBefore := api.Gateway.Counts()
+		// Read-only: B reads, every write tool names the refused request.
+		api.Gateway.Grant("GET/v1/*")
+		if _, e := pb.s.call("blue_rfc_create", map[string]any{"title": "Not under a read-only grant"}); !strings.Contains(e, "refused the signed POST request (HTTP 403)") || !strings.Contains(e, "execute-api:Invoke") {
+			t.Errorf("a write under a read-only grant: %q", e)
+		}
+		if l := pb.s.must("blue_rfc_list", nil); len(docs(l)) == 0 {
+			t.Errorf("B reads nothing under a read-only grant")
+		}
+		// Nothing: the access check's signed read is refused too.
+		api.Gateway.GrantNothing()
+		clientAccess("globex", metav1.ConditionFalse, contract.AccessAPIRefused)
+		if rep, err := accessReport("globex"); err != nil || rep.Reason != contract.AccessAPIRefused || rep.Mode != contract.AccessModeAPI {
+			t.Errorf("B's report under no grant: %+v %v", rep, err)
+		}
+		if _, e := pb.s.call("blue_rfc_create", map[string]any{"title": "Not under no grant"}); !strings.Contains(e, "refused the signed") || !strings.Contains(e, "(HTTP 403)") {
+			t.Errorf("a write under no grant: %q", e)
+		}
+		clientAccess("acme", metav1.ConditionTrue, contract.AccessGranted)
+		if n := bWrites(); n != writes {
+			t.Errorf("%d writes reached B's bucket while its API refused them", n-writes)
+		}
+		if _, refused := api.Gateway.Counts(); refused <= refusedBefore {
+			t.Errorf("B's gateway refused nothing")
+		}
+		api.Gateway.Grant()
+		clientAccess("globex", metav1.ConditionTrue, contract.AccessGranted)
+		pb.s.must("blue_rfc_create", map[string]any{"title": "Granted again"})
+	})
+
+	step(t, "6. suspend A and B: servers stopped, conditions say so; resume", func() {
+		for _, p := range both {
+			kubectl(t, kc, "patch", "bluetenant", p.name, "--type=merge", "-p", `{"spec":{"suspend":true}}`)
+		}
+		for _, p := range both {
+			waitFor(t, p.name+" suspended", func() error {
+				var bt bluev1.BlueTenant
+				if err := stack.Client.Get(ctx, client.ObjectKey{Name: p.name}, &bt); err != nil {
+					return err
+				}
+				c := meta.FindStatusCondition(bt.Status.Conditions, bluev1.ConditionReady)
+				if c == nil || c.Reason != bluev1.ReasonSuspended {
+					return fmt.Errorf("ready %+v", c)
+				}
+				var pods corev1.PodList
+				if err := stack.Client.List(ctx, &pods, client.InNamespace(controllers.NamespaceFor(p.name))); err != nil {
+					return err
+				}
+				if len(pods.Items) != 0 {
+					return fmt.Errorf("%d pods still there", len(pods.Items))
+				}
+				return nil
+			})
+		}
+		for _, p := range both {
+			kubectl(t, kc, "patch", "bluetenant", p.name, "--type=merge", "-p", `{"spec":{"suspend":false}}`)
+		}
+		if err := stack.WaitReady(ctx, stepTimeout, "acme", "globex"); err != nil {
 			t.Fatal(err)
 		}
-		s2 := connect(t, endpoint("acme"), tokA)
-		if l := s2.must("blue_rfc_list", nil); len(docs(l)) < 2 {
-			t.Fatalf("after resume: %v", l)
+		for _, p := range both {
+			tok := tokA
+			if p == pb {
+				tok = tokB
+			}
+			p.s = connect(t, endpoint(p.name), tok)
+			if l := p.s.must("blue_rfc_list", nil); len(docs(l)) < 3 {
+				t.Fatalf("%s after resume: %v", p.name, l)
+			}
 		}
 	})
 
 	step(t, "7. delete A: everything of A gone, A's data and B untouched", func() {
 		before, _ := stack.World.S3.Objects(a.Bucket, "")
+		bDocs := len(docs(pb.s.must("blue_rfc_list", nil)))
 		kubectl(t, kc, "delete", "bluetenant", "acme", "--wait=false")
 		waitFor(t, "A's namespace gone", func() error {
 			var ns corev1.Namespace
@@ -352,15 +623,31 @@ func TestJourney(t *testing.T) {
 		if err := stack.WaitReady(ctx, stepTimeout, "globex"); err != nil {
 			t.Fatal(err)
 		}
-		if l := sb.must("blue_rfc_list", nil); len(docs(l)) != 1 {
-			t.Fatalf("globex after A's deletion: %v", l)
+		if l := pb.s.must("blue_rfc_list", nil); len(docs(l)) != bDocs {
+			t.Fatalf("globex after A's deletion: %d RFCs, had %d: %v", len(docs(l)), bDocs, l)
 		}
+		// All along, B's data went through B's API and Lambda only.
+		throughTheLambda()
+		onlyTheLambda()
 	})
 
 	step(t, "8. tear down: no stray processes or files", func() {
 		stateDir := stack.StateDir()
-		stack.Stop()
+		// B's emulator and function run from the state dir: the check
+		// after Stop covers them.
 		out, _ := exec.Command("pgrep", "-af", stateDir).Output()
+		var emulator, function bool
+		for _, l := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 {
+				emulator = emulator || filepath.Base(f[1]) == "aws-lambda-rie"
+				function = function || f[1] == filepath.Join(stateDir, "bin", "lambda", "bootstrap")
+			}
+		}
+		if !emulator || !function {
+			t.Errorf("before the teardown: emulator running %v, B's function running %v:\n%s", emulator, function, out)
+		}
+		stack.Stop()
+		out, _ = exec.Command("pgrep", "-af", stateDir).Output()
 		if len(strings.TrimSpace(string(out))) > 0 {
 			t.Errorf("processes left running:\n%s", out)
 		}

@@ -5,6 +5,14 @@
 // container as a local process, and every client-side system on loopback
 // (STS, Infisical, S3, DynamoDB) seeded per client account.
 //
+// A tenant named in Options.ThroughAPI is seeded in API mode, as a client
+// that keeps every access behind its own API Gateway: its data Lambda
+// (cmd/blue-data-lambda, built for this machine) runs under the Lambda
+// Runtime Interface Emulator with its own role's key, behind the test API
+// Gateway (apigwtest) that verifies SigV4 and lets only the client role's
+// sessions invoke it; the tenant's Infisical folder holds API_ENDPOINT
+// instead of the bucket, table and key names.
+//
 // IRSA is real: a pod's AWS credentials come from AssumeRoleWithWebIdentity
 // with its projected service-account token, which the test STS verifies
 // with a TokenReview on the API server before it hands out the tenant's hop
@@ -20,6 +28,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,8 +49,11 @@ import (
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 	"github.com/superviber/blue-operator/controllers"
 	"github.com/superviber/blue-operator/hack/manifests"
+	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
+	"github.com/superviber/blue-operator/test/apigwtest"
 	"github.com/superviber/blue-operator/test/controlplane"
 	"github.com/superviber/blue-operator/test/kubelet"
+	"github.com/superviber/blue-operator/test/lambdarie"
 	"github.com/superviber/blue-operator/test/ststest"
 	"github.com/superviber/blue-operator/test/testutil"
 	"github.com/superviber/blue-operator/test/world"
@@ -63,7 +76,10 @@ type Options struct {
 	// Samples is the kustomize directory of BlueTenants applied at start;
 	// empty applies none.
 	Samples string
-	Log     *slog.Logger
+	// ThroughAPI names the BlueTenants whose clients are seeded in API
+	// mode (see the package comment); the others are direct.
+	ThroughAPI []string
+	Log        *slog.Logger
 }
 
 // Stack is a running local system.
@@ -75,8 +91,26 @@ type Stack struct {
 	World      *world.World
 	// Tenants are the seeded client accounts, by BlueTenant name.
 	Tenants map[string]*world.Tenant
+	// APIs are the API-mode clients' gateways and Lambdas, by BlueTenant
+	// name (Options.ThroughAPI).
+	APIs    map[string]*API
 	Applied []string
 	stops   []func()
+	bin     string
+}
+
+// API is a client's data path in API mode: its API Gateway in front of its
+// data Lambda under the emulator.
+type API struct {
+	Gateway *apigwtest.Gateway
+	Lambda  *lambdarie.Emulator
+	// LambdaRole is the function's own role; LambdaKey the key it signs its
+	// S3 and DynamoDB calls with (not a session of the client role, which
+	// may only invoke the API).
+	LambdaRole string
+	LambdaKey  ststest.AccessKey
+	// Log is the file the emulator and the function print to.
+	Log string
 }
 
 // Start brings everything up and applies the samples.
@@ -84,7 +118,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	s = &Stack{o: o, Tenants: map[string]*world.Tenant{}}
+	s = &Stack{o: o, Tenants: map[string]*world.Tenant{}, APIs: map[string]*API{}}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -131,8 +165,14 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	s.World.Infisical.SetKubernetesVerifier(tokenReview(kube, contract.InfisicalAudience))
 
 	bin := filepath.Join(o.StateDir, "bin")
+	s.bin = bin
 	for _, cmd := range []string{"manager", "blue-mcp"} {
 		if _, err := testutil.BuildCommand(ctx, bin, cmd); err != nil {
+			return nil, err
+		}
+	}
+	if len(o.ThroughAPI) > 0 {
+		if err := buildLambda(ctx, filepath.Join(bin, "lambda", "bootstrap")); err != nil {
 			return nil, err
 		}
 	}
@@ -177,7 +217,11 @@ func (s *Stack) podEnv(*corev1.Pod) map[string]string {
 		"BLUE_S3_ENDPOINT":          s.World.S3.Endpoint(),
 		"BLUE_DYNAMODB_ENDPOINT":    s.World.DDB.Endpoint(),
 		"AWS_EC2_METADATA_DISABLED": "true",
-		"BLUE_INFISICAL_REFRESH":    "2s",
+		// The settings refresh and the client-access check every second,
+		// and the operator reads the report twice as often: a change on the
+		// client's side shows in the BlueTenant within about 1.5 s.
+		"BLUE_INFISICAL_REFRESH":     "1s",
+		"BLUE_ACCESS_CHECK_INTERVAL": "1s",
 	}
 }
 
@@ -193,6 +237,9 @@ func (s *Stack) startOperator(bin string) error {
 		"--default-image="+Image,
 		"--hop-role-arn-template="+HopRoleTemplate,
 		"--ingress-namespace=ingress-system",
+		// Pods are processes on loopback ports, not pod IPs.
+		"--pod-ports-annotation="+kubelet.PortsAnnotation,
+		"--client-access-interval=500ms",
 	)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -286,6 +333,75 @@ func (s *Stack) Seed(ctx context.Context, bt *bluev1.BlueTenant) error {
 		return fmt.Errorf("seed %s: %w", bt.Name, err)
 	}
 	s.Tenants[bt.Name] = t
+	if slices.Contains(s.o.ThroughAPI, bt.Name) {
+		if err := s.seedAPI(ctx, t); err != nil {
+			return fmt.Errorf("seed %s's API: %w", bt.Name, err)
+		}
+	}
+	return nil
+}
+
+// buildLambda builds cmd/blue-data-lambda as make lambda does, for this
+// machine's architecture (the emulator runs it as a local process).
+func buildLambda(ctx context.Context, out string) error {
+	if goruntime.GOOS != "linux" {
+		return fmt.Errorf("through an API: the Lambda emulator runs on Linux only, not %s", goruntime.GOOS)
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out,
+		"github.com/superviber/blue-operator/cmd/blue-data-lambda")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goruntime.GOARCH)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build cmd/blue-data-lambda: %w\n%s", err, b)
+	}
+	return nil
+}
+
+// seedAPI puts the client in API mode: its data Lambda under the emulator
+// with a key of its own role, the client's API Gateway in front of it for
+// the client role's sessions, and API_ENDPOINT in the client's Infisical
+// folder in place of the bucket, table and key names.
+func (s *Stack) seedAPI(ctx context.Context, t *world.Tenant) error {
+	rie, err := lambdarie.Setup(ctx, s.o.Root)
+	if err != nil {
+		return err
+	}
+	a := &API{
+		LambdaRole: "arn:aws:iam::" + t.Account + ":role/BlueDataLambda-" + t.Name,
+		Log:        filepath.Join(s.o.StateDir, "lambda-"+t.Name+".log"),
+	}
+	a.LambdaKey = s.World.STS.NewAccessKey(a.LambdaRole)
+	dir := filepath.Join(s.o.StateDir, "lambda", t.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	log, err := os.Create(a.Log)
+	if err != nil {
+		return err
+	}
+	a.Lambda, err = lambdarie.Start(ctx, lambdarie.Options{
+		Bootstrap: filepath.Join(s.bin, "lambda", "bootstrap"), Dir: dir, Log: log, RIE: rie,
+		Env: []string{
+			"BLUE_BUCKET=" + t.Bucket, "BLUE_TABLE=" + t.Table, "BLUE_KMS_KEY_ARN=" + t.KMSKeyID, "BLUE_ACCOUNT_ID=" + t.Account,
+			"AWS_REGION=" + world.Region, "AWS_ACCESS_KEY_ID=" + a.LambdaKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + a.LambdaKey.SecretAccessKey,
+			"AWS_ENDPOINT_URL_S3=" + s.World.S3.Endpoint(), "AWS_ENDPOINT_URL_DYNAMODB=" + s.World.DDB.Endpoint(),
+			"AWS_EC2_METADATA_DISABLED=true",
+		},
+	})
+	if err != nil {
+		_ = log.Close()
+		return err
+	}
+	s.stops = append(s.stops, func() { _ = a.Lambda.Stop(); _ = log.Close() })
+	if a.Gateway, err = apigwtest.StartLambda(s.World.STS, t.ClientRole, world.Region, a.Lambda.InvokeURL); err != nil {
+		return err
+	}
+	s.stops = append(s.stops, a.Gateway.Close)
+	inf := s.World.Infisical
+	inf.SetSecret(t.Project, t.Environment, t.SecretPath, tenantconfig.KeyAPIEndpoint, a.Gateway.URL)
+	for _, k := range []string{tenantconfig.KeyBucket, tenantconfig.KeyTable, tenantconfig.KeyKMSKeyID} {
+		inf.DeleteSecret(t.Project, t.Environment, t.SecretPath, k)
+	}
+	s.APIs[t.Name] = a
 	return nil
 }
 

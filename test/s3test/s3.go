@@ -97,7 +97,8 @@ type Server struct {
 	current   map[string]Write // bucket + "/" + key → the write that made the object
 	multipart map[string]Write // bucket + "/" + key → SSE of the open multipart upload
 	fault     func(Call) *Fault
-	owners    map[string]string // bucket → owning account, as SetBucketOwner says
+	owners    map[string]string    // bucket → owning account, as SetBucketOwner says
+	sse       map[string][2]string // bucket → default encryption (algorithm, key), as SetBucketEncryption says
 }
 
 // Start serves gofakes3 on a free 127.0.0.1 port. The caller must Close it.
@@ -111,6 +112,7 @@ func Start() (*Server, error) {
 		current:   map[string]Write{},
 		multipart: map[string]Write{},
 		owners:    map[string]string{},
+		sse:       map[string][2]string{},
 		endpoint:  "http://" + ln.Addr().String(),
 	}
 	s.faker = gofakes3.New(s.backend, gofakes3.WithHostBucket(false), gofakes3.WithLogger(gofakes3.DiscardLog()))
@@ -157,6 +159,17 @@ func (s *Server) CreateBucket(name string) error { return s.backend.CreateBucket
 func (s *Server) SetBucketOwner(bucket, account string) {
 	s.mu.Lock()
 	s.owners[bucket] = account
+	s.mu.Unlock()
+}
+
+// SetBucketEncryption sets the bucket's default encryption as
+// GetBucketEncryption reports it: algorithm "aws:kms" with a key ARN, or
+// "AES256" with no key (S3's default for every bucket, and what a bucket
+// never set reports). gofakes3 does not keep it; objects are not encrypted
+// by it (the store sends its own SSE headers, which Writes records).
+func (s *Server) SetBucketEncryption(bucket, algorithm, keyID string) {
+	s.mu.Lock()
+	s.sse[bucket] = [2]string{algorithm, keyID}
 	s.mu.Unlock()
 }
 
@@ -259,6 +272,13 @@ func (s *Server) handler(next http.Handler) http.Handler {
 				return
 			}
 		}
+		if call.Op == "s3:GetBucketEncryption" {
+			call.Status = s.bucketEncryption(w, call.Bucket)
+			s.mu.Lock()
+			s.calls = append(s.calls, call)
+			s.mu.Unlock()
+			return
+		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
 		call.Status = sw.status
@@ -287,6 +307,37 @@ func (s *Server) handler(next http.Handler) http.Handler {
 			s.current[id] = wr
 		}
 	})
+}
+
+// bucketEncryption answers GetBucketEncryption, which gofakes3 lacks.
+func (s *Server) bucketEncryption(w http.ResponseWriter, bucket string) int {
+	if ok, err := s.backend.BucketExists(bucket); err != nil || !ok {
+		writeError(w, http.StatusNotFound, "NoSuchBucket", "The specified bucket does not exist", "/"+bucket)
+		return http.StatusNotFound
+	}
+	s.mu.Lock()
+	sse, set := s.sse[bucket]
+	s.mu.Unlock()
+	if !set {
+		sse = [2]string{"AES256", ""}
+	}
+	type byDefault struct {
+		SSEAlgorithm   string
+		KMSMasterKeyID string `xml:",omitempty"`
+	}
+	type rule struct {
+		ApplyServerSideEncryptionByDefault byDefault
+		BucketKeyEnabled                   bool
+	}
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	_ = xml.NewEncoder(&b).Encode(struct {
+		XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ServerSideEncryptionConfiguration"`
+		Rule    rule
+	}{Rule: rule{ApplyServerSideEncryptionByDefault: byDefault{SSEAlgorithm: sse[0], KMSMasterKeyID: sse[1]}, BucketKeyEnabled: sse[0] != "AES256"}})
+	w.Header().Set("Content-Type", "application/xml")
+	_, _ = w.Write(b.Bytes())
+	return http.StatusOK
 }
 
 func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, call Call, f *Fault) {
@@ -357,6 +408,8 @@ func classify(r *http.Request) Call {
 				op = "ListMultipartUploads"
 			case has("versions"):
 				op = "ListObjectVersions"
+			case has("encryption"):
+				op = "GetBucketEncryption"
 			default:
 				op = "ListObjects"
 			}
@@ -435,6 +488,8 @@ func iamAction(op string) string {
 		return "ListMultipartUploadParts"
 	case "ListBuckets":
 		return "ListAllMyBuckets"
+	case "GetBucketEncryption":
+		return "GetEncryptionConfiguration"
 	}
 	return op
 }

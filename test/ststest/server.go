@@ -86,6 +86,10 @@ type Role struct {
 	// MaxSessionDuration is the role's maximum session length; 0 means one hour,
 	// IAM's default.
 	MaxSessionDuration time.Duration
+	// SourceIdentityTrusted is the trust policy granting sts:SetSourceIdentity
+	// to its principals: without it an AssumeRole carrying a SourceIdentity
+	// is denied, as IAM denies it.
+	SourceIdentityTrusted bool
 }
 
 // Options configures a Server.
@@ -126,6 +130,8 @@ type Identity struct {
 	Account string
 	// Expires is zero for long-term keys.
 	Expires time.Time
+	// SourceIdentity is the session's sts:SourceIdentity, if one was set.
+	SourceIdentity string
 }
 
 // Record is one STS request as the server saw it, in arrival order. It is
@@ -145,6 +151,9 @@ type Record struct {
 	Outcome string
 	// AccessKeyID is the id of the credentials issued, if any.
 	AccessKeyID string
+	// SourceIdentity is the sts:SourceIdentity requested, as CloudTrail
+	// shows it on the AssumeRole event and every call made with the session.
+	SourceIdentity string
 }
 
 type injected struct {
@@ -565,6 +574,20 @@ func (s *Server) assumeRole(r *http.Request, reqID string, rec *Record) ([]byte,
 			return nil, validationError(err.Error())
 		}
 	}
+	sourceID := r.Form.Get("SourceIdentity")
+	if r.Form.Has("SourceIdentity") {
+		if err := validateSourceIdentity(sourceID); err != nil {
+			return nil, validationError(err.Error())
+		}
+	}
+	// A session's source identity stays for the whole role chain.
+	if caller.SourceIdentity != "" {
+		if r.Form.Has("SourceIdentity") && sourceID != caller.SourceIdentity {
+			return nil, validationError("SourceIdentity cannot be changed in a role chain: the caller's session has " + caller.SourceIdentity)
+		}
+		sourceID = caller.SourceIdentity
+	}
+	rec.SourceIdentity = sourceID
 
 	s.mu.Lock()
 	role, ok := s.roles[roleARN]
@@ -583,6 +606,10 @@ func (s *Server) assumeRole(r *http.Request, reqID string, rec *Record) ([]byte,
 	if rs.ExternalID != "" && subtle.ConstantTimeCompare([]byte(rs.ExternalID), []byte(externalID)) != 1 {
 		return nil, denied
 	}
+	if sourceID != "" && !rs.SourceIdentityTrusted {
+		return nil, &apiError{status: http.StatusForbidden, code: "AccessDenied",
+			message: fmt.Sprintf("User: %s is not authorized to perform: sts:SetSourceIdentity on resource: %s", caller.Principal, roleARN)}
+	}
 	if aerr := checkDuration(dur, rs.maxSession()); aerr != nil {
 		return nil, aerr
 	}
@@ -590,13 +617,14 @@ func (s *Server) assumeRole(r *http.Request, reqID string, rec *Record) ([]byte,
 		return nil, validationError("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
 	}
 
-	id := s.issue(rs, session, dur)
+	id := s.issue(rs, session, dur, sourceID)
 	rec.AccessKeyID = id.AccessKeyID
 	return marshal(assumeRoleResponse{
 		Xmlns: Namespace,
 		Result: assumeRoleResult{
 			Credentials:     credentialsXML(id),
 			AssumedRoleUser: assumedRoleUserXML{AssumedRoleID: rs.roleID + ":" + session, Arn: id.Principal},
+			SourceIdentity:  sourceID,
 		},
 		Metadata: responseMetadata{RequestID: reqID},
 	})
@@ -643,7 +671,7 @@ func (s *Server) assumeRoleWithWebIdentity(r *http.Request, reqID string, rec *R
 		return nil, aerr
 	}
 
-	id := s.issue(rs, session, dur)
+	id := s.issue(rs, session, dur, "")
 	rec.AccessKeyID = id.AccessKeyID
 	return marshal(assumeRoleWithWebIdentityResponse{
 		Xmlns: Namespace,
@@ -680,7 +708,7 @@ func (s *Server) getCallerIdentity(r *http.Request, reqID string, rec *Record) (
 }
 
 // issue mints and records session credentials for a role.
-func (s *Server) issue(role roleState, session string, dur time.Duration) Identity {
+func (s *Server) issue(role roleState, session string, dur time.Duration, sourceID string) Identity {
 	partition, account, name, _ := parseRoleARN(role.ARN)
 	now := s.now()
 	s.mu.Lock()
@@ -697,7 +725,8 @@ func (s *Server) issue(role roleState, session string, dur time.Duration) Identi
 		SessionName:     session,
 		Account:         account,
 		// STS reports expiry to the second.
-		Expires: now.Add(dur).UTC().Truncate(time.Second),
+		Expires:        now.Add(dur).UTC().Truncate(time.Second),
+		SourceIdentity: sourceID,
 	}
 	s.keys[id.AccessKeyID] = id
 	return *id
@@ -737,6 +766,21 @@ func ValidateRoleSessionName(name string) error {
 	}
 	if !sessionNameRE.MatchString(name) {
 		return fmt.Errorf("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", name)
+	}
+	return nil
+}
+
+// validateSourceIdentity applies STS's rules: 2 to 64 characters of
+// [\w+=,.@-], not starting with the reserved "aws:".
+func validateSourceIdentity(id string) error {
+	if len(id) < 2 || len(id) > 64 || strings.HasPrefix(strings.ToLower(id), "aws:") {
+		return fmt.Errorf("1 validation error detected: Value '%s' at 'sourceIdentity' failed to satisfy constraint: Member must have length between 2 and 64 and not begin with aws:", id)
+	}
+	for _, r := range id {
+		if !(r == '_' || r == '+' || r == '=' || r == ',' || r == '.' || r == '@' || r == '-' ||
+			'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return fmt.Errorf("1 validation error detected: Value '%s' at 'sourceIdentity' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", id)
+		}
 	}
 	return nil
 }

@@ -168,9 +168,9 @@ func TestAssumeRoleErrors(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
 	// A session of another role, and an expired session of the hop role.
-	otherSess := e.srv.issue(roleState{Role: Role{ARN: otherRole}}, "x1", time.Hour)
-	expired := e.srv.issue(roleState{Role: Role{ARN: hopRole}}, "old", -time.Second)
-	hopSess := e.srv.issue(roleState{Role: Role{ARN: hopRole}}, "hop", time.Hour)
+	otherSess := e.srv.issue(roleState{Role: Role{ARN: otherRole}}, "x1", time.Hour, "")
+	expired := e.srv.issue(roleState{Role: Role{ARN: hopRole}}, "old", -time.Second, "")
+	hopSess := e.srv.issue(roleState{Role: Role{ARN: hopRole}}, "hop", time.Hour, "")
 
 	tests := []struct {
 		name       string
@@ -482,4 +482,53 @@ func TestValidateRoleSessionName(t *testing.T) {
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	testutil.EventuallyTrue(t, 5*time.Second, time.Millisecond, cond)
+}
+
+// SourceIdentity: set only where the trust policy grants
+// sts:SetSourceIdentity, validated as STS does, carried by the session and
+// its record, and fixed for the rest of a role chain.
+func TestSourceIdentity(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	with := func(c *awssts.Client, role, id string) (*awssts.AssumeRoleOutput, error) {
+		return c.AssumeRole(ctx, &awssts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("s1"),
+			ExternalId: aws.String(externalID), SourceIdentity: aws.String(id)})
+	}
+	// Not granted: denied, naming the permission.
+	_, err := with(e.client(static(e.hop)), clientRole, "alice@example.com")
+	checkAPIError(t, e.srv, err, "AccessDenied", 403, "is not authorized to perform: sts:SetSourceIdentity on resource: "+clientRole)
+
+	mustOK(t, e.srv.updateRole(clientRole, func(r *roleState) { r.SourceIdentityTrusted = true }))
+	out, err := with(e.client(static(e.hop)), clientRole, "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(out.SourceIdentity) != "alice@example.com" {
+		t.Errorf("answer's SourceIdentity %q", aws.ToString(out.SourceIdentity))
+	}
+	id, ok := e.srv.Lookup(aws.ToString(out.Credentials.AccessKeyId))
+	recs := e.srv.Records()
+	if !ok || id.SourceIdentity != "alice@example.com" || recs[len(recs)-1].SourceIdentity != "alice@example.com" {
+		t.Errorf("session %+v, record %+v", id, recs[len(recs)-1])
+	}
+
+	for name, bad := range map[string]string{"too short": "a", "too long": strings.Repeat("a", 65), "reserved": "aws:alice", "bad char": "alice smith"} {
+		t.Run(name, func(t *testing.T) {
+			_, err := with(e.client(static(e.hop)), clientRole, bad)
+			checkAPIError(t, e.srv, err, "ValidationError", 400, "sourceIdentity")
+		})
+	}
+
+	// Chained from a session that has one: it stays, and cannot change.
+	chained := fromSession(Identity{AccessKeyID: aws.ToString(out.Credentials.AccessKeyId), SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey), SessionToken: aws.ToString(out.Credentials.SessionToken)})
+	mustPut(t, e.srv, Role{ARN: "arn:aws:iam::222222222222:role/Next", TrustedPrincipals: []string{clientRole}, SourceIdentityTrusted: true})
+	_, err = with(e.client(chained), "arn:aws:iam::222222222222:role/Next", "mallory@example.com")
+	checkAPIError(t, e.srv, err, "ValidationError", 400, "cannot be changed")
+}
+
+func mustOK(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -27,6 +27,7 @@ type assumedRoleUserXML struct {
 type assumeRoleResult struct {
 	Credentials     credentialsElem    `xml:"Credentials"`
 	AssumedRoleUser assumedRoleUserXML `xml:"AssumedRoleUser"`
+	SourceIdentity  string             `xml:"SourceIdentity,omitempty"`
 }
 
 type assumeRoleResponse struct {

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/superviber/blue-operator/api/contract"
+	"github.com/superviber/blue-operator/mcpserver/access"
 	"github.com/superviber/blue-operator/mcpserver/awscreds"
 	"github.com/superviber/blue-operator/mcpserver/backend"
 	"github.com/superviber/blue-operator/mcpserver/server"
@@ -165,7 +166,7 @@ func (w *World) AddTenantWith(ctx context.Context, o TenantOptions) (*Tenant, er
 	if err := w.STS.PutRole(hop); err != nil {
 		return nil, fmt.Errorf("hop role: %w", err)
 	}
-	if err := w.STS.PutRole(ststest.Role{ARN: t.ClientRole, TrustedPrincipals: []string{t.HopRole}, ExternalID: t.ExternalID}); err != nil {
+	if err := w.STS.PutRole(ststest.Role{ARN: t.ClientRole, TrustedPrincipals: []string{t.HopRole}, ExternalID: t.ExternalID, SourceIdentityTrusted: true}); err != nil {
 		return nil, fmt.Errorf("client role: %w", err)
 	}
 	if o.KubernetesSubject == "" {
@@ -178,6 +179,9 @@ func (w *World) AddTenantWith(ctx context.Context, o TenantOptions) (*Tenant, er
 	if err := store.CreateTable(ctx, w.DDB.Client("admin", "admin"), t.Table); err != nil {
 		return nil, fmt.Errorf("table: %w", err)
 	}
+	// As the client's Terraform module makes them: both under the client's key.
+	w.S3.SetBucketEncryption(t.Bucket, "aws:kms", t.KMSKeyID)
+	w.DDB.SetTableEncryption(t.Table, t.KMSKeyID)
 	w.Infisical.CreateProject(t.Project, t.Environment)
 	id := infisicaltest.Identity{ID: t.IdentityID, Name: name, ClientID: t.ClientID, ClientSecret: t.ClientSecret}
 	if ns, sa, ok := strings.Cut(strings.TrimPrefix(o.KubernetesSubject, "system:serviceaccount:"), ":"); ok {
@@ -212,10 +216,13 @@ func (w *World) TrustExternalID(t *Tenant, id string) error {
 
 // ServerOptions tune a tenant server.
 type ServerOptions struct {
-	MaxSessions  int
-	Refresh      time.Duration // Infisical refresh interval (default 30s)
-	Grace        time.Duration
-	MaxBodyBytes int64
+	MaxSessions int
+	Refresh     time.Duration // Infisical refresh interval (default 30s)
+	// AccessInterval is how often the client-access check runs (default
+	// access.DefaultInterval).
+	AccessInterval time.Duration
+	Grace          time.Duration
+	MaxBodyBytes   int64
 	// SessionIdle and SessionEvictAfter as server.Options (defaults there).
 	SessionIdle, SessionEvictAfter time.Duration
 	Log                            *slog.Logger
@@ -238,6 +245,10 @@ type Running struct {
 	Assumer  *awscreds.Assumer
 	Registry *prometheus.Registry
 	HTTP     *httptest.Server
+	// Access is the client-access checker; Metrics serves /metrics and
+	// /access as the metrics port does.
+	Access  *access.Checker
+	Metrics *httptest.Server
 }
 
 // Serve runs the tenant's server in-process, wired as cmd/blue-mcp wires it,
@@ -305,12 +316,24 @@ func (w *World) Start(t *Tenant, o ServerOptions) (*Running, func(), error) {
 	}
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
+	checker, err := access.NewChecker(be.CheckAccess, o.AccessInterval, o.Log, reg)
+	if err != nil {
+		cancel()
+		hs.Close()
+		return nil, nil, err
+	}
+	src.OnChange(func(_, _ tenantconfig.Config) { checker.Trigger() })
+	checked := make(chan struct{})
+	go func() { defer close(checked); checker.Run(ctx) }()
+	ms := httptest.NewServer(srv.MetricsMux(checker))
 	stop := func() {
 		hs.Close()
+		ms.Close()
 		cancel()
 		<-done
+		<-checked
 	}
-	return &Running{URL: base + "/mcp", Base: base, Server: srv, Source: src, Assumer: assumer, Registry: reg, HTTP: hs}, stop, nil
+	return &Running{URL: base + "/mcp", Base: base, Server: srv, Source: src, Assumer: assumer, Registry: reg, HTTP: hs, Access: checker, Metrics: ms}, stop, nil
 }
 
 // BearerClient is an HTTP client that sends a bearer token.

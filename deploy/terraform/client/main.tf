@@ -1,16 +1,22 @@
 # Blue's storage in the client's own AWS account, for one BlueTenant:
 #
 #   - the role the tenant's server assumes: trusts only Superviber's hop role
-#     for this tenant, only with the ExternalId; least-privilege permissions;
+#     for this tenant, only with the ExternalId (and lets it set a source
+#     identity, the engineer calling the tool); least-privilege permissions;
 #   - the S3 bucket of markdown bodies: SSE-KMS with a bucket key, versioned,
 #     public access blocked, TLS only;
 #   - the DynamoDB table of index and state, with the store's schema
 #     (mcpserver/store/doc.go), on demand, point-in-time recovery, SSE-KMS;
-#   - a KMS key with rotation, unless kms_key_arn names one.
+#   - a KMS key with rotation, unless kms_key_arn names one;
+#   - with data_access = "api" (api.tf), a private API Gateway and the data
+#     Lambda behind it, and the role may only invoke that API;
+#   - a CloudTrail trail of the data events on the bucket and table
+#     (trail.tf), unless cloudtrail_data_events is false.
 #
 # The policies are the ones `blue-mcp onboard` prints (mcpserver/onboard);
-# module_test.go checks that they match, that the table matches
-# store.CreateTable, and what every resource declares.
+# test/deploy checks that they match, that the table matches
+# store.CreateTable, that the API is the contract of mcpserver/apigw, and
+# what every resource declares.
 
 terraform {
   required_version = ">= 1.5"
@@ -27,6 +33,7 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
+  api            = var.data_access == "api"
   create_kms_key = var.kms_key_arn == ""
   kms_key_arn    = local.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
   dns_suffix     = data.aws_partition.current.dns_suffix
@@ -216,71 +223,107 @@ resource "aws_iam_role" "this" {
   description          = "Superviber's hosted Blue server for tenant ${var.tenant} reads and writes Blue documents"
   max_session_duration = 3600
   # Only the tenant's own hop role (never Superviber's account root, which
-  # would let any tenant's pod in), and only with the ExternalId.
+  # would let any tenant's pod in), and only with the ExternalId. The hop
+  # role may also set a source identity: the server names the engineer
+  # calling the tool, so this account's CloudTrail tells engineers apart.
+  # That is its own statement, so the ExternalId condition stays exactly on
+  # sts:AssumeRole; setting a source identity alone grants nothing.
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid       = "BlueTenantHopRole"
-      Effect    = "Allow"
-      Principal = { AWS = var.hop_role_arn }
-      Action    = ["sts:AssumeRole"]
-      Condition = { StringEquals = { "sts:ExternalId" = var.external_id } }
-    }]
+    Statement = [
+      {
+        Sid       = "BlueTenantHopRole"
+        Effect    = "Allow"
+        Principal = { AWS = var.hop_role_arn }
+        Action    = ["sts:AssumeRole"]
+        Condition = { StringEquals = { "sts:ExternalId" = var.external_id } }
+      },
+      {
+        Sid       = "BlueTenantHopRoleSourceIdentity"
+        Effect    = "Allow"
+        Principal = { AWS = var.hop_role_arn }
+        Action    = ["sts:SetSourceIdentity"]
+      },
+    ]
   })
   tags = var.tags
 }
 
-# Exactly what the server calls (mcpserver/onboard's tests compare these
-# actions with a recorded document journey).
+# Direct mode: the storage and the server's access check, exactly what the
+# server calls (test/mcpserver/onboard compares these actions with a recorded
+# document journey). API mode: execute-api:Invoke on the API's routes and
+# nothing else; the data Lambda's role (api.tf) holds the storage statements
+# instead.
 resource "aws_iam_role_policy" "this" {
-  name = "blue-storage"
+  name = local.api ? "blue-api" : "blue-storage"
   role = aws_iam_role.this.id
-  policy = jsonencode({
+  policy = local.api ? jsonencode({
     Version = "2012-10-17"
-    Statement = [
-      {
-        Sid      = "BlueObjects"
-        Effect   = "Allow"
-        Action   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
-        Resource = ["${aws_s3_bucket.this.arn}/*"]
-      },
-      {
-        Sid      = "BlueBucket"
-        Effect   = "Allow"
-        Action   = ["s3:ListBucket"]
-        Resource = [aws_s3_bucket.this.arn]
-      },
-      {
-        Sid      = "BlueTable"
-        Effect   = "Allow"
-        Action   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
-        Resource = [aws_dynamodb_table.this.arn]
-      },
-      {
-        Sid    = "BlueIndexes"
-        Effect = "Allow"
-        Action = ["dynamodb:Query"]
-        Resource = [
-          "${aws_dynamodb_table.this.arn}/index/ByKind",
-          "${aws_dynamodb_table.this.arn}/index/ByKindStatus",
-        ]
-      },
-      {
-        # SSE-KMS needs the caller's own permission on the key; only through
-        # S3 and DynamoDB in this region.
-        Sid      = "BlueKeyViaStorage"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
-        Resource = [local.kms_key_arn]
-        Condition = {
-          StringEquals = {
-            "kms:ViaService" = [
-              "s3.${var.region}.${local.dns_suffix}",
-              "dynamodb.${var.region}.${local.dns_suffix}",
-            ]
-          }
-        }
-      },
-    ]
+    Statement = [{
+      Sid      = "BlueAPI"
+      Effect   = "Allow"
+      Action   = ["execute-api:Invoke"]
+      Resource = local.api_route_arns
+    }]
+    }) : jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(local.storage_statements, [{
+      # The server's access check: is the bucket still encrypted under the
+      # key, is the table there (the BlueTenant's ClientAccess condition).
+      Sid      = "BlueAccessCheck"
+      Effect   = "Allow"
+      Action   = ["dynamodb:DescribeTable", "s3:GetEncryptionConfiguration"]
+      Resource = [aws_s3_bucket.this.arn, aws_dynamodb_table.this.arn]
+    }])
   })
+}
+
+locals {
+  # What the store calls on the bucket, table and key: the role's policy in
+  # direct mode, the data Lambda's in api mode.
+  storage_statements = [
+    {
+      Sid      = "BlueObjects"
+      Effect   = "Allow"
+      Action   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+      Resource = ["${aws_s3_bucket.this.arn}/*"]
+    },
+    {
+      Sid      = "BlueBucket"
+      Effect   = "Allow"
+      Action   = ["s3:ListBucket"]
+      Resource = [aws_s3_bucket.this.arn]
+    },
+    {
+      Sid      = "BlueTable"
+      Effect   = "Allow"
+      Action   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      Resource = [aws_dynamodb_table.this.arn]
+    },
+    {
+      Sid    = "BlueIndexes"
+      Effect = "Allow"
+      Action = ["dynamodb:Query"]
+      Resource = [
+        "${aws_dynamodb_table.this.arn}/index/ByKind",
+        "${aws_dynamodb_table.this.arn}/index/ByKindStatus",
+      ]
+    },
+    {
+      # SSE-KMS needs the caller's own permission on the key; only through
+      # S3 and DynamoDB in this region.
+      Sid      = "BlueKeyViaStorage"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+      Resource = [local.kms_key_arn]
+      Condition = {
+        StringEquals = {
+          "kms:ViaService" = [
+            "s3.${var.region}.${local.dns_suffix}",
+            "dynamodb.${var.region}.${local.dns_suffix}",
+          ]
+        }
+      }
+    },
+  ]
 }

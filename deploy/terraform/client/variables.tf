@@ -90,3 +90,65 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "data_access" {
+  description = "How Superviber's server reaches the data: \"direct\" (the role reads and writes the bucket and table) or \"api\" (the role may only invoke a private API Gateway whose Lambda alone reads and writes them; api.tf)."
+  type        = string
+  default     = "direct"
+  validation {
+    condition     = contains(["direct", "api"], var.data_access)
+    error_message = "data_access must be \"direct\" or \"api\"."
+  }
+}
+
+variable "superviber_vpc_endpoint_id" {
+  description = "Superviber's execute-api interface VPC endpoint (vpce-...), from Superviber (the platform module's vpc_endpoint_id output). Required with data_access = \"api\": the API admits requests only through it."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.superviber_vpc_endpoint_id == "" || can(regex("^vpce-[0-9a-f]{8}([0-9a-f]{9})?$", var.superviber_vpc_endpoint_id))
+    error_message = "superviber_vpc_endpoint_id must be a VPC endpoint id such as vpce-0123456789abcdef0."
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "data_access = \"api\": the data Lambda's zip (`make lambda` builds bin/lambda/blue-data-lambda.zip), relative to where terraform runs."
+  type        = string
+  default     = "blue-data-lambda.zip"
+}
+
+variable "lambda_architecture" {
+  description = "data_access = \"api\": the data Lambda's architecture, x86_64 (make lambda's default) or arm64 (make lambda LAMBDA_ARCH=arm64)."
+  type        = string
+  default     = "x86_64"
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be x86_64 or arm64, as the zip was built."
+  }
+}
+
+variable "lambda_log_retention_days" {
+  description = "data_access = \"api\": days the data Lambda's logs are kept."
+  type        = number
+  default     = 90
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.lambda_log_retention_days)
+    error_message = "lambda_log_retention_days must be one of CloudWatch Logs' retention periods, such as 30, 90 or 365."
+  }
+}
+
+variable "cloudtrail_data_events" {
+  description = "Create a CloudTrail trail recording the data events of the Blue bucket's objects and the table (trail.tf). Turn it off only when another trail already selects them."
+  type        = bool
+  default     = true
+}
+
+variable "cloudtrail_retention_days" {
+  description = "Days the trail's log files are kept in its bucket."
+  type        = number
+  default     = 365
+  validation {
+    condition     = var.cloudtrail_retention_days >= 1
+    error_message = "cloudtrail_retention_days must be at least 1."
+  }
+}

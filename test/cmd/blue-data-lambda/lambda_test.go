@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,6 +29,7 @@ import (
 	"github.com/superviber/blue-operator/mcpserver/apigw"
 	"github.com/superviber/blue-operator/mcpserver/store"
 	"github.com/superviber/blue-operator/test/apigwtest"
+	"github.com/superviber/blue-operator/test/lambdarie"
 	"github.com/superviber/blue-operator/test/testutil"
 	"github.com/superviber/blue-operator/test/world"
 )
@@ -164,7 +164,7 @@ func TestDocumentsThroughGatewayAndLambda(t *testing.T) {
 	// Refused at the gateway, never reaching the function: unsigned, signed
 	// by another principal, and signed with the role's key id but a wrong
 	// secret.
-	resp, err := http.Post(gw.URL+"/v1/store/get", "application/json", strings.NewReader(`{"kind":"rfc","id":"`+id+`"}`))
+	resp, err := http.Get(gw.URL + "/v1/rfc/documents/" + id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,56 +236,26 @@ func buildArtifact(t *testing.T) string {
 // ends and returns its invoke URL once it listens, and what it prints.
 func startEmulator(t *testing.T, bootstrap string, env []string) (string, *testutil.Buffer) {
 	t.Helper()
-	out, err := exec.Command(filepath.Join(root, "hack", "setup-lambda-rie.sh")).Output()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rie, err := lambdarie.Setup(ctx, root)
 	if err != nil {
-		t.Fatalf("hack/setup-lambda-rie.sh: %v", err)
-	}
-	rie := filepath.Join(strings.TrimSpace(string(out)), "aws-lambda-rie")
-	addr, apiAddr := freeAddr(t), freeAddr(t)
-	logs := &testutil.Buffer{}
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
-	cmd.Dir = filepath.Dir(bootstrap)
-	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
-		"AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_LAMBDA_FUNCTION_NAME=blue-data-lambda",
-	}, env...)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	logs := &testutil.Buffer{}
+	e, err := lambdarie.Start(ctx, lambdarie.Options{Bootstrap: bootstrap, Env: env, Log: logs, RIE: rie})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
+		if err := e.Stop(); err != nil {
+			t.Error(err)
+		}
 		if t.Failed() {
 			t.Logf("aws-lambda-rie and the function:\n%s", logs.String())
 		}
 	})
-	testutil.Eventually(t, 30*time.Second, 20*time.Millisecond, "the emulator to listen", func() error {
-		select {
-		case <-exited:
-			t.Fatalf("aws-lambda-rie exited:\n%s", logs.String())
-		default:
-		}
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			return err
-		}
-		return conn.Close()
-	})
-	return "http://" + addr + "/2015-03-31/functions/function/invocations", logs
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().String()
+	return e.InvokeURL, logs
 }
 
 // assumeClientRole does what the server does: AssumeRole from the hop role

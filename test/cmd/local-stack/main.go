@@ -1,8 +1,11 @@
 // Command local-stack runs blue-operator on this machine with no cloud and no
 // container runtime (see test/localstack): the control plane, the operator,
 // tenant pods as local processes, and each client's STS, Infisical, S3 and
-// DynamoDB on loopback, with the tenants from config/samples. It prints how
-// to reach every tenant and runs until Ctrl-C, then removes everything.
+// DynamoDB on loopback, with the tenants from config/samples. The clients
+// named by -through-api (globex) keep their data behind their own API
+// Gateway and data Lambda, which runs under the Lambda Runtime Interface
+// Emulator. It prints how to reach every tenant and runs until Ctrl-C, then
+// removes everything.
 package main
 
 import (
@@ -13,6 +16,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +35,7 @@ func run() error {
 	var (
 		stateDir      = flag.String("state-dir", filepath.Join(os.TempDir(), fmt.Sprintf("blue-local-%d", os.Getuid())), "kubeconfig, logs, binaries and pod files of this run (emptied at start, removed at exit)")
 		samples       = flag.String("samples", "config/samples", "kustomize directory of BlueTenants to apply")
+		throughAPI    = flag.String("through-api", defaultThroughAPI(), "comma-separated BlueTenants whose clients serve their data through their API Gateway and data Lambda (API_ENDPOINT) instead of direct S3 and DynamoDB access; empty for none (the Lambda emulator runs on Linux only)")
 		exitWhenReady = flag.Bool("exit-when-ready", false, "tear down as soon as the tenants are Ready (smoke test)")
 	)
 	flag.Parse()
@@ -41,7 +47,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	stack, err := localstack.Start(ctx, localstack.Options{Root: root, StateDir: *stateDir, Samples: *samples, Log: log})
+	var apis []string
+	for n := range strings.SplitSeq(*throughAPI, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			apis = append(apis, n)
+		}
+	}
+	stack, err := localstack.Start(ctx, localstack.Options{Root: root, StateDir: *stateDir, Samples: *samples, ThroughAPI: apis, Log: log})
 	if err != nil {
 		return err
 	}
@@ -63,12 +75,26 @@ func run() error {
 			return err
 		}
 		fmt.Printf("tenant %s\n  endpoint: %s\n  claude mcp add --transport http blue-%s %s --header \"Authorization: Bearer %s\"\n", name, url, name, url, token)
-		fmt.Printf("  .mcp.json: {\"mcpServers\": {\"blue-%s\": {\"type\": \"http\", \"url\": %q, \"headers\": {\"Authorization\": \"Bearer %s\"}}}}\n\n", name, url, token)
+		fmt.Printf("  .mcp.json: {\"mcpServers\": {\"blue-%s\": {\"type\": \"http\", \"url\": %q, \"headers\": {\"Authorization\": \"Bearer %s\"}}}}\n", name, url, token)
+		if api := stack.APIs[name]; api != nil {
+			fmt.Printf("  data: through the client's API Gateway %s and its Lambda under the emulator (log: %s)\n", api.Gateway.URL, api.Log)
+		} else if t := stack.Tenants[name]; t != nil {
+			fmt.Printf("  data: direct, bucket %s and table %s\n", t.Bucket, t.Table)
+		}
+		fmt.Println()
 	}
-	fmt.Println("Logs: operator.log, kube-*.log and pods/ under", *stateDir, "\nCtrl-C stops everything.")
+	fmt.Println("Logs: operator.log, kube-*.log, lambda-*.log and pods/ under", *stateDir, "\nCtrl-C stops everything.")
 	if *exitWhenReady {
 		return nil
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// defaultThroughAPI is globex where the Lambda emulator runs.
+func defaultThroughAPI() string {
+	if runtime.GOOS == "linux" {
+		return "globex"
+	}
+	return ""
 }

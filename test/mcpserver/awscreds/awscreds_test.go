@@ -60,7 +60,7 @@ func newFixture(t testing.TB) *fixture {
 	for _, r := range []ststest.Role{
 		{ARN: hopRole, WebIdentitySubjects: []string{saSubject}},
 		{ARN: otherHop},
-		{ARN: clientRole, TrustedPrincipals: []string{hopRole}, ExternalID: extID},
+		{ARN: clientRole, TrustedPrincipals: []string{hopRole}, ExternalID: extID, SourceIdentityTrusted: true},
 	} {
 		if err := srv.PutRole(r); err != nil {
 			t.Fatal(err)

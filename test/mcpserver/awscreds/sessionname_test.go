@@ -1,6 +1,7 @@
 package awscreds_test
 
 import (
+	"errors"
 	"github.com/superviber/blue-operator/mcpserver/awscreds"
 	"strings"
 	"testing"
@@ -95,5 +96,47 @@ func TestSessionNamesAcceptedBySTS(t *testing.T) {
 		if want := awscreds.SessionName("acme", c); got[i] != want {
 			t.Errorf("caller %q: STS recorded %q, want %q", c, got[i], want)
 		}
+	}
+	// Each session carries its caller as the source identity, the one name
+	// the client's trail keeps on every call made with the session; distinct
+	// callers never share one.
+	seen := map[string]string{}
+	i := 0
+	for _, r := range f.sts.Records() {
+		if r.Action != ststest.ActionAssumeRole || r.RoleARN != clientRole {
+			continue
+		}
+		c := callers[i]
+		i++
+		if want := awscreds.SourceIdentity("acme", c); r.SourceIdentity != want {
+			t.Errorf("caller %q: source identity %q, want %q", c, r.SourceIdentity, want)
+		}
+		if prev, dup := seen[r.SourceIdentity]; dup {
+			t.Errorf("callers %q and %q share source identity %q", prev, c, r.SourceIdentity)
+		}
+		seen[r.SourceIdentity] = c
+	}
+	if got := awscreds.SourceIdentity("acme", "alice@acme.com"); got != "alice@acme.com" {
+		t.Errorf("a plain email became %q", got)
+	}
+}
+
+// A client role whose trust policy predates sts:SetSourceIdentity refuses the
+// assume with an error that names the permission; NoSourceIdentity works with
+// it.
+func TestSourceIdentityNeedsTheTrustPolicy(t *testing.T) {
+	f := newFixture(t)
+	mustOK(t, f.sts.PutRole(ststest.Role{ARN: clientRole, TrustedPrincipals: []string{hopRole}, ExternalID: extID}))
+	_, err := f.assumer(t, nil).Provider(target, "alice").Retrieve(t.Context())
+	if !errors.Is(err, awscreds.ErrRoleRefused) || !strings.Contains(err.Error(), "sts:SetSourceIdentity") {
+		t.Errorf("old trust policy: %v", err)
+	}
+	a := f.assumer(t, func(o *awscreds.Options) { o.NoSourceIdentity = true })
+	if _, err := a.Provider(target, "alice").Retrieve(t.Context()); err != nil {
+		t.Fatalf("without source identity: %v", err)
+	}
+	recs := f.sts.Records()
+	if last := recs[len(recs)-1]; last.Outcome != "ok" || last.SourceIdentity != "" {
+		t.Errorf("last record %+v", last)
 	}
 }

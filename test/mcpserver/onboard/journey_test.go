@@ -3,6 +3,7 @@ package onboard_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -36,10 +37,27 @@ func TestPolicyIsWhatTheServerUses(t *testing.T) {
 	})
 	// The client applies the kit: a role with the kit's trust policy, the
 	// kit's secrets in Infisical. The world's own role is left trusting no one.
-	trust := decodePolicy(t, r.TrustPolicy.JSON())[0]
-	principal := trust["Principal"].(map[string]any)["AWS"].(string)
-	extID := trust["Condition"].(map[string]any)["StringEquals"].(map[string]any)["sts:ExternalId"].(string)
-	if err := w.STS.PutRole(ststest.Role{ARN: r.RoleARN, TrustedPrincipals: []string{principal}, ExternalID: extID, MaxSessionDuration: time.Hour}); err != nil {
+	role := ststest.Role{ARN: r.RoleARN, MaxSessionDuration: time.Hour}
+	for _, st := range decodePolicy(t, r.TrustPolicy.JSON()) {
+		principal := st["Principal"].(map[string]any)["AWS"].(string)
+		if !slices.Contains(role.TrustedPrincipals, principal) {
+			role.TrustedPrincipals = append(role.TrustedPrincipals, principal)
+		}
+		for _, a := range actionsOf(st) {
+			switch a {
+			case "sts:AssumeRole":
+				role.ExternalID = st["Condition"].(map[string]any)["StringEquals"].(map[string]any)["sts:ExternalId"].(string)
+			case "sts:SetSourceIdentity":
+				role.SourceIdentityTrusted = true
+			default:
+				t.Errorf("trust policy grants %s", a)
+			}
+		}
+	}
+	if len(role.TrustedPrincipals) != 1 || role.ExternalID == "" {
+		t.Fatalf("trust policy: principals %v, ExternalId %q", role.TrustedPrincipals, role.ExternalID)
+	}
+	if err := w.STS.PutRole(role); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.STS.SetTrust(tn.ClientRole); err != nil {
@@ -322,5 +340,20 @@ func strs(t *testing.T, v any) []string {
 		return nil
 	}
 	t.Errorf("%v is neither a string nor an array of strings", v)
+	return nil
+}
+
+// actionsOf is a statement's Action, a string or a list.
+func actionsOf(st map[string]any) []string {
+	switch a := st["Action"].(type) {
+	case string:
+		return []string{a}
+	case []any:
+		out := make([]string, 0, len(a))
+		for _, x := range a {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
+	}
 	return nil
 }

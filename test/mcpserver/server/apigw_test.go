@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -49,6 +50,34 @@ func TestAPIGatewayMode(t *testing.T) {
 			t.Errorf("S3 write by %s, want only the gateway", wr.AccessKeyID)
 		}
 	}
+
+	// The client narrows the role's execute-api:Invoke grant to reads: the
+	// engineers can still read, and a write is a tool error that says
+	// which request the client's API refused and where to look.
+	gw.Grant("GET/v1/*")
+	if got := mustCall(t, s, "blue_rfc_get", map[string]any{"title": "Through the gateway"}); got.Document.Status != "accepted" {
+		t.Fatalf("read-only get: %+v", got.Document)
+	}
+	// Search still answers: the index it cannot write back is rebuilt from
+	// reads.
+	if r, errText := call(t, s, "blue_search", map[string]any{"query": "gateway"}); errText != "" || !strings.Contains(fmt.Sprint(r), "Through the gateway") {
+		t.Errorf("search under a read-only grant: %+v %q", r, errText)
+	}
+	before := len(w.S3.Writes())
+	_, errText := call(t, s, "blue_rfc_create", map[string]any{"title": "Not allowed", "problem": "p"})
+	if !strings.Contains(errText, "refused the signed POST request (HTTP 403)") || !strings.Contains(errText, "execute-api:Invoke") {
+		t.Errorf("write under a read-only grant: %q", errText)
+	}
+	if after := len(w.S3.Writes()); after != before {
+		t.Errorf("a refused write reached the bucket: %d writes, was %d", after, before)
+	}
+	// One kind only: RFCs may be written, ADRs may not.
+	gw.Grant("*/v1/rfc/*", "GET/v1/*")
+	mustCall(t, s, "blue_rfc_create", map[string]any{"title": "Allowed", "problem": "p"})
+	if _, errText := call(t, s, "blue_adr_create", map[string]any{"title": "Not allowed", "context": "c", "decision": "d"}); !strings.Contains(errText, "refused") {
+		t.Errorf("ADR write under an RFC-only grant: %q", errText)
+	}
+	gw.Grant()
 
 	// A request signed by anyone but the client role is refused.
 	hop := credentials.NewStaticCredentialsProvider(tn.HopKey.AccessKeyID, tn.HopKey.SecretAccessKey, "")

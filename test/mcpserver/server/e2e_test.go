@@ -363,7 +363,7 @@ func TestRevocationRotationAndWrongExternalID(t *testing.T) {
 	// A role whose trust policy names another ExternalId (the client
 	// copied it wrong): a clear error, no crash.
 	other := strings.Replace(tn.ClientRole, ":role/", ":role/Copy", 1)
-	if err := w.STS.PutRole(ststest.Role{ARN: other, TrustedPrincipals: []string{tn.HopRole}, ExternalID: "copied-wrong"}); err != nil {
+	if err := w.STS.PutRole(ststest.Role{ARN: other, TrustedPrincipals: []string{tn.HopRole}, ExternalID: "copied-wrong", SourceIdentityTrusted: true}); err != nil {
 		t.Fatal(err)
 	}
 	w.Infisical.SetSecret(tn.Project, tn.Environment, tn.SecretPath, "AWS_ROLE_ARN", other)

@@ -347,11 +347,27 @@ func TestIncomplete(t *testing.T) {
 	}{
 		{"external id deleted", func(e *env) { e.srv.DeleteSecret(projectID, environment, secretPath, tenantconfig.KeyExternalID) }, []string{tenantconfig.KeyExternalID}},
 		{"bucket and table deleted", func(e *env) {
+			e.srv.DeleteSecret(projectID, environment, secretPath, tenantconfig.KeyAPIEndpoint) // direct mode
 			e.srv.DeleteSecret(projectID, environment, secretPath, tenantconfig.KeyBucket)
 			e.srv.DeleteSecret(projectID, environment, secretPath, tenantconfig.KeyTable)
 		}, []string{tenantconfig.KeyBucket, tenantconfig.KeyTable}},
-		{"kms key blank", func(e *env) { e.setSecret(tenantconfig.KeyKMSKeyID, "  \n") }, []string{tenantconfig.KeyKMSKeyID}},
+		{"kms key blank", func(e *env) {
+			e.srv.DeleteSecret(projectID, environment, secretPath, tenantconfig.KeyAPIEndpoint)
+			e.setSecret(tenantconfig.KeyKMSKeyID, "  \n")
+		}, []string{tenantconfig.KeyKMSKeyID}},
+		// With API_ENDPOINT the client's API reaches the storage: the
+		// server needs no bucket, table or key names.
+		{"api mode without storage names", func(e *env) {
+			for _, k := range []string{tenantconfig.KeyBucket, tenantconfig.KeyTable, tenantconfig.KeyKMSKeyID} {
+				e.srv.DeleteSecret(projectID, environment, secretPath, k)
+			}
+		}, nil},
+		{"api mode without the role", func(e *env) {
+			e.srv.DeleteSecret(projectID, environment, secretPath, tenantconfig.KeyBucket)
+			e.srv.DeleteSecret(projectID, environment, secretPath, tenantconfig.KeyRoleARN)
+		}, []string{tenantconfig.KeyRoleARN}},
 		{"everything under another path", func(e *env) {
+			e.srv.DeleteSecret(projectID, environment, secretPath, tenantconfig.KeyAPIEndpoint)
 			for _, k := range tenantconfig.RequiredKeys {
 				e.srv.DeleteSecret(projectID, environment, secretPath, k)
 			}
@@ -368,9 +384,13 @@ func TestIncomplete(t *testing.T) {
 					t.Fatalf("Refresh: %v", err)
 				}
 				want := fullConfig
-				want.APIEndpoint = ""
+				if tc.name == "optional api endpoint deleted" {
+					want.APIEndpoint = ""
+				} else {
+					want.Bucket, want.Table, want.KMSKeyID = "", "", ""
+				}
 				if got := mustCurrent(t, src); got != want {
-					t.Errorf("config without API_ENDPOINT not served as is")
+					t.Errorf("%s: config not served as is", tc.name)
 				}
 				return
 			}
