@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	"k8s.io/client-go/tools/events"
@@ -151,7 +152,7 @@ func (r *BlueTenantReconciler) ensureAll(ctx context.Context, t *bluev1.BlueTena
 			return ctrl.Result{}, errorf(s.name, err)
 		}
 	}
-	hashes, err := r.ensureTokenSecret(ctx, t)
+	hashes, err := r.ensureTokenSecret(ctx, t, st.namespaceCreated)
 	if err != nil {
 		return ctrl.Result{}, errorf("ensure token secret", err)
 	}
@@ -236,8 +237,9 @@ func (r *BlueTenantReconciler) tenantsNaming(ctx context.Context, host string) (
 // exists and is not this tenant's.
 func (r *BlueTenantReconciler) ensureNamespace(ctx context.Context, t *bluev1.BlueTenant, st *statusBuilder) (ctrl.Result, error) {
 	name := NamespaceFor(t.Name)
-	var ns corev1.Namespace
-	err := r.Client.Get(ctx, types.NamespacedName{Name: name}, &ns)
+	// Metadata is all the check reads, and all the cache holds of namespaces.
+	ns := metadataOf(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	err := r.Client.Get(ctx, types.NamespacedName{Name: name}, ns)
 	if apierrors.IsNotFound(err) {
 		// Not in the label-filtered cache: absent, someone else's, or this
 		// tenant's and not in the cache yet (the reconcile before made it
@@ -245,8 +247,8 @@ func (r *BlueTenantReconciler) ensureNamespace(ctx context.Context, t *bluev1.Bl
 		// Only someone else's is a conflict: calling our own one foreign
 		// would stop the tenant and ask a person to delete its namespace,
 		// and with it the token and ExternalId.
-		err = r.APIReader.Get(ctx, types.NamespacedName{Name: name}, &ns)
-		if err == nil && !metav1.IsControlledBy(&ns, t) {
+		err = r.APIReader.Get(ctx, types.NamespacedName{Name: name}, ns)
+		if err == nil && !metav1.IsControlledBy(ns, t) {
 			st.conflict(fmt.Sprintf("namespace %s exists and was not made by blue-operator for this tenant; delete or rename it", name))
 			return ctrl.Result{}, errConflict
 		}
@@ -257,21 +259,29 @@ func (r *BlueTenantReconciler) ensureNamespace(ctx context.Context, t *bluev1.Bl
 		created = true
 	case err != nil:
 		return ctrl.Result{}, errorf("get namespace", err)
-	case !metav1.IsControlledBy(&ns, t):
+	case !metav1.IsControlledBy(ns, t):
 		if !ns.DeletionTimestamp.IsZero() {
 			st.progressing(bluev1.ReasonNamespaceTerminating, fmt.Sprintf("namespace %s of an earlier tenant is still being deleted", name))
 			return ctrl.Result{RequeueAfter: requeueWhileTerminating}, nil
 		}
-		st.conflict(fmt.Sprintf("namespace %s belongs to another BlueTenant object (uid %s); delete it to let this tenant use the name", name, controllerUID(&ns)))
+		st.conflict(fmt.Sprintf("namespace %s belongs to another BlueTenant object (uid %s); delete it to let this tenant use the name", name, controllerUID(ns)))
 		return ctrl.Result{}, errConflict
 	}
 	if err := r.apply(ctx, buildNamespace(t)); err != nil {
 		return ctrl.Result{}, errorf("ensure namespace", err)
 	}
-	if created {
-		r.event(t, corev1.EventTypeNormal, "Created", "CreateNamespace", "created namespace %s for the tenant's MCP server", name)
-	}
+	// The event comes with the token's (ensureTokenSecret): one event for a
+	// new tenant, not one per thing made.
+	st.namespaceCreated = created
 	return ctrl.Result{}, nil
+}
+
+// metadataOf is an empty metadata-only object of a kind, for reads the
+// metadata cache answers.
+func metadataOf(gvk schema.GroupVersionKind) *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(gvk)
+	return m
 }
 
 func controllerUID(o metav1.Object) types.UID {
@@ -311,22 +321,26 @@ func (r *BlueTenantReconciler) ensurePodDisruptionBudget(ctx context.Context, t 
 	if wantsPDB(t) {
 		return r.apply(ctx, buildPodDisruptionBudget(t))
 	}
-	var pdb policyv1.PodDisruptionBudget
-	err := r.Client.Get(ctx, types.NamespacedName{Namespace: NamespaceFor(t.Name), Name: ServerName}, &pdb)
+	pdb := metadataOf(policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"))
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: NamespaceFor(t.Name), Name: ServerName}, pdb)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	return client.IgnoreNotFound(r.Client.Delete(ctx, &pdb))
+	return client.IgnoreNotFound(r.Client.Delete(ctx, pdb))
 }
 
 // ensureTokenSecret creates the token Secret once (in token auth mode) and
 // returns the hashes of the tokens it holds. Existing Secrets are never
 // overwritten: they may hold rotated tokens.
-func (r *BlueTenantReconciler) ensureTokenSecret(ctx context.Context, t *bluev1.BlueTenant) (string, error) {
+func (r *BlueTenantReconciler) ensureTokenSecret(ctx context.Context, t *bluev1.BlueTenant, namespaceCreated bool) (string, error) {
+	ns := NamespaceFor(t.Name)
 	if t.Spec.Auth.Mode == bluev1.AuthModeOIDC {
+		if namespaceCreated {
+			r.event(t, corev1.EventTypeNormal, "Created", "CreateNamespace", "created namespace %s for the tenant's MCP server", ns)
+		}
 		return "", nil
 	}
 	data, created, err := r.ensureGenerated(ctx, t, TokenSecretName, func() (*corev1.Secret, error) {
@@ -339,8 +353,11 @@ func (r *BlueTenantReconciler) ensureTokenSecret(ctx context.Context, t *bluev1.
 	if err != nil {
 		return "", err
 	}
-	if created {
-		r.event(t, corev1.EventTypeNormal, "TokenCreated", "CreateToken", "generated an API token in Secret %s/%s", NamespaceFor(t.Name), TokenSecretName)
+	switch {
+	case created && namespaceCreated:
+		r.event(t, corev1.EventTypeNormal, "TokenCreated", "CreateToken", "created namespace %s for the tenant's MCP server and generated its API token in Secret %s/%s", ns, ns, TokenSecretName)
+	case created:
+		r.event(t, corev1.EventTypeNormal, "TokenCreated", "CreateToken", "generated an API token in Secret %s/%s", ns, TokenSecretName)
 	}
 	return tokenHashes(data), nil
 }
@@ -501,16 +518,21 @@ func (r *BlueTenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 				DeleteFunc:  func(event.DeleteEvent) bool { return true },
 				GenericFunc: func(event.GenericEvent) bool { return false },
 			})).
-		Owns(&corev1.Namespace{}, owned).
-		Owns(&corev1.ServiceAccount{}, owned).
+		// Drift in any owned object brings a reconcile, which applies the
+		// whole desired state: the watches need only metadata (an update
+		// bumps the resourceVersion whatever changed), so the cache holds
+		// no specs. Secrets are read (the token hashes, the ExternalId) and
+		// are cached whole.
 		Owns(&corev1.Secret{}, owned).
-		Owns(&corev1.Service{}, owned).
-		Owns(&corev1.ResourceQuota{}, owned).
-		Owns(&corev1.LimitRange{}, owned).
-		Owns(&appsv1.Deployment{}, owned).
-		Owns(&networkingv1.Ingress{}, owned).
-		Owns(&networkingv1.NetworkPolicy{}, owned).
-		Owns(&policyv1.PodDisruptionBudget{}, owned).
+		Owns(&corev1.Namespace{}, owned, builder.OnlyMetadata).
+		Owns(&corev1.ServiceAccount{}, owned, builder.OnlyMetadata).
+		Owns(&corev1.Service{}, owned, builder.OnlyMetadata).
+		Owns(&corev1.ResourceQuota{}, owned, builder.OnlyMetadata).
+		Owns(&corev1.LimitRange{}, owned, builder.OnlyMetadata).
+		Owns(&appsv1.Deployment{}, owned, builder.OnlyMetadata).
+		Owns(&networkingv1.Ingress{}, owned, builder.OnlyMetadata).
+		Owns(&networkingv1.NetworkPolicy{}, owned, builder.OnlyMetadata).
+		Owns(&policyv1.PodDisruptionBudget{}, owned, builder.OnlyMetadata).
 		// The servers' client-access reports, as the poller sees them change.
 		WatchesRawSource(r.accessSource()).
 		WithOptions(controllerOptions(r.Options)).

@@ -511,6 +511,12 @@ func SessionSecret(t *bluev1.BlueTenant, key string) *corev1.Secret {
 	return buildSessionSecret(t, key)
 }
 
+// ExternalIDSecret is the ExternalId Secret the reconciler creates for a
+// tenant.
+func ExternalIDSecret(t *bluev1.BlueTenant, id string) *corev1.Secret {
+	return buildExternalIDSecret(t, id)
+}
+
 // TokenSecret is the token Secret the reconciler creates for a tenant.
 func TokenSecret(t *bluev1.BlueTenant, token string) *corev1.Secret {
 	return buildTokenSecret(t, token)

@@ -59,13 +59,44 @@ func CacheOptions() cache.Options {
 	managed, _ := labels.NewRequirement(LabelManagedBy, selection.Equals, []string{ManagedByValue})
 	return cache.Options{
 		DefaultLabelSelector: labels.NewSelector().Add(*managed),
-		DefaultTransform:     cache.TransformStripManagedFields(),
+		DefaultTransform:     slimForCache,
 		ByObject: map[client.Object]cache.ByObject{
 			&bluev1.BlueTenant{}: {Label: labels.Everything()},
 			// The access poller reads only where a server pod answers.
 			&corev1.Pod{}: {Transform: podAddressOnly},
 		},
 	}
+}
+
+// slimForCache drops what the operator never reads from cached objects:
+// managed fields everywhere, and of the metadata-only objects (the owned
+// kinds it only watches for drift) and the generated Secrets everything but
+// what maps an event to its tenant and what the reconciler checks: name,
+// namespace, uid, resourceVersion, generation, ownerReferences and
+// deletionTimestamp (and a Secret's data).
+func slimForCache(obj any) (any, error) {
+	if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
+		return &metav1.PartialObjectMetadata{
+			TypeMeta: m.TypeMeta,
+			ObjectMeta: metav1.ObjectMeta{
+				Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion, Generation: m.Generation,
+				OwnerReferences: m.OwnerReferences, DeletionTimestamp: m.DeletionTimestamp,
+			},
+		}, nil
+	}
+	if sec, ok := obj.(*corev1.Secret); ok {
+		// The reconciler reads only a generated Secret's data (the token
+		// hashes, the ExternalId) and whether it exists.
+		return &corev1.Secret{
+			TypeMeta: sec.TypeMeta,
+			ObjectMeta: metav1.ObjectMeta{
+				Name: sec.Name, Namespace: sec.Namespace, UID: sec.UID, ResourceVersion: sec.ResourceVersion,
+				OwnerReferences: sec.OwnerReferences, DeletionTimestamp: sec.DeletionTimestamp,
+			},
+			Type: sec.Type, Data: sec.Data,
+		}, nil
+	}
+	return cache.TransformStripManagedFields()(obj)
 }
 
 // podAddressOnly keeps of a cached pod what the access poller reads: its

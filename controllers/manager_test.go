@@ -5,6 +5,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 )
 
 // The pod cache keeps what the access poller reads and nothing else.
@@ -29,5 +31,45 @@ func TestPodAddressOnly(t *testing.T) {
 	}
 	if o, _ := podAddressOnly("not a pod"); o != "not a pod" {
 		t.Error("other objects must pass through")
+	}
+}
+
+// Metadata-only objects keep what maps an event to its tenant and what the
+// reconciler checks; everything else cached loses its managed fields.
+func TestSlimForCache(t *testing.T) {
+	del := metav1.Now()
+	m := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+		Name: "blue-mcp", Namespace: "blue-acme", UID: "u", ResourceVersion: "7", Generation: 3, DeletionTimestamp: &del,
+		OwnerReferences: []metav1.OwnerReference{{Name: "acme", UID: "t"}},
+		Labels:          map[string]string{"a": "b"}, Annotations: map[string]string{"deployment.kubernetes.io/revision": "4"},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "x"}},
+	}}
+	out, err := slimForCache(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*metav1.PartialObjectMetadata)
+	if got.Name != "blue-mcp" || got.Namespace != "blue-acme" || got.UID != "u" || got.ResourceVersion != "7" || got.Generation != 3 ||
+		got.DeletionTimestamp == nil || len(got.OwnerReferences) != 1 {
+		t.Errorf("lost what is read: %+v", got.ObjectMeta)
+	}
+	if got.Labels != nil || got.Annotations != nil || got.ManagedFields != nil {
+		t.Errorf("kept more than needed: %+v", got.ObjectMeta)
+	}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "blue-acme", Labels: map[string]string{"a": "b"}, ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "x"}}}, Data: map[string][]byte{"k": []byte("v")}}
+	out, err = slimForCache(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec := out.(*corev1.Secret); sec.ManagedFields != nil || sec.Labels != nil || sec.Name != "s" || sec.Namespace != "blue-acme" || string(sec.Data["k"]) != "v" {
+		t.Errorf("secret: %+v", sec)
+	}
+	bt := &bluev1.BlueTenant{ObjectMeta: metav1.ObjectMeta{Name: "acme", Labels: map[string]string{"a": "b"}, ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "x"}}}}
+	out, err = slimForCache(bt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.(*bluev1.BlueTenant); got.ManagedFields != nil || got.Labels["a"] != "b" {
+		t.Errorf("other typed objects lose only managed fields: %+v", got.ObjectMeta)
 	}
 }

@@ -18,6 +18,8 @@ import (
 type statusBuilder struct {
 	tenant *bluev1.BlueTenant
 	next   bluev1.BlueTenantStatus
+	// namespaceCreated: this reconcile made the tenant's namespace.
+	namespaceCreated bool
 }
 
 func newStatus(t *bluev1.BlueTenant) *statusBuilder {

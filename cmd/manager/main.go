@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ func run(args []string) error {
 	opts := controllers.DefaultOptions()
 	var (
 		metricsAddr, probeAddr, leaderNS string
+		pprofAddr                        string
 		leaderElect, showVersion         bool
 		qps                              float64
 		burst                            int
@@ -54,6 +56,7 @@ func run(args []string) error {
 	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so only one replica reconciles")
+	fs.StringVar(&pprofAddr, "pprof-bind-address", "", "serve Go's pprof profiles here, e.g. 127.0.0.1:6060 (empty: off); for measuring memory and CPU, never on a public address")
 	fs.StringVar(&leaderNS, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace)")
 	// controller-runtime's defaults: a standby takes over at most a lease
 	// duration after the leader stopped renewing (killed without releasing).
@@ -98,6 +101,14 @@ func run(args []string) error {
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// Nearly all of the operator's heap is caches that live as long as it
+	// does, so Go's default of letting the heap grow 100% past the live data
+	// between collections mostly buys RSS; 35 cuts that headroom to a third for a
+	// little GC CPU on a process that is idle most of the time (measured by
+	// make bench-operator). GOGC in the environment wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	log := ctrl.Log.WithName("setup")
 
 	scheme := runtime.NewScheme()
@@ -120,6 +131,7 @@ func run(args []string) error {
 		Cache:                         cache.Options{SyncPeriod: &syncPeriod},
 		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:        probeAddr,
+		PprofBindAddress:              pprofAddr,
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              "blue-operator.blue.superviber.com",
 		LeaderElectionNamespace:       leaderNS,
@@ -160,6 +172,9 @@ func validateLease(lease, renew, retry time.Duration) error {
 	}
 	return nil
 }
+
+// defaultGCPercent is the operator's GOGC unless the environment sets one.
+const defaultGCPercent = 35
 
 // podNamespace is the namespace of the pod the operator runs in, from its
 // service account mount, or def outside a pod.

@@ -123,6 +123,9 @@ func (b *bench) baselineTenant(ctx context.Context, user, op client.Client, t *b
 			if err := op.Create(ctx, controllers.SessionSecret(t, token), client.FieldOwner(controllers.FieldManager)); err != nil {
 				return fmt.Errorf("create session Secret of %s: %w", t.Name, err)
 			}
+			if err := op.Create(ctx, controllers.ExternalIDSecret(t, "blue-"+t.Name+"-"+token), client.FieldOwner(controllers.FieldManager)); err != nil {
+				return fmt.Errorf("create ExternalId Secret of %s: %w", t.Name, err)
+			}
 			if dep.Spec != nil && dep.Spec.Replicas != nil {
 				replicas = *dep.Spec.Replicas
 			}

@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,9 +37,12 @@ type operatorResult struct {
 	BusySeconds float64 `json:"busySeconds"`
 	// RSS and peak RSS (VmHWM) of the manager process once converged, and
 	// its RSS after the idle window.
-	RSSMiB      float64 `json:"rssMiB"`
-	PeakRSSMiB  float64 `json:"peakRssMiB"`
-	IdleRSSMiB  float64 `json:"idleRssMiB"`
+	RSSMiB     float64 `json:"rssMiB"`
+	PeakRSSMiB float64 `json:"peakRssMiB"`
+	IdleRSSMiB float64 `json:"idleRssMiB"`
+	// AnonMiB is the anonymous part of RSS once converged (heap, stacks:
+	// what grows with the tenants), the rest being the binary's pages.
+	AnonMiB     float64 `json:"anonMiB"`
 	IdleSeconds float64 `json:"idleSeconds"`
 	// IdleWrites are API writes during the idle window, IdleChanges the
 	// objects (tenants and owned objects) whose resourceVersion changed.
@@ -71,9 +77,16 @@ func (b *bench) runOperator(ctx context.Context, n int) (res operatorResult, err
 	if err := cl.writeKubeconfig(kubeconfig); err != nil {
 		return res, err
 	}
+	pprofAddr := ""
+	if b.heapProfile != "" {
+		if pprofAddr, err = freeLoopbackAddr(); err != nil {
+			return res, err
+		}
+	}
 	mgr, err := startManager(b.managerBin, kubeconfig, filepath.Join(b.tmp, fmt.Sprintf("manager-%d.log", n)), []string{
 		"--metrics-bind-address=0",
 		"--health-probe-bind-address=0",
+		"--pprof-bind-address=" + pprofAddr,
 		"--hop-role-arn-template=" + hopRoleTemplate,
 		"--max-concurrent-reconciles=" + strconv.Itoa(b.concurrency),
 		"--kube-api-qps=" + strconv.FormatFloat(b.qps, 'f', -1, 64),
@@ -134,7 +147,7 @@ func (b *bench) runOperator(ctx context.Context, n int) (res operatorResult, err
 	res.Writes = diffWrites(settled, before)
 	res.SettleWrites = diffWrites(settled, atConv).Total
 	res.WritesPerTenant = float64(res.Writes.Total) / float64(n)
-	if res.RSSMiB, res.PeakRSSMiB, err = procMemory(mgr.cmd.Process.Pid); err != nil {
+	if res.RSSMiB, res.PeakRSSMiB, res.AnonMiB, err = procMemory(mgr.cmd.Process.Pid); err != nil {
 		return res, err
 	}
 	progress("N=%d: operator %.2fs (writing until %.1fs), %.1f writes/tenant (%d after the last status), RSS %.1f MiB",
@@ -172,10 +185,59 @@ func (b *bench) runOperator(ctx context.Context, n int) (res operatorResult, err
 	}
 	res.IdleWrites = diffWrites(idleTo, idleFrom)
 	res.IdleChanges = changedObjects(snapBefore, snapAfter)
-	if res.IdleRSSMiB, _, err = procMemory(mgr.cmd.Process.Pid); err != nil {
+	if res.IdleRSSMiB, _, _, err = procMemory(mgr.cmd.Process.Pid); err != nil {
 		return res, err
 	}
+	if b.heapProfile != "" {
+		if err := saveHeapProfile(ctx, pprofAddr, profilePath(b.heapProfile, n)); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// profilePath puts -N before path's extension (".pb.gz" counting as one).
+func profilePath(path string, n int) string {
+	ext := filepath.Ext(path)
+	if strings.HasSuffix(path, ".pb.gz") {
+		ext = ".pb.gz"
+	}
+	return strings.TrimSuffix(path, ext) + "-" + strconv.Itoa(n) + ext
+}
+
+// saveHeapProfile fetches the manager's heap profile (after a GC) to path.
+func saveHeapProfile(ctx context.Context, addr, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("heap profile: HTTP %d", resp.StatusCode)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	progress("heap profile written to %s", path)
+	return f.Close()
+}
+
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().String(), nil
 }
 
 // convergence tracks, from a watch, which tenants have the status of a
@@ -416,30 +478,27 @@ func (l *lineLog) tail() string {
 }
 
 // procMemory reads a process's resident set size and its peak, in MiB.
-func procMemory(pid int) (rss, peak float64, err error) {
+func procMemory(pid int) (rss, peak, anon float64, err error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, fmt.Errorf("read manager memory: %w", err)
+		return 0, 0, 0, fmt.Errorf("read manager memory: %w", err)
 	}
 	defer func() { _ = f.Close() }()
+	into := map[string]*float64{"VmRSS:": &rss, "VmHWM:": &peak, "RssAnon:": &anon}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 || (fields[0] != "VmRSS:" && fields[0] != "VmHWM:") {
+		if len(fields) < 2 || into[fields[0]] == nil {
 			continue
 		}
 		kb, err := strconv.ParseFloat(fields[1], 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("parse %s: %w", sc.Text(), err)
+			return 0, 0, 0, fmt.Errorf("parse %s: %w", sc.Text(), err)
 		}
-		if fields[0] == "VmRSS:" {
-			rss = kb / 1024
-		} else {
-			peak = kb / 1024
-		}
+		*into[fields[0]] = kb / 1024
 	}
 	if err := sc.Err(); err != nil {
-		return 0, 0, fmt.Errorf("read manager memory: %w", err)
+		return 0, 0, 0, fmt.Errorf("read manager memory: %w", err)
 	}
-	return rss, peak, nil
+	return rss, peak, anon, nil
 }

@@ -54,14 +54,14 @@ func printJSON(w io.Writer, results []result) error {
 func printReport(w io.Writer, s settings, results []result) {
 	fmt.Fprintf(w, "\nblue-operator convergence benchmark: concurrency %d, client QPS %g burst %d, idle window %s\n",
 		s.concurrency, s.qps, s.burst, s.idle)
-	fmt.Fprintf(w, "targets (stated for N=1000, marked at every N): operator/baseline time <= %.1f, operator RSS < %d MiB, idle writes = %d\n\n",
-		targetRatio, targetRSSMiB, targetIdleWrit)
+	fmt.Fprintf(w, "targets (stated for N=1000, marked at every N): operator/baseline time <= %.1f, writes/tenant <= baseline + %.0f, operator RSS < %d MiB, idle writes = %d\n\n",
+		targetRatio, targetWrites, targetRSSMiB, targetIdleWrit)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "N\tbaseline s\toperator s\tratio\t\toperator quiet s\twrites/tenant base\top\t\tRSS MiB\tpeak\t\tidle writes\t\tidle RV changes\t")
+	fmt.Fprintln(tw, "N\tbaseline s\toperator s\tratio\t\toperator quiet s\twrites/tenant base\top\t\t\tRSS MiB\tanon\tpeak\t\tidle writes\t\tidle RV changes\t")
 	for _, r := range results {
 		if r.Baseline.Seconds == 0 || r.Operator.Seconds == 0 {
-			fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t-\tERR\t\t\t\t\t\t\t\t\t\t\t\n", r.N, r.Baseline.Seconds, r.Operator.Seconds)
+			fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t-\tERR\t\t\t\t\t\t\t\t\t\t\t\t\t\n", r.N, r.Baseline.Seconds, r.Operator.Seconds)
 			continue
 		}
 		op := r.Operator
@@ -72,10 +72,11 @@ func printReport(w io.Writer, s settings, results []result) {
 			idleChanges = fmt.Sprint(sumValues(op.IdleChanges))
 		}
 		ratioMark := mark(r.ok() && r.Ratio() <= targetRatio)
-		fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t%.2f\t%s\t%.1f\t%.1f\t%.1f\t(%.2fx)\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t%.2f\t%s\t%.1f\t%.1f\t%.1f\t(%.2fx)\t%s\t%.1f\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t\n",
 			r.N, r.Baseline.Seconds, op.Seconds, r.Ratio(), ratioMark, op.BusySeconds,
 			r.Baseline.WritesPerTenant, op.WritesPerTenant, safeDiv(op.WritesPerTenant, r.Baseline.WritesPerTenant),
-			op.RSSMiB, op.PeakRSSMiB, mark(op.RSSMiB > 0 && op.RSSMiB < targetRSSMiB),
+			mark(r.ok() && op.WritesPerTenant <= r.Baseline.WritesPerTenant+targetWrites),
+			op.RSSMiB, op.AnonMiB, op.PeakRSSMiB, mark(op.RSSMiB > 0 && op.RSSMiB < targetRSSMiB),
 			idleWrites, idleMark, idleChanges)
 	}
 	_ = tw.Flush()

@@ -193,7 +193,11 @@ func TestCreateTenantBuildsEveryObject(t *testing.T) {
 	if c := condition(bt, bluev1.ConditionDegraded); c == nil || c.Status != metav1.ConditionFalse {
 		t.Errorf("degraded: %+v", c)
 	}
-	eventually(t, wait, "Created event", func() error { return hasEvent(ctx, bt, "Created") })
+	// One event for the new tenant: its namespace and its token.
+	eventually(t, wait, "TokenCreated event", func() error { return hasEvent(ctx, bt, "TokenCreated") })
+	if err := hasEvent(ctx, bt, "Created"); err == nil {
+		t.Error("a separate Created event for the namespace")
+	}
 	// Secrets never reach the status.
 	if strings.Contains(fmt.Sprintf("%+v", bt.Status), token) {
 		t.Errorf("token in status")
