@@ -115,3 +115,18 @@ func ParseTokenHash(h string) ([]byte, error) {
 	}
 	return sum, nil
 }
+
+// MaxExternalIDLen is STS's limit on an sts:ExternalId.
+const MaxExternalIDLen = 1224
+
+// ExternalIDChars reports whether id holds only what STS accepts in an
+// ExternalId: letters, digits and +=,.@:/_- (the server's settings, the
+// onboarding kit and the Terraform module apply their own minimum lengths).
+func ExternalIDChars(id string) bool {
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_+=,.@:/-", r)) {
+			return false
+		}
+	}
+	return true
+}

@@ -86,6 +86,9 @@ type Checker struct {
 	gauge    *prometheus.GaugeVec
 	trigger  chan struct{}
 
+	// checking serialises checks (the check may rely on it).
+	checking sync.Mutex
+
 	mu   sync.RWMutex
 	last Report
 	runs int
@@ -141,8 +144,11 @@ func (c *Checker) Trigger() {
 	}
 }
 
-// CheckNow runs one check and records its report.
+// CheckNow runs one check and records its report; checks run one at a
+// time.
 func (c *Checker) CheckNow(ctx context.Context) Report {
+	c.checking.Lock()
+	defer c.checking.Unlock()
 	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	r := c.check(cctx)
 	cancel()

@@ -71,7 +71,7 @@ func (b *Backend) checkAPI(ctx context.Context, cfg tenantconfig.Config, creds a
 }
 
 func (b *Backend) checkStorage(ctx context.Context, cfg tenantconfig.Config, creds aws.CredentialsProvider) access.Report {
-	s3c, ddb := b.clients(creds)
+	s3c, ddb := b.checkClients(creds)
 	st := access.Storage{WantKey: cfg.KMSKeyID}
 	enc, err := s3c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: aws.String(cfg.Bucket), ExpectedBucketOwner: optional(b.o.Account)})
 	st.BucketErr = err
@@ -91,6 +91,19 @@ func (b *Backend) checkStorage(ctx context.Context, cfg tenantconfig.Config, cre
 		st.TableSSEOn = d.Status == ddbtypes.SSEStatusEnabled
 	}
 	return access.FromStorage(st)
+}
+
+// checkClients are the check's S3 and DynamoDB clients, made once: every
+// check signs with the credentials it was just given (probeCreds), so a
+// check every 30 s does not rebuild two SDK clients.
+func (b *Backend) checkClients(creds aws.CredentialsProvider) (*s3.Client, *dynamodb.Client) {
+	b.probeCreds.Store(&creds)
+	b.probeOnce.Do(func() {
+		b.probeS3, b.probeDDB = b.clients(aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+			return (*b.probeCreds.Load()).Retrieve(ctx)
+		}))
+	})
+	return b.probeS3, b.probeDDB
 }
 
 func optional(s string) *string {

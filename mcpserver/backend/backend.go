@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -92,6 +93,14 @@ type Backend struct {
 	// apigwHTTP is HTTPClient with a span per request to the client's API
 	// (the SDK clients have theirs from tracing.AWSMiddleware).
 	apigwHTTP *http.Client
+
+	// The access check's clients (checkClients). Checks run one at a time
+	// (access.Checker), so the credentials they sign with are the last
+	// check's.
+	probeOnce  sync.Once
+	probeCreds atomic.Pointer[aws.CredentialsProvider]
+	probeS3    *s3.Client
+	probeDDB   *dynamodb.Client
 }
 
 type key struct {

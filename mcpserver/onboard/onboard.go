@@ -33,6 +33,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/superviber/blue-operator/api/contract"
 	"github.com/superviber/blue-operator/mcpserver/apigw"
 	"github.com/superviber/blue-operator/mcpserver/store"
 	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
@@ -399,16 +400,15 @@ func TableARN(partition, region, account, table string) string {
 // needs them, and their counted repeats would otherwise cost every server
 // start close to 1 MB of heap.
 var (
-	tenantRE     = lazyRegexp(`^[a-z0-9]([-a-z0-9]{0,56}[a-z0-9])?$`)
-	hopRoleRE    = lazyRegexp(`^arn:(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b):iam::([0-9]{12}):role/([A-Za-z0-9+=,.@_/-]{1,512})$`)
-	accountRE    = lazyRegexp(`^[0-9]{12}$`)
-	regionRE     = lazyRegexp(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]+$`)
-	bucketRE     = lazyRegexp(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
-	tableRE      = lazyRegexp(`^[A-Za-z0-9_.-]{3,255}$`)
-	kmsKeyRE     = lazyRegexp(`^arn:(aws|aws-us-gov|aws-cn):kms:([a-z0-9-]+):([0-9]{12}):key/([A-Za-z0-9-]{1,128})$`)
-	externalIDRE = lazyRegexp(`^[\w+=,.@:/-]+$`) // and 32 to 1224 long (RE2 repeats stop at 1000)
-	roleNameRE   = lazyRegexp(`^[\w+=,.@-]{1,64}$`)
-	vpceRE       = lazyRegexp(`^vpce-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	tenantRE   = lazyRegexp(`^[a-z0-9]([-a-z0-9]{0,56}[a-z0-9])?$`)
+	hopRoleRE  = lazyRegexp(`^arn:(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b):iam::([0-9]{12}):role/([A-Za-z0-9+=,.@_/-]{1,512})$`)
+	accountRE  = lazyRegexp(`^[0-9]{12}$`)
+	regionRE   = lazyRegexp(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]+$`)
+	bucketRE   = lazyRegexp(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
+	tableRE    = lazyRegexp(`^[A-Za-z0-9_.-]{3,255}$`)
+	kmsKeyRE   = lazyRegexp(`^arn:(aws|aws-us-gov|aws-cn):kms:([a-z0-9-]+):([0-9]{12}):key/([A-Za-z0-9-]{1,128})$`)
+	roleNameRE = lazyRegexp(`^[\w+=,.@-]{1,64}$`)
+	vpceRE     = lazyRegexp(`^vpce-[0-9a-f]{8}([0-9a-f]{9})?$`)
 )
 
 func lazyRegexp(expr string) func() *regexp.Regexp {
@@ -462,7 +462,7 @@ func Kit(o Options) (*Result, error) {
 	externalID, generated := o.ExternalID, false
 	if externalID == "" {
 		externalID, generated = NewExternalID(), true
-	} else if len(externalID) < 32 || len(externalID) > 1224 || !externalIDRE().MatchString(externalID) {
+	} else if len(externalID) < 32 || len(externalID) > contract.MaxExternalIDLen || !contract.ExternalIDChars(externalID) {
 		bad("external id must be 32 to 1224 characters of letters, digits and +=,.@:/_- (leave it empty to generate one)")
 	}
 	roleName := o.RoleName

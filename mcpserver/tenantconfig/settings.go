@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/superviber/blue-operator/api/contract"
 )
 
 // Auth methods of Settings.AuthMethod.
@@ -118,14 +120,10 @@ func (s Settings) Validate() error {
 	if s.CallTimeout < 0 {
 		bad("CallTimeout", "must not be negative")
 	}
-	if id := s.ExternalID; id != "" && (len(id) < 2 || len(id) > 1224 || strings.ContainsFunc(id, func(r rune) bool { return !externalIDRune(r) })) {
+	if id := s.ExternalID; id != "" && (len(id) < 2 || len(id) > contract.MaxExternalIDLen || !contract.ExternalIDChars(id)) {
 		bad("ExternalID", "must be 2 to 1224 characters of letters, digits and +=,.@:/-_ (what STS accepts)")
 	}
 	return errors.Join(errs...)
-}
-
-func externalIDRune(r rune) bool {
-	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_+=,.@:/-", r)
 }
 
 func checkSiteURL(raw string) error {

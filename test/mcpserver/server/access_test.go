@@ -10,10 +10,7 @@ import (
 	"time"
 
 	"github.com/superviber/blue-operator/mcpserver/access"
-	"github.com/superviber/blue-operator/mcpserver/blue"
-	"github.com/superviber/blue-operator/mcpserver/store"
 	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
-	"github.com/superviber/blue-operator/test/apigwtest"
 	"github.com/superviber/blue-operator/test/testutil"
 	"github.com/superviber/blue-operator/test/world"
 )
@@ -149,9 +146,7 @@ func TestClientAccessReportAPIMode(t *testing.T) {
 	t.Parallel()
 	w := world.Start(t)
 	tn := newTenant(t, w, "accessapi", 525252525252)
-	st := store.New(w.S3.Client("gateway-lambda", "x"), w.DDB.Client("gateway-lambda", "x"),
-		store.Options{Bucket: tn.Bucket, Table: tn.Table, KMSKeyID: tn.KMSKeyID, Plural: blue.Plural})
-	gw := apigwtest.New(t, w.STS, tn.ClientRole, world.Region, st)
+	gw := clientGateway(t, w, tn)
 	// With API_ENDPOINT the bucket, table and key names are not needed.
 	for _, k := range []string{tenantconfig.KeyBucket, tenantconfig.KeyTable, tenantconfig.KeyKMSKeyID} {
 		w.Infisical.DeleteSecret(tn.Project, tn.Environment, tn.SecretPath, k)

@@ -16,17 +16,21 @@ import (
 	"github.com/superviber/blue-operator/test/world"
 )
 
+// clientGateway is the client's side in API mode: its gateway serves the
+// contract over its own storage, with its own credentials ("gateway-lambda").
+func clientGateway(t *testing.T, w *world.World, tn *world.Tenant) *apigwtest.Gateway {
+	st := store.New(w.S3.Client("gateway-lambda", "x"), w.DDB.Client("gateway-lambda", "x"),
+		store.Options{Bucket: tn.Bucket, Table: tn.Table, KMSKeyID: tn.KMSKeyID, Plural: blue.Plural})
+	return apigwtest.New(t, w.STS, tn.ClientRole, world.Region, st)
+}
+
 // With API_ENDPOINT set, the tools go through the client's API Gateway with
 // SigV4-signed requests made with the assumed client-role credentials.
 func TestAPIGatewayMode(t *testing.T) {
 	t.Parallel()
 	w := world.Start(t)
 	tn := newTenant(t, w, "gateway", 414141414141)
-	// The client's side: its gateway serves the contract over its own
-	// storage, with its own credentials.
-	st := store.New(w.S3.Client("gateway-lambda", "x"), w.DDB.Client("gateway-lambda", "x"),
-		store.Options{Bucket: tn.Bucket, Table: tn.Table, KMSKeyID: tn.KMSKeyID, Plural: blue.Plural})
-	gw := apigwtest.New(t, w.STS, tn.ClientRole, world.Region, st)
+	gw := clientGateway(t, w, tn)
 	w.Infisical.SetSecret(tn.Project, tn.Environment, tn.SecretPath, tenantconfig.KeyAPIEndpoint, gw.URL)
 
 	srv := w.Serve(t, tn, world.ServerOptions{})
