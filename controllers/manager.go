@@ -75,28 +75,26 @@ func CacheOptions() cache.Options {
 // namespace, uid, resourceVersion, generation, ownerReferences and
 // deletionTimestamp (and a Secret's data).
 func slimForCache(obj any) (any, error) {
-	if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
-		return &metav1.PartialObjectMetadata{
-			TypeMeta: m.TypeMeta,
-			ObjectMeta: metav1.ObjectMeta{
-				Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion, Generation: m.Generation,
-				OwnerReferences: m.OwnerReferences, DeletionTimestamp: m.DeletionTimestamp,
-			},
-		}, nil
-	}
-	if sec, ok := obj.(*corev1.Secret); ok {
+	switch o := obj.(type) {
+	case *metav1.PartialObjectMetadata:
+		m := identity(o.ObjectMeta)
+		m.Generation = o.Generation
+		return &metav1.PartialObjectMetadata{TypeMeta: o.TypeMeta, ObjectMeta: m}, nil
+	case *corev1.Secret:
 		// The reconciler reads only a generated Secret's data (the token
 		// hashes, the ExternalId) and whether it exists.
-		return &corev1.Secret{
-			TypeMeta: sec.TypeMeta,
-			ObjectMeta: metav1.ObjectMeta{
-				Name: sec.Name, Namespace: sec.Namespace, UID: sec.UID, ResourceVersion: sec.ResourceVersion,
-				OwnerReferences: sec.OwnerReferences, DeletionTimestamp: sec.DeletionTimestamp,
-			},
-			Type: sec.Type, Data: sec.Data,
-		}, nil
+		return &corev1.Secret{TypeMeta: o.TypeMeta, ObjectMeta: identity(o.ObjectMeta), Type: o.Type, Data: o.Data}, nil
 	}
 	return cache.TransformStripManagedFields()(obj)
+}
+
+// identity is what every slimmed cache entry keeps of its metadata: what
+// names it, versions it, ties it to its tenant and says it is going away.
+func identity(m metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		OwnerReferences: m.OwnerReferences, DeletionTimestamp: m.DeletionTimestamp,
+	}
 }
 
 // podAddressOnly keeps of a cached pod what the access poller reads: its
@@ -108,13 +106,12 @@ func podAddressOnly(obj any) (any, error) {
 	if !ok {
 		return obj, nil
 	}
+	m := identity(p.ObjectMeta)
+	m.Labels, m.Annotations = p.Labels, p.Annotations
 	return &corev1.Pod{
-		TypeMeta: p.TypeMeta,
-		ObjectMeta: metav1.ObjectMeta{
-			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
-			Labels: p.Labels, Annotations: p.Annotations, DeletionTimestamp: p.DeletionTimestamp,
-		},
-		Status: corev1.PodStatus{Phase: p.Status.Phase, PodIP: p.Status.PodIP},
+		TypeMeta:   p.TypeMeta,
+		ObjectMeta: m,
+		Status:     corev1.PodStatus{Phase: p.Status.Phase, PodIP: p.Status.PodIP},
 	}, nil
 }
 

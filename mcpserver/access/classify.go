@@ -28,7 +28,7 @@ func FromSettings(err error, problems []string) (Report, bool) {
 		return New(ReasonSettingsIncomplete, "the client's Infisical folder lacks "+strings.Join(problems, ", ")), false
 	case errors.Is(err, tenantconfig.ErrOutsideAccount):
 		return New(ReasonOutsideAccount, "refused settings: "+strings.Join(problems, "; ")), false
-	case errors.Is(err, tenantconfig.ErrUnavailable) && strings.Contains(err.Error(), "not loaded yet"):
+	case errors.Is(err, tenantconfig.ErrNotLoaded):
 		return New(ReasonSettingsLoading, "the settings have not been read from the client's Infisical yet"), false
 	}
 	return New(ReasonInfisicalUnreachable, "the client's Infisical has not answered for longer than the grace period"), false
@@ -43,7 +43,7 @@ func FromAssume(err error) (Report, bool) {
 	if errors.As(err, &ae) {
 		switch ae.Outcome {
 		case awscreds.OutcomeDenied:
-			if strings.Contains(ae.Error(), "sts:SetSourceIdentity") {
+			if ae.SourceIdentityRefused() {
 				return New(ReasonAssumeRoleDenied, "the client role's trust policy does not grant sts:SetSourceIdentity to the tenant's hop role"), false
 			}
 			return New(ReasonAssumeRoleDenied, "the client role refused sts:AssumeRole: its trust policy no longer names the tenant's hop role or no longer requires the issued ExternalId"), false

@@ -24,7 +24,7 @@ func TestFromSettings(t *testing.T) {
 		{fmt.Errorf("%w: 403 (project p)", tenantconfig.ErrRevoked), nil, false, ReasonRevoked},
 		{fmt.Errorf("%w: missing required secrets BLUE_S3_BUCKET in p", tenantconfig.ErrIncomplete), []string{"BLUE_S3_BUCKET"}, false, ReasonSettingsIncomplete},
 		{fmt.Errorf("%w: refused", tenantconfig.ErrOutsideAccount), []string{"AWS_ROLE_ARN is not a role in the tenant's account 1"}, false, ReasonOutsideAccount},
-		{fmt.Errorf("%w: not loaded yet", tenantconfig.ErrUnavailable), nil, false, ReasonSettingsLoading},
+		{fmt.Errorf("%w: %w", tenantconfig.ErrUnavailable, tenantconfig.ErrNotLoaded), nil, false, ReasonSettingsLoading},
 		{fmt.Errorf("%w: unreachable since …", tenantconfig.ErrUnavailable), nil, false, ReasonInfisicalUnreachable},
 	}
 	for _, c := range cases {

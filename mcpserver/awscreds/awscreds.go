@@ -562,8 +562,7 @@ func (e *AssumeError) Error() string {
 	}
 	switch e.Outcome {
 	case OutcomeDenied:
-		var api smithy.APIError
-		if errors.As(e.Err, &api) && strings.Contains(api.ErrorMessage(), "sts:SetSourceIdentity") {
+		if e.SourceIdentityRefused() {
 			return fmt.Sprintf("the client's AWS role %s refused sts:SetSourceIdentity for session %s: its trust policy lets this tenant's Superviber role assume it but not set the caller as source identity; add sts:SetSourceIdentity to the trust policy's actions (the onboarding kit's policy has it)%s",
 				e.RoleARN, e.SessionName, ref)
 		}
@@ -575,6 +574,14 @@ func (e *AssumeError) Error() string {
 		return fmt.Sprintf("could not assume the client's AWS role %s: STS rejected the request as invalid (check AWS_ROLE_ARN): %v", e.RoleARN, e.Err)
 	}
 	return fmt.Sprintf("could not assume the client's AWS role %s: %v", e.RoleARN, e.Err)
+}
+
+// SourceIdentityRefused reports a refusal of sts:SetSourceIdentity alone:
+// the trust policy lets the hop role assume the role but not name the
+// caller. STS says so only in its message (the code is AccessDenied).
+func (e *AssumeError) SourceIdentityRefused() bool {
+	var api smithy.APIError
+	return e.Outcome == OutcomeDenied && errors.As(e.Err, &api) && strings.Contains(api.ErrorMessage(), "sts:SetSourceIdentity")
 }
 
 // Unwrap exposes the SDK error and, for refusals, ErrRoleRefused.

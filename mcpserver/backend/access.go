@@ -15,7 +15,6 @@ import (
 	"github.com/superviber/blue-operator/mcpserver/awscreds"
 	"github.com/superviber/blue-operator/mcpserver/store"
 	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
-	"github.com/superviber/blue-operator/mcpserver/tools"
 )
 
 // Problems is what a settings source can say about settings it refuses.
@@ -111,12 +110,4 @@ func optional(s string) *string {
 		return nil
 	}
 	return aws.String(s)
-}
-
-// forget drops every store and credential (a refused AssumeRole).
-func (b *Backend) forget() {
-	b.mu.Lock()
-	b.stores = map[key]tools.Store{}
-	b.mu.Unlock()
-	b.creds.Drop()
 }

@@ -129,8 +129,15 @@ func New(cfg Config, creds Credentials, o Options) *Backend {
 // value or revoked access.
 func (b *Backend) Changed(_, _ tenantconfig.Config) {
 	b.mu.Lock()
-	b.stores = map[key]tools.Store{}
 	b.cache = store.NewBodyCache(b.o.bodyCacheBytes()) // nothing read under the old settings is kept
+	b.mu.Unlock()
+	b.forget()
+}
+
+// forget drops every store and credential (a refused AssumeRole, changed settings).
+func (b *Backend) forget() {
+	b.mu.Lock()
+	b.stores = map[key]tools.Store{}
 	b.mu.Unlock()
 	b.creds.Drop()
 }

@@ -37,6 +37,9 @@ var (
 	// ErrUnavailable: no config loaded yet, or Infisical has been unreachable
 	// for longer than the grace period.
 	ErrUnavailable = errors.New("tenant config unavailable")
+	// ErrNotLoaded: ErrUnavailable before any config was ever loaded (it
+	// wraps both).
+	ErrNotLoaded = errors.New("not loaded yet")
 	// ErrIncomplete: a required secret is missing or empty; the message
 	// names which.
 	ErrIncomplete = errors.New("tenant config incomplete")

@@ -195,7 +195,7 @@ func (s *Source) Current() (Config, error) {
 		}
 		return Config{}, s.graceExceededErr()
 	case stateLoading:
-		return Config{}, fmt.Errorf("%w: not loaded yet", ErrUnavailable)
+		return Config{}, fmt.Errorf("%w: %w", ErrUnavailable, ErrNotLoaded)
 	default:
 		return Config{}, s.err
 	}
@@ -583,7 +583,7 @@ func (s *Source) apply(outcome string, cfg Config, missing []string, detail stri
 		case stateLoading, stateUnavailable:
 			s.st = stateUnavailable
 			if s.lastSuccess.IsZero() {
-				s.err = fmt.Errorf("%w: not loaded yet: %s", ErrUnavailable, detail)
+				s.err = fmt.Errorf("%w: %w: %s", ErrUnavailable, ErrNotLoaded, detail)
 			}
 		case stateRevoked, stateIncomplete:
 			// Still failed closed: without an answer we cannot know access
