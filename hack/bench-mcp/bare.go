@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -71,10 +73,30 @@ func serveBare(payload *mcp.CallToolResult) (url string, stop func(), err error)
 }
 
 // serveBareProcess is the -serve-bare mode: the baseline as its own process,
-// so that under load it competes for the CPUs as blue-mcp does. It prints
-// its URL and exits when its stdin closes (the parent went away).
-func serveBareProcess(ctx context.Context) error {
-	url, stop, err := serveBare(nil)
+// so that under load it competes for the CPUs as blue-mcp does. With a
+// payload file (a CallToolResult as JSON) it also serves payloadTool. It
+// prints its URL and exits when its stdin closes (the parent went away).
+func serveBareProcess(ctx context.Context, payloadFile string) error {
+	var payload *mcp.CallToolResult
+	if payloadFile != "" {
+		b, err := os.ReadFile(payloadFile)
+		if err != nil {
+			return fmt.Errorf("bare process: %w", err)
+		}
+		payload = &mcp.CallToolResult{}
+		if err := json.Unmarshal(b, payload); err != nil {
+			return fmt.Errorf("bare process: payload %s: %w", payloadFile, err)
+		}
+		if payload.StructuredContent != nil {
+			// Served as blue-mcp serves it: already encoded.
+			sc, err := json.Marshal(payload.StructuredContent)
+			if err != nil {
+				return fmt.Errorf("bare process: payload %s: %w", payloadFile, err)
+			}
+			payload.StructuredContent = json.RawMessage(sc)
+		}
+	}
+	url, stop, err := serveBare(payload)
 	if err != nil {
 		return err
 	}
@@ -89,13 +111,27 @@ func serveBareProcess(ctx context.Context) error {
 	return nil
 }
 
-// startBareProcess runs this program again in -serve-bare mode.
-func startBareProcess(ctx context.Context) (*proc, error) {
+// startBareProcess runs this program again in -serve-bare mode, serving
+// payload (when not nil) as payloadTool; the payload goes through a file in
+// dir.
+func startBareProcess(ctx context.Context, dir string, payload *mcp.CallToolResult) (*proc, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("bare process: find own executable: %w", err)
 	}
-	cmd := exec.Command(self, "-serve-bare")
+	args := []string{"-serve-bare"}
+	if payload != nil {
+		b, err := json.Marshal(payload)
+		if err != nil {
+			return nil, fmt.Errorf("bare process: encode payload: %w", err)
+		}
+		f := filepath.Join(dir, "bare-payload.json")
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			return nil, fmt.Errorf("bare process: %w", err)
+		}
+		args = append(args, "-bare-payload", f)
+	}
+	cmd := exec.Command(self, args...)
 	cmd.SysProcAttr = childProcAttr()
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()

@@ -17,3 +17,5 @@ type cpuMeter struct{}
 func newCPUMeter() *cpuMeter { return &cpuMeter{} }
 
 func (*cpuMeter) read() cpuTimes { return cpuTimes{} }
+
+func procCPU(int) time.Duration { return 0 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -149,36 +151,72 @@ func measureSTS(ctx context.Context, e *env, live *proc, s settings) (*stsResult
 
 // loadResult is phase 5.
 type loadResult struct {
-	Sessions            int
+	Sessions int
+	// Real is blue_rfc_get against the binary; Bare the bare go-sdk process
+	// answering with blue_rfc_get's exact result; Storage store.Get alone.
 	Real, Bare, Storage runResult
-	After               memory // the binary's memory right after the load
+	// CPU is the CPU time each target's calls used, by process.
+	RealCPU, BareCPU, StorageCPU loadCPU
+	After                        memory // the binary's memory right after the load
 }
 
-// measureLoad drives the enterprise-tier binary and a bare go-sdk server
-// process with s.sessions concurrent sessions each, and the store directly
-// with as many goroutines (the ceiling the storage backends allow on this
-// machine). Each target runs twice for half of s.loadFor, in the order
-// real, bare, storage and then reversed, so drift hits them alike.
-func measureLoad(ctx context.Context, e *env, live *proc, s settings) (*loadResult, error) {
-	bare, err := startBareProcess(ctx)
+// loadCPU is CPU time used during one target's calls, by process.
+type loadCPU struct {
+	Server   time.Duration // blue-mcp or the bare process
+	Bench    time.Duration // this process: the clients (and gofakes3, STS, Infisical)
+	Dynalite time.Duration
+}
+
+func (a loadCPU) add(b loadCPU) loadCPU {
+	return loadCPU{a.Server + b.Server, a.Bench + b.Bench, a.Dynalite + b.Dynalite}
+}
+
+// perCall divides by n calls.
+func (a loadCPU) perCall(n int) loadCPU {
+	if n == 0 {
+		return loadCPU{}
+	}
+	d := time.Duration(n)
+	return loadCPU{a.Server / d, a.Bench / d, a.Dynalite / d}
+}
+
+// measureLoad drives the enterprise-tier binary (blue_rfc_get) and a bare
+// go-sdk server process answering with the same result, with s.sessions
+// concurrent sessions each, and the store directly with as many goroutines
+// (the ceiling the storage backends allow on this machine). Each target runs
+// twice for half of s.loadFor, in the order real, bare, storage and then
+// reversed, so drift hits them alike.
+func measureLoad(ctx context.Context, e *env, live *proc, dir string, s settings) (*loadResult, error) {
+	sess, err := connect(ctx, live.url, e.tenant.Token)
+	if err != nil {
+		return nil, err
+	}
+	res, err := rfcGetResult(ctx, sess)
+	_ = sess.Close()
+	if err != nil {
+		return nil, err
+	}
+	bare, err := startBareProcess(ctx, dir, res)
 	if err != nil {
 		return nil, err
 	}
 	defer bare.stop()
 	st := e.newStore(0)
+	meter := newCPUMeter()
 
 	r := &loadResult{Sessions: s.sessions}
 	type loadTarget struct {
-		name  string
-		url   string // "" for the store
-		mk    func(*mcp.ClientSession) func(context.Context) error
-		token string
-		into  *runResult
+		name string
+		url  string // "" for the store
+		pid  int    // the server process, 0 for the store
+		mk   func(*mcp.ClientSession) func(context.Context) error
+		into *runResult
+		cpu  *loadCPU
 	}
 	targets := []loadTarget{
-		{"blue-mcp", live.url, rfcGet, e.tenant.Token, &r.Real},
-		{"bare", bare.url, noop, e.tenant.Token, &r.Bare},
-		{"storage", "", nil, "", &r.Storage},
+		{"blue-mcp", live.url, live.cmd.Process.Pid, rfcGet, &r.Real, &r.RealCPU},
+		{"bare", bare.url, bare.cmd.Process.Pid, payload, &r.Bare, &r.BareCPU},
+		{"storage", "", 0, nil, &r.Storage, &r.StorageCPU},
 	}
 	half := s.loadFor / 2
 	for pass := range 2 {
@@ -195,7 +233,7 @@ func measureLoad(ctx context.Context, e *env, live *proc, s settings) (*loadResu
 					calls[i] = storeGet(st)
 				}
 			} else {
-				if ss, err = connectMany(ctx, s.sessions, t.url, t.token); err != nil {
+				if ss, err = connectMany(ctx, s.sessions, t.url, e.tenant.Token); err != nil {
 					return r, fmt.Errorf("%s: %w", t.name, err)
 				}
 				calls = sessionCalls(ss, t.mk)
@@ -204,8 +242,11 @@ func measureLoad(ctx context.Context, e *env, live *proc, s settings) (*loadResu
 					return r, fmt.Errorf("%s warm-up: %d errors, first: %w", t.name, w.Errors, w.FirstErr)
 				}
 			}
+			c0, p0 := meter.read(), procCPU(t.pid)
 			res := drive(ctx, calls, 0, half)
-			if t.url != "" && t.url == live.url {
+			c1, p1 := meter.read(), procCPU(t.pid)
+			*t.cpu = t.cpu.add(loadCPU{Server: p1 - p0, Bench: c1.self - c0.self, Dynalite: c1.node - c0.node})
+			if t.pid == live.cmd.Process.Pid {
 				if m, err := readMemory(live.cmd.Process.Pid); err == nil && m.RSS > r.After.RSS {
 					r.After = m
 				}
@@ -220,4 +261,25 @@ func measureLoad(ctx context.Context, e *env, live *proc, s settings) (*loadResu
 		}
 	}
 	return r, nil
+}
+
+// rfcGetResult is one blue_rfc_get's result, for the bare server to answer
+// with: its structured content encoded once, as blue-mcp hands it to the SDK
+// (decoded into maps it would cost more to encode again).
+func rfcGetResult(ctx context.Context, sess *mcp.ClientSession) (*mcp.CallToolResult, error) {
+	res, err := sess.CallTool(ctx, &mcp.CallToolParams{Name: "blue_rfc_get", Arguments: rfcGetArgs})
+	if err != nil {
+		return nil, fmt.Errorf("blue_rfc_get: %w", err)
+	}
+	if res.IsError {
+		return nil, errors.New("blue_rfc_get: tool error")
+	}
+	if res.StructuredContent != nil {
+		b, err := json.Marshal(res.StructuredContent)
+		if err != nil {
+			return nil, fmt.Errorf("re-encode blue_rfc_get's structured content: %w", err)
+		}
+		res.StructuredContent = json.RawMessage(b)
+	}
+	return res, nil
 }

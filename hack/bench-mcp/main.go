@@ -59,7 +59,8 @@ type settings struct {
 	latencyDocs int
 	latencyWarm int
 	quick       bool
-	serveBare   bool // internal: run as the bare baseline server process
+	serveBare   bool   // internal: run as the bare baseline server process
+	barePayload string // internal: with serveBare, the result its payload tool answers with
 }
 
 func parseFlags(args []string) (settings, error) {
@@ -81,6 +82,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.IntVar(&s.latencyWarm, "latency-warm", 10, "latency across accounts: warm calls per tool")
 	fs.BoolVar(&s.quick, "quick", false, "smoke run: few calls, short phases")
 	fs.BoolVar(&s.serveBare, "serve-bare", false, "internal: serve the bare baseline and print its address")
+	fs.StringVar(&s.barePayload, "bare-payload", "", "internal: with -serve-bare, a file holding the result the payload tool answers with")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
@@ -140,7 +142,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	if s.serveBare {
-		return serveBareProcess(ctx)
+		return serveBareProcess(ctx, s.barePayload)
 	}
 
 	var cl cleanups
@@ -208,7 +210,7 @@ func run(ctx context.Context, args []string) error {
 				return err
 			})
 			phase("concurrent sessions", func() error {
-				l, err := measureLoad(ctx, e, live, s)
+				l, err := measureLoad(ctx, e, live, tmp, s)
 				r.load = l
 				return err
 			})

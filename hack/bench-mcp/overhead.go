@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -93,21 +92,9 @@ func measureOverhead(ctx context.Context, e *env, s settings) (*overheadResult, 
 	defer func() { _ = subj.Close() }()
 
 	// The bare server also serves blue_rfc_get's exact result.
-	res, err := subj.CallTool(ctx, &mcp.CallToolParams{Name: "blue_rfc_get", Arguments: rfcGetArgs})
+	res, err := rfcGetResult(ctx, subj)
 	if err != nil {
-		return nil, fmt.Errorf("blue_rfc_get: %w", err)
-	}
-	if res.IsError {
-		return nil, errors.New("blue_rfc_get: tool error")
-	}
-	// As blue-mcp hands it over: structured content already encoded (the
-	// client decoded it into maps, which would cost more to encode again).
-	if res.StructuredContent != nil {
-		b, err := json.Marshal(res.StructuredContent)
-		if err != nil {
-			return nil, fmt.Errorf("re-encode blue_rfc_get's structured content: %w", err)
-		}
-		res.StructuredContent = json.RawMessage(b)
+		return nil, err
 	}
 	bareURL, stopBare, err := serveBare(res)
 	if err != nil {

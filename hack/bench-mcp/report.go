@@ -15,6 +15,10 @@ const (
 	targetRSSMiB   = 20.0 // idle RSS of blue-mcp
 	targetReady    = 300 * time.Millisecond
 	targetSTSCalls = 0 // STS calls during steady-state tool calls
+	// Under load, blue-mcp against the bare process answering with the
+	// same result (issue #15).
+	targetLoadThroughput = 0.8
+	targetLoadP50        = 1.5
 )
 
 // report collects every phase's figures.
@@ -93,10 +97,12 @@ func (r *report) print(out io.Writer) {
 			row("5", fmt.Sprintf("%s, %d sessions: throughput", name, l.Sessions), fmt.Sprintf("%.0f calls/s", x.Throughput()), "", "")
 		}
 		loadRow("blue-mcp enterprise, blue_rfc_get", l.Real)
-		loadRow("bare go-sdk process, no-op", l.Bare)
-		row("5", "blue-mcp / bare: p50, p99, throughput", fmt.Sprintf("%.2f, %.2f, %.2f",
-			ratio(l.Real.Lat.median(), l.Bare.Lat.median()), ratio(l.Real.Lat.pct(99), l.Bare.Lat.pct(99)),
-			l.Real.Throughput()/max(l.Bare.Throughput(), 1e-9)), "", "")
+		loadRow("bare go-sdk process, the same result", l.Bare)
+		tput := l.Real.Throughput() / max(l.Bare.Throughput(), 1e-9)
+		p50 := ratio(l.Real.Lat.median(), l.Bare.Lat.median())
+		row("5", "blue-mcp / bare: throughput", fmt.Sprintf("%.2f", tput), fmt.Sprintf(">= %.1f", targetLoadThroughput), mark(tput >= targetLoadThroughput))
+		row("5", "blue-mcp / bare: p50", fmt.Sprintf("%.2f", p50), fmt.Sprintf("<= %.1f", targetLoadP50), mark(p50 > 0 && p50 <= targetLoadP50))
+		row("5", "blue-mcp / bare: p99", fmt.Sprintf("%.2f", ratio(l.Real.Lat.pct(99), l.Bare.Lat.pct(99))), "(info)", "")
 		row("5", "failed calls under load (blue-mcp)", fmt.Sprint(l.Real.Errors), "0", mark(l.Real.Errors == 0))
 	} else {
 		row("5", "concurrent sessions", "not measured", "", "ERROR")
@@ -175,6 +181,13 @@ func (r *report) printDetails(out io.Writer) {
 	if l := r.load; l != nil && len(l.Real.Lat) > 0 {
 		row("5: storage alone (store.Get), same concurrency: p50 / p99", fmt.Sprintf("%s / %s", fmtMS(l.Storage.Lat.median()), fmtMS(l.Storage.Lat.pct(99))))
 		row("5: storage alone: throughput", fmt.Sprintf("%.0f calls/s", l.Storage.Throughput()))
+		cpu := func(c loadCPU, n int) string {
+			p := c.perCall(n)
+			return fmt.Sprintf("%s / %s / %s", fmtUS(p.Server), fmtUS(p.Bench), fmtUS(p.Dynalite))
+		}
+		row("5: CPU per call, server / clients / dynalite: blue-mcp", cpu(l.RealCPU, len(l.Real.Lat)))
+		row("5: CPU per call, server / clients / dynalite: bare", cpu(l.BareCPU, len(l.Bare.Lat)))
+		row("5: CPU per call, - / this process / dynalite: storage alone", cpu(l.StorageCPU, len(l.Storage.Lat)))
 		row("5: errors blue-mcp / bare / storage", fmt.Sprintf("%d / %d / %d", l.Real.Errors, l.Bare.Errors, l.Storage.Errors))
 		if l.Real.FirstErr != nil {
 			row("5: first blue-mcp error", l.Real.FirstErr.Error())

@@ -168,7 +168,7 @@ func (b *Backend) Store(ctx context.Context) (tools.Store, error) {
 		return c, nil
 	}
 	s3c, ddb := b.clients(aws.NewCredentialsCache(creds))
-	st := store.New(s3c, ddb, store.Options{Bucket: cfg.Bucket, Table: cfg.Table, KMSKeyID: cfg.KMSKeyID, ExpectedBucketOwner: b.o.Account, Plural: blue.Plural, Cache: b.cache})
+	st := store.New(s3c, ddb, store.Options{Bucket: cfg.Bucket, Table: cfg.Table, KMSKeyID: cfg.KMSKeyID, ExpectedBucketOwner: b.o.Account, Plural: blue.Plural, Cache: b.cache, OnSharedRead: tools.NoteAWSRequestID})
 	b.stores[k] = st
 	return st, nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -114,18 +113,14 @@ func (s *Store) listKeys(ctx context.Context, prefix string) ([]string, error) {
 
 // getMeta reads a META item with a strongly consistent read; nil when absent.
 func (s *Store) getMeta(ctx context.Context, kind, id string) (*meta, error) {
-	out, err := s.ddb.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.o.Table),
-		Key:            keyOf(docPK(kind, id), metaSK),
-		ConsistentRead: aws.Bool(true),
-	})
+	item, err := s.consistentGet(ctx, keyOf(docPK(kind, id), metaSK))
 	if err != nil {
 		return nil, fmt.Errorf("get %s/%s: %w", kind, id, err)
 	}
-	if len(out.Item) == 0 {
+	if len(item) == 0 {
 		return nil, nil
 	}
-	m, err := decodeMeta(out.Item)
+	m, err := decodeMeta(item)
 	if err != nil {
 		return nil, fmt.Errorf("get %s/%s: %w", kind, id, err)
 	}

@@ -53,15 +53,11 @@ func (s *Store) GetByTitle(ctx context.Context, kind, title string) (*Document, 
 	if norm == "" || len(norm) > maxTitleBytes {
 		return nil, invalidf("title empty or too long")
 	}
-	out, err := s.ddb.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.o.Table),
-		Key:            keyOf(kindPK(kind), titleSK(norm)),
-		ConsistentRead: aws.Bool(true),
-	})
+	item, err := s.consistentGet(ctx, keyOf(kindPK(kind), titleSK(norm)))
 	if err != nil {
 		return nil, fmt.Errorf("get %s by title: %w", kind, err)
 	}
-	owner := getS(out.Item, attrOwner)
+	owner := getS(item, attrOwner)
 	if owner == "" {
 		return nil, fmt.Errorf("get %s by title: %w", kind, ErrNotFound)
 	}

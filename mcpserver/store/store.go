@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -97,6 +98,10 @@ type Options struct {
 	// date after a committed change (the change stands; the next write of the
 	// document or SyncExport repairs the export). Optional.
 	OnExportError func(kind, id string, err error)
+	// OnSharedRead hears the AWS request id of a read that another call of
+	// this store's ran and ctx's call shared (see readGroup), so that the
+	// call's audit record names the request that answered it. Optional.
+	OnSharedRead func(ctx context.Context, requestID string)
 }
 
 // Store is safe for concurrent use.
@@ -105,6 +110,7 @@ type Store struct {
 	ddb   *dynamodb.Client
 	o     Options
 	cache *bodyCache
+	reads readGroup // consistent item reads that overlap are shared
 }
 
 // New returns a Store over the client's bucket and table. The clients carry

@@ -638,14 +638,14 @@ func (s *Store) claimTitle(ctx context.Context, kind, norm, id, txn string) erro
 		if !isCCF(err) {
 			return fmt.Errorf("claim title: %w", err)
 		}
-		out, err := s.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.o.Table), Key: key, ConsistentRead: aws.Bool(true)})
+		held, err := s.consistentGet(ctx, key)
 		if err != nil {
 			return fmt.Errorf("read title claim: %w", err)
 		}
-		if len(out.Item) == 0 {
+		if len(held) == 0 {
 			continue // released meanwhile
 		}
-		c := claim{owner: getS(out.Item, attrOwner), txn: getS(out.Item, attrTxn)}
+		c := claim{owner: getS(held, attrOwner), txn: getS(held, attrTxn)}
 		if c.owner == id && c.txn == txn {
 			return nil
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/superviber/blue-operator/test/testutil"
@@ -65,5 +66,61 @@ func TestAuditLinesAndNothingSecretInLogsOrMetrics(t *testing.T) {
 		if strings.Contains(rec, secret) {
 			t.Errorf("metrics contain a secret or document content: %q", secret)
 		}
+	}
+}
+
+// TestSharedReadsAreAudited: calls that overlap share their table reads
+// (one caller's store coalesces them), and each call's audit line still
+// names the AWS request that answered it.
+func TestSharedReadsAreAudited(t *testing.T) {
+	t.Parallel()
+	w := world.Start(t)
+	tn := newTenant(t, w, "shared", 123456789013)
+	var logs testutil.Buffer
+	srv := w.Serve(t, tn, world.ServerOptions{Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+	s := connect(t, srv.URL, tn.Token)
+	mustCall(t, s, "blue_rfc_create", map[string]any{"title": "Shared reads", "problem": "p"})
+
+	getItems := func() int {
+		n := 0
+		for _, c := range w.DDB.Calls() {
+			if c.Op == "dynamodb:GetItem" && c.Table == tn.Table {
+				n++
+			}
+		}
+		return n
+	}
+	before := getItems()
+	const calls = 32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range calls {
+		wg.Go(func() {
+			<-start
+			mustCall(t, s, "blue_rfc_get", map[string]any{"title": "1"})
+		})
+	}
+	close(start)
+	wg.Wait()
+	// Each blue_rfc_get "1" reads two items (the title claim "1", the RFC's
+	// META); overlapping calls share them.
+	if reads := getItems() - before; reads >= 2*calls {
+		t.Errorf("%d overlapping calls made %d GetItem calls: nothing shared", calls, reads)
+	}
+
+	got := 0
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) != nil || m["event"] != "tool_call" || m["tool"] != "blue_rfc_get" {
+			continue
+		}
+		got++
+		if id, _ := m["aws_request_id"].(string); id == "" {
+			t.Errorf("audit line of a call that shared its reads names no AWS request: %v", m)
+		}
+	}
+	if got != calls {
+		t.Errorf("%d blue_rfc_get audit lines, want %d", got, calls)
 	}
 }

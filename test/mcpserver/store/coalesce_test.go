@@ -1,0 +1,127 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/superviber/blue-operator/mcpserver/store"
+)
+
+// getItems counts the GetItem calls on this env's table so far.
+func (e *env) getItems() int {
+	n := 0
+	for _, c := range ddbSrv.Calls() {
+		if c.Op == "dynamodb:GetItem" && c.Table == e.table {
+			n++
+		}
+	}
+	return n
+}
+
+// TestOverlappingReadsShareOneGetItem: a burst of reads of one document
+// costs the client's table a few reads, not one per call, and each still
+// gets the whole document.
+func TestOverlappingReadsShareOneGetItem(t *testing.T) {
+	e := newEnv(t)
+	d := rfc("0001", "Shared reads", "draft", "# Shared\n")
+	if err := e.st.Create(e.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	before := e.getItems()
+	const readers = 64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range readers {
+		wg.Go(func() {
+			<-start
+			got, err := e.st.Get(e.ctx, "rfc", "0001")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if got.Version != 1 || string(got.Body) != "# Shared\n" {
+				t.Errorf("got %+v", got)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	reads := e.getItems() - before
+	if reads > readers/4 {
+		t.Errorf("%d overlapping Gets made %d GetItem calls, want them shared", readers, reads)
+	}
+	t.Logf("%d overlapping Gets, %d GetItem calls", readers, reads)
+}
+
+// slowAnswers holds every GetItem answer back for a while after the table
+// gave it, as a cross-account hop does: an answer read before a write can
+// then arrive after the write returned.
+type slowAnswers struct{ next dynamodb.HTTPClient }
+
+func (s slowAnswers) Do(r *http.Request) (*http.Response, error) {
+	resp, err := s.next.Do(r)
+	if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".GetItem") {
+		time.Sleep(3 * time.Millisecond) // injected latency, not a wait
+	}
+	return resp, err
+}
+
+// TestSharedReadsNeverHideACompletedWrite attacks the sharing: readers keep
+// a read of the document in flight at every moment, each answer arriving
+// late, while another store (another replica, the same caller) updates it.
+// Every read that begins after an update returned must see that update,
+// however the reads overlap: joining a read already in flight would hand
+// out an answer from before the write.
+func TestSharedReadsNeverHideACompletedWrite(t *testing.T) {
+	writer := newEnv(t)
+	slow := dynamodb.New(writer.ddb.Options(), func(o *dynamodb.Options) { o.HTTPClient = slowAnswers{o.HTTPClient} })
+	reader := store.New(writer.s3, slow, store.Options{Bucket: writer.bucket, Table: writer.table, KMSKeyID: clientKMSKey})
+	d := rfc("0001", "Fresh reads", "draft", "v1")
+	if err := writer.st.Create(writer.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(writer.ctx)
+	var background sync.WaitGroup
+	for range 8 {
+		background.Go(func() {
+			for ctx.Err() == nil {
+				_, _ = reader.Get(ctx, "rfc", "0001")
+			}
+		})
+	}
+	var stale atomic.Int64
+	for v := int64(2); v <= 12; v++ {
+		d.Body = fmt.Appendf(nil, "v%d", v)
+		if err := writer.st.Update(writer.ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				got, err := reader.Get(writer.ctx, "rfc", "0001")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got.Version < d.Version || string(got.Body) != string(d.Body) && got.Version == d.Version {
+					stale.Add(1)
+					t.Errorf("read after update to v%d saw v%d (%q)", d.Version, got.Version, got.Body)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	cancel()
+	background.Wait()
+	if stale.Load() > 0 {
+		t.Fatalf("%d reads missed an update that had completed before they began", stale.Load())
+	}
+}
