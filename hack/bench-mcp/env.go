@@ -16,6 +16,8 @@ import (
 
 	"github.com/superviber/blue-operator/mcpserver/blue"
 	"github.com/superviber/blue-operator/mcpserver/store"
+	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
+	"github.com/superviber/blue-operator/test/apigwtest"
 	"github.com/superviber/blue-operator/test/dynamotest"
 	"github.com/superviber/blue-operator/test/infisicaltest"
 	"github.com/superviber/blue-operator/test/s3test"
@@ -121,7 +123,12 @@ func (e *env) seedDocument(ctx context.Context) error {
 // part of a tool call and nothing else. cacheBytes is store.Options'
 // BodyCacheBytes (0: the server's default; negative: off).
 func (e *env) newStore(cacheBytes int64) *store.Store {
-	key := e.w.STS.NewAccessKey(e.tenant.ClientRole)
+	return e.storeAs(e.tenant.ClientRole, cacheBytes)
+}
+
+// storeAs is a store straight on gofakes3 and dynalite with a key of role.
+func (e *env) storeAs(role string, cacheBytes int64) *store.Store {
+	key := e.w.STS.NewAccessKey(role)
 	cfg := aws.Config{
 		Region:      world.Region,
 		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")),
@@ -135,6 +142,32 @@ func (e *env) newStore(cacheBytes int64) *store.Store {
 		Bucket: e.tenant.Bucket, Table: e.tenant.Table, KMSKeyID: e.tenant.KMSKeyID,
 		Plural: blue.Plural, BodyCacheBytes: cacheBytes,
 	})
+}
+
+// startGateway serves the client's API as its API Gateway and data
+// function do, in-process: requests signed by the client role's sessions,
+// storage reached with the function's own role.
+func (e *env) startGateway() (*apigwtest.Gateway, error) {
+	fn := "arn:aws:iam::" + e.tenant.Account + ":role/BlueDataLambda-" + e.tenant.Name
+	return apigwtest.Start(e.w.STS, e.tenant.ClientRole, world.Region, e.storeAs(fn, 0))
+}
+
+// useAPI puts the tenant in API mode (API_ENDPOINT in its Infisical folder in
+// place of the bucket, table and key names) for the binaries started until
+// the returned func puts it back.
+func (e *env) useAPI(endpoint string) (restore func()) {
+	t, inf := e.tenant, e.w.Infisical
+	direct := map[string]string{tenantconfig.KeyBucket: t.Bucket, tenantconfig.KeyTable: t.Table, tenantconfig.KeyKMSKeyID: t.KMSKeyID}
+	inf.SetSecret(t.Project, t.Environment, t.SecretPath, tenantconfig.KeyAPIEndpoint, endpoint)
+	for k := range direct {
+		inf.DeleteSecret(t.Project, t.Environment, t.SecretPath, k)
+	}
+	return func() {
+		for k, v := range direct {
+			inf.SetSecret(t.Project, t.Environment, t.SecretPath, k, v)
+		}
+		inf.DeleteSecret(t.Project, t.Environment, t.SecretPath, tenantconfig.KeyAPIEndpoint)
+	}
 }
 
 // storeGet is the storage work of one blue_rfc_get by number: Get (a

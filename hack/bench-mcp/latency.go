@@ -60,10 +60,25 @@ type latencyRow struct {
 }
 
 type latencyResult struct {
+	mode            dataMode
 	latency, jitter time.Duration
 	docs            int
 	rows            []latencyRow
 }
+
+// dataMode is how the server reaches the client's documents.
+type dataMode string
+
+const (
+	// modeDirect: S3 and DynamoDB with the client role's credentials.
+	modeDirect dataMode = "direct"
+	// modeAPI: the client's API Gateway (SigV4, execute-api:Invoke), whose
+	// data function holds the storage; the hop is to the gateway.
+	modeAPI dataMode = "API Gateway"
+)
+
+// modeSetting is the -latency-modes value of each mode.
+var modeSetting = map[string]dataMode{"direct": modeDirect, "api": modeAPI}
 
 // seedMany writes n documents spread over the kinds, straight through the
 // store (not the proxies), so the tools have a tenant of realistic size.
@@ -155,9 +170,12 @@ func primeIndex(ctx context.Context, e *env, b *binary) error {
 	return nil
 }
 
-// measureLatency runs the calls at one latency: a fresh binary per call for
-// the cold figure, then warm calls on that binary.
-func measureLatency(ctx context.Context, e *env, b *binary, latency, jitter time.Duration, warmCalls int) (*latencyResult, error) {
+// measureLatency runs the calls at one latency in one data mode: a fresh
+// binary per call for the cold figure, then warm calls on that binary. The
+// delay sits on every hop to the client's account: STS, and S3 and DynamoDB
+// (direct) or the client's API Gateway (API mode; its function's storage
+// calls stay inside the client's account, undelayed).
+func measureLatency(ctx context.Context, e *env, b *binary, mode dataMode, latency, jitter time.Duration, warmCalls int) (*latencyResult, error) {
 	var proxies []*latencyproxy.Proxy
 	defer func() {
 		for _, p := range proxies {
@@ -176,13 +194,32 @@ func measureLatency(ctx context.Context, e *env, b *binary, latency, jitter time
 	if err != nil {
 		return nil, err
 	}
-	s3u, err := proxy(e.w.S3.Endpoint())
-	if err != nil {
-		return nil, err
-	}
-	ddb, err := proxy(e.w.DDB.Endpoint())
-	if err != nil {
-		return nil, err
+	var s3u, ddb string
+	switch mode {
+	case modeDirect:
+		if s3u, err = proxy(e.w.S3.Endpoint()); err != nil {
+			return nil, err
+		}
+		if ddb, err = proxy(e.w.DDB.Endpoint()); err != nil {
+			return nil, err
+		}
+	case modeAPI:
+		gw, err := e.startGateway()
+		if err != nil {
+			return nil, err
+		}
+		defer gw.Close()
+		api, err := proxy(gw.URL)
+		if err != nil {
+			return nil, err
+		}
+		restore := e.useAPI(api)
+		defer restore()
+		// The server must not reach storage itself in this mode: point it
+		// nowhere.
+		s3u, ddb = "http://127.0.0.1:1", "http://127.0.0.1:1"
+	default:
+		return nil, fmt.Errorf("unknown data mode %q", mode)
 	}
 	depth := func() int {
 		var all []latencyproxy.Span
@@ -196,7 +233,7 @@ func measureLatency(ctx context.Context, e *env, b *binary, latency, jitter time
 			p.Reset()
 		}
 	}
-	res := &latencyResult{latency: latency, jitter: jitter}
+	res := &latencyResult{mode: mode, latency: latency, jitter: jitter}
 	for _, c := range latencyCalls {
 		row := latencyRow{name: c.tool + " " + argsLabel(c.args)}
 		p, err := b.start(ctx, "enterprise", "--sts-endpoint", sts, "--s3-endpoint", s3u, "--dynamodb-endpoint", ddb)
@@ -250,7 +287,11 @@ func medianInt(v []int) int {
 
 func printLatency(out io.Writer, results []*latencyResult) {
 	for _, r := range results {
-		fmt.Fprintf(out, "\n6: latency across accounts: %v per round trip (+ up to %v jitter) to STS, S3 and DynamoDB; %d seeded documents\n", r.latency, r.jitter, r.docs)
+		hops := "STS, S3 and DynamoDB"
+		if r.mode == modeAPI {
+			hops = "STS and the client's API Gateway"
+		}
+		fmt.Fprintf(out, "\n6: latency across accounts, %s: %v per round trip (+ up to %v jitter) to %s; %d seeded documents\n", r.mode, r.latency, r.jitter, hops, r.docs)
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "tool\tcold\tcold RTs\twarm p50 / p99\twarm RTs (median)\ttarget RTs cold / warm\tresult\n")
 		for _, row := range r.rows {

@@ -44,23 +44,24 @@ func main() {
 
 // settings are the command-line flags.
 type settings struct {
-	calls       int           // per-call phase: calls per target
-	batch       int           // per-call phase: calls per target before switching
-	warmup      int           // calls per target before measuring
-	starts      int           // binary starts for start-to-ready and idle RSS
-	idle        time.Duration // how long the binary sits idle before RSS is read
-	stsCalls    int           // tool calls during which STS calls are counted
-	stsSessions int           // sessions making them
-	sessions    int           // concurrent sessions
-	loadFor     time.Duration // how long each concurrent target is driven
-	cpuProfile  string        // optional CPU profile of the in-process server
-	latencies   []time.Duration
-	jitter      time.Duration
-	latencyDocs int
-	latencyWarm int
-	quick       bool
-	serveBare   bool   // internal: run as the bare baseline server process
-	barePayload string // internal: with serveBare, the result its payload tool answers with
+	calls        int           // per-call phase: calls per target
+	batch        int           // per-call phase: calls per target before switching
+	warmup       int           // calls per target before measuring
+	starts       int           // binary starts for start-to-ready and idle RSS
+	idle         time.Duration // how long the binary sits idle before RSS is read
+	stsCalls     int           // tool calls during which STS calls are counted
+	stsSessions  int           // sessions making them
+	sessions     int           // concurrent sessions
+	loadFor      time.Duration // how long each concurrent target is driven
+	cpuProfile   string        // optional CPU profile of the in-process server
+	latencies    []time.Duration
+	latencyModes []dataMode
+	jitter       time.Duration
+	latencyDocs  int
+	latencyWarm  int
+	quick        bool
+	serveBare    bool   // internal: run as the bare baseline server process
+	barePayload  string // internal: with serveBare, the result its payload tool answers with
 }
 
 func parseFlags(args []string) (settings, error) {
@@ -77,6 +78,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.DurationVar(&s.loadFor, "load-for", 10*time.Second, "how long each load target (real, bare, storage) is driven, in two halves")
 	fs.StringVar(&s.cpuProfile, "cpuprofile", "", "write a CPU profile of blue_rfc_get calls against the in-process server here (and of bare no-op calls to <file>.bare)")
 	latencies := fs.String("latency", "50ms,100ms", "latency across accounts: per-round-trip delays to measure the tools at (comma-separated; empty: skip the phase)")
+	modes := fs.String("latency-modes", "direct,api", "latency across accounts: data modes to measure (direct: S3 and DynamoDB; api: the client's API Gateway)")
 	fs.DurationVar(&s.jitter, "latency-jitter", 10*time.Millisecond, "latency across accounts: up to this much more per round trip, at random")
 	fs.IntVar(&s.latencyDocs, "latency-docs", 1000, "latency across accounts: documents seeded, spread over the kinds")
 	fs.IntVar(&s.latencyWarm, "latency-warm", 10, "latency across accounts: warm calls per tool")
@@ -118,6 +120,16 @@ func parseFlags(args []string) (settings, error) {
 			return s, fmt.Errorf("-latency %q: want durations such as 50ms,100ms", *latencies)
 		}
 		s.latencies = append(s.latencies, d)
+	}
+	for _, v := range strings.Split(*modes, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		m, ok := modeSetting[v]
+		if !ok {
+			return s, fmt.Errorf("-latency-modes %q: want direct, api or both", *modes)
+		}
+		s.latencyModes = append(s.latencyModes, m)
 	}
 	switch {
 	case s.calls < 1 || s.batch < 1 || s.warmup < 0:
@@ -223,15 +235,17 @@ func run(ctx context.Context, args []string) error {
 				}
 				return primeIndex(ctx, e, bin)
 			})
-			for _, l := range s.latencies {
-				phase(fmt.Sprintf("latency across accounts at %v", l), func() error {
-					lr, err := measureLatency(ctx, e, bin, l, s.jitter, s.latencyWarm)
-					if lr != nil {
-						lr.docs = s.latencyDocs + 1
-						r.latency = append(r.latency, lr)
-					}
-					return err
-				})
+			for _, mode := range s.latencyModes {
+				for _, l := range s.latencies {
+					phase(fmt.Sprintf("latency across accounts, %s, at %v", mode, l), func() error {
+						lr, err := measureLatency(ctx, e, bin, mode, l, s.jitter, s.latencyWarm)
+						if lr != nil {
+							lr.docs = s.latencyDocs + 1
+							r.latency = append(r.latency, lr)
+						}
+						return err
+					})
+				}
 			}
 		}
 	}

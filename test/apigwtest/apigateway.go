@@ -122,7 +122,14 @@ func (g *Gateway) Counts() (accepted, refused int) {
 // test ends.
 func New(tb testing.TB, sts *ststest.Server, role, region string, st *store.Store) *Gateway {
 	tb.Helper()
-	return must(tb)(start(sts, role, region, apigw.Handler(st)))
+	return must(tb)(Start(sts, role, region, st))
+}
+
+// Start is New for callers without a testing.TB (the benchmarks): the
+// gateway runs the data function's handler in-process, as many invocations
+// at once as arrive (as Lambda scales), until Close.
+func Start(sts *ststest.Server, role, region string, st *store.Store) (*Gateway, error) {
+	return start(sts, role, region, apigw.Handler(st))
 }
 
 // NewLambda hands every request signed as role to the function behind
