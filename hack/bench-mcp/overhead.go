@@ -48,6 +48,8 @@ type overheadResult struct {
 	// RoundRatios is Ratio computed within each round from that round's
 	// batch medians: its spread shows how much the machine's noise moves it.
 	RoundRatios []float64
+	// PayloadRoundRatios is PayloadRatio per round, likewise.
+	PayloadRoundRatios []float64
 	// Response sizes of one call, as JSON-RPC results.
 	SubjectBytes, BareBytes int
 }
@@ -160,6 +162,9 @@ func measureOverhead(ctx context.Context, e *env, s settings) (*overheadResult, 
 		}
 		if len(batch[tSubject]) > 0 && len(batch[tBare]) > 0 && len(batch[tStorage]) > 0 {
 			r.RoundRatios = append(r.RoundRatios, ratio(batch[tSubject].median(), batch[tBare].median()+batch[tStorage].median()))
+		}
+		if len(batch[tSubject]) > 0 && len(batch[tPayload]) > 0 && len(batch[tStorage]) > 0 {
+			r.PayloadRoundRatios = append(r.PayloadRoundRatios, ratio(batch[tSubject].median(), batch[tPayload].median()+batch[tStorage].median()))
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -200,7 +200,7 @@ const PolicyVersion = "2012-10-17"
 var (
 	s3ObjectActions = []string{"s3:DeleteObject", "s3:GetObject", "s3:PutObject"}
 	s3BucketActions = []string{"s3:ListBucket"}
-	ddbTableActions = []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
+	ddbTableActions = []string{"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
 	ddbIndexActions = []string{"dynamodb:Query"}
 	kmsActions      = []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
 	// The server's access check in direct mode (mcpserver/backend): the

@@ -237,7 +237,7 @@ func TestPermissionPolicyIsLeastPrivilege(t *testing.T) {
 	}
 	sort.Strings(actions)
 	want := []string{
-		"dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Query", "dynamodb:UpdateItem",
+		"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Query", "dynamodb:UpdateItem",
 		"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey",
 		"s3:DeleteObject", "s3:GetEncryptionConfiguration", "s3:GetObject", "s3:ListBucket", "s3:PutObject",
 	}

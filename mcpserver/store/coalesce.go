@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -37,34 +38,41 @@ type itemReads struct {
 	running, next *readFlight
 }
 
-// readFlight is one GetItem shared by the callers who joined it.
+// readFlight is one read shared by the callers who joined it.
 type readFlight struct {
 	ctx     context.Context // the first joiner's values, none of its cancellation
 	read    readFunc        // the first joiner's read
 	joiners int             // callers waiting for it (under readGroup.mu)
 	done    chan struct{}
-	out     *dynamodb.GetItemOutput
+	out     readResult
 	err     error
 }
 
-// readFunc reads one item.
-type readFunc func(context.Context) (*dynamodb.GetItemOutput, error)
+// readResult is what one consistent read answered: the items asked for, in
+// the order asked (nil for a missing one), and its AWS request id.
+type readResult struct {
+	items     []map[string]types.AttributeValue
+	requestID string
+}
+
+// readFunc makes one consistent read.
+type readFunc func(context.Context) (readResult, error)
 
 // coalescedReadTimeout bounds a shared read when its first joiner had no
 // deadline (a shared read outlives any one joiner's cancellation).
 const coalescedReadTimeout = 30 * time.Second
 
-// get returns the item read by fn, shared with overlapping reads of the same
-// key. The output is shared: callers must not modify it. shared reports
+// get returns what fn read, shared with overlapping reads of the same key.
+// The items are shared: callers must not modify them. shared reports
 // whether another caller's context ran the read (its request id was then
 // noted there, not in ctx).
-func (g *readGroup) get(ctx context.Context, key string, fn readFunc) (out *dynamodb.GetItemOutput, shared bool, err error) {
+func (g *readGroup) get(ctx context.Context, key string, fn readFunc) (out readResult, shared bool, err error) {
 	for {
 		f, first := g.join(ctx, key, fn)
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			return nil, false, ctx.Err()
+			return readResult{}, false, ctx.Err()
 		}
 		// A shared read that ran out of its first joiner's time says nothing
 		// about this caller's: read again while this caller still has time.
@@ -139,19 +147,87 @@ func isContextErr(err error) bool {
 // consistentGet reads one item with a strongly consistent GetItem, through
 // the store's read group; the item must not be modified.
 func (s *Store) consistentGet(ctx context.Context, key map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
-	in := &dynamodb.GetItemInput{TableName: aws.String(s.o.Table), Key: key, ConsistentRead: aws.Bool(true)}
-	out, shared, err := s.reads.get(ctx, itemKey(key), func(ctx context.Context) (*dynamodb.GetItemOutput, error) {
-		return s.ddb.GetItem(ctx, in)
+	items, err := s.sharedRead(ctx, itemKey(key), func(ctx context.Context) (readResult, error) {
+		out, err := s.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.o.Table), Key: key, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return readResult{}, err
+		}
+		id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+		return readResult{items: []map[string]types.AttributeValue{out.Item}, requestID: id}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if shared && s.o.OnSharedRead != nil {
-		if id, ok := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata); ok {
-			s.o.OnSharedRead(ctx, id)
+	return items[0], nil
+}
+
+// maxBatchAttempts bounds the rounds a batch read spends on keys DynamoDB
+// left unprocessed (it does so when throttled); the SDK has already retried
+// each request.
+const maxBatchAttempts = 5
+
+// consistentGetBoth reads two items in one strongly consistent
+// BatchGetItem (one round trip, one request), through the read group; the
+// items must not be modified.
+func (s *Store) consistentGetBoth(ctx context.Context, a, b map[string]types.AttributeValue) (map[string]types.AttributeValue, map[string]types.AttributeValue, error) {
+	ka, kb := itemKey(a), itemKey(b)
+	items, err := s.sharedRead(ctx, ka+"\x00\x00"+kb, func(ctx context.Context) (readResult, error) {
+		got := map[string]map[string]types.AttributeValue{}
+		keys := []map[string]types.AttributeValue{a, b}
+		var id string
+		for attempt := 0; len(keys) > 0; attempt++ {
+			if attempt == maxBatchAttempts {
+				return readResult{}, fmt.Errorf("batch read: %d keys still unprocessed after %d attempts", len(keys), attempt)
+			}
+			if attempt > 0 {
+				if err := sleepCtx(ctx, time.Duration(attempt)*20*time.Millisecond); err != nil {
+					return readResult{}, err
+				}
+			}
+			out, err := s.ddb.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+				s.o.Table: {Keys: keys, ConsistentRead: aws.Bool(true)},
+			}})
+			if err != nil {
+				return readResult{}, err
+			}
+			if id == "" {
+				id, _ = awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+			}
+			for _, it := range out.Responses[s.o.Table] {
+				got[itemKey(it)] = it
+			}
+			keys = out.UnprocessedKeys[s.o.Table].Keys
 		}
+		return readResult{items: []map[string]types.AttributeValue{got[ka], got[kb]}, requestID: id}, nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	return out.Item, nil
+	return items[0], items[1], nil
+}
+
+// sharedRead runs read through the read group under key and tells
+// OnSharedRead which request answered a call that shared another's.
+func (s *Store) sharedRead(ctx context.Context, key string, read readFunc) ([]map[string]types.AttributeValue, error) {
+	out, shared, err := s.reads.get(ctx, key, read)
+	if err != nil {
+		return nil, err
+	}
+	if shared && s.o.OnSharedRead != nil && out.requestID != "" {
+		s.o.OnSharedRead(ctx, out.requestID)
+	}
+	return out.items, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // itemKey is a map key for an item's primary key (pk and sk are strings).

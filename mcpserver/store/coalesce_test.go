@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -20,18 +19,18 @@ type generations struct {
 	gate  chan struct{} // when set, each read waits for one value
 }
 
-func (g *generations) read(context.Context) (*dynamodb.GetItemOutput, error) {
+func (g *generations) read(context.Context) (readResult, error) {
 	n := g.begun.Add(1)
 	if g.gate != nil {
 		<-g.gate
 	}
-	return &dynamodb.GetItemOutput{Item: map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}}}, nil
+	return readResult{items: []map[string]types.AttributeValue{{"n": &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}}}}, nil
 }
 
 // readNumber is the number of the read that produced out.
-func readNumber(t *testing.T, out *dynamodb.GetItemOutput) int64 {
+func readNumber(t *testing.T, out readResult) int64 {
 	t.Helper()
-	n, err := strconv.ParseInt(out.Item["n"].(*types.AttributeValueMemberN).Value, 10, 64)
+	n, err := strconv.ParseInt(out.items[0]["n"].(*types.AttributeValueMemberN).Value, 10, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +43,7 @@ func readNumber(t *testing.T, out *dynamodb.GetItemOutput) int64 {
 func TestReadGroupNeverAnswersFromAReadBegunEarlier(t *testing.T) {
 	var g readGroup
 	var tbl generations
-	slow := func(ctx context.Context) (*dynamodb.GetItemOutput, error) {
+	slow := func(ctx context.Context) (readResult, error) {
 		time.Sleep(200 * time.Microsecond) // a read that takes time, so callers overlap
 		return tbl.read(ctx)
 	}
@@ -192,12 +191,12 @@ func TestReadGroupCancellation(t *testing.T) {
 func TestReadGroupRetriesAFirstJoinersDeadline(t *testing.T) {
 	var g readGroup
 	var calls atomic.Int64
-	read := func(ctx context.Context) (*dynamodb.GetItemOutput, error) {
+	read := func(ctx context.Context) (readResult, error) {
 		if calls.Add(1) == 1 {
 			<-ctx.Done() // the first read outlives its deadline
-			return nil, ctx.Err()
+			return readResult{}, ctx.Err()
 		}
-		return &dynamodb.GetItemOutput{}, nil
+		return readResult{}, nil
 	}
 	short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
@@ -205,7 +204,7 @@ func TestReadGroupRetriesAFirstJoinersDeadline(t *testing.T) {
 	// the short-deadline one first.
 	hold := make(chan struct{})
 	go func() {
-		_, _, _ = g.get(t.Context(), "k", func(context.Context) (*dynamodb.GetItemOutput, error) { <-hold; return &dynamodb.GetItemOutput{}, nil })
+		_, _, _ = g.get(t.Context(), "k", func(context.Context) (readResult, error) { <-hold; return readResult{}, nil })
 	}()
 	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.items["k"] != nil })
 	done := make(chan error, 2)

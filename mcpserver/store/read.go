@@ -19,17 +19,27 @@ func (s *Store) Get(ctx context.Context, kind, id string) (*Document, error) {
 	if err := checkKindID(kind, id); err != nil {
 		return nil, err
 	}
+	return s.withBody(ctx, kind, id, nil)
+}
+
+// withBody returns the committed document whose META is m (nil: read it)
+// with its body. The body revision may be gone by the time it is read
+// (superseded and cleaned up since META was read): META is then read again.
+func (s *Store) withBody(ctx context.Context, kind, id string, m *meta) (*Document, error) {
 	for range 4 {
-		m, err := s.getMeta(ctx, kind, id)
-		if err != nil {
-			return nil, err
+		if m == nil {
+			var err error
+			if m, err = s.getMeta(ctx, kind, id); err != nil {
+				return nil, err
+			}
 		}
 		if m == nil || !m.committed() {
 			return nil, fmt.Errorf("get %s/%s: %w", kind, id, ErrNotFound)
 		}
 		body, err := s.loadBody(ctx, m.rev)
 		if errors.Is(err, errNoSuchKey) {
-			continue // superseded and cleaned up since we read META: read again
+			m = nil // read META again
+			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("get %s/%s: %w", kind, id, err)
@@ -39,6 +49,52 @@ func (s *Store) Get(ctx context.Context, kind, id string) (*Document, error) {
 		return d, nil
 	}
 	return nil, fmt.Errorf("get %s/%s: body revision missing", kind, id)
+}
+
+// GetByTitleOrID answers a reference that may be a title or an id (a
+// number such as "1" is both): the kind's live document with that title
+// when there is one, else the document id (live or soft-deleted, as Get),
+// with byTitle saying which. The title's claim and id's META are read in
+// one strongly consistent request, so the lookup costs one round trip to
+// the client's table. ErrNotFound when neither exists.
+func (s *Store) GetByTitleOrID(ctx context.Context, kind, title, id string) (d *Document, byTitle bool, err error) {
+	if err := checkKindID(kind, id); err != nil {
+		return nil, false, err
+	}
+	norm := normTitle(title)
+	if norm == "" || len(norm) > maxTitleBytes {
+		return nil, false, invalidf("title empty or too long")
+	}
+	claim, item, err := s.consistentGetBoth(ctx, keyOf(kindPK(kind), titleSK(norm)), keyOf(docPK(kind, id), metaSK))
+	if err != nil {
+		return nil, false, fmt.Errorf("get %s %q or %s: %w", kind, title, id, err)
+	}
+	var m *meta
+	if len(item) > 0 {
+		if m, err = decodeMeta(item); err != nil {
+			return nil, false, fmt.Errorf("get %s/%s: %w", kind, id, err)
+		}
+	}
+	if owner := getS(claim, attrOwner); owner != "" {
+		// As in GetByTitle: only a live document that has the title counts.
+		var d *Document
+		if owner == id {
+			d, err = s.withBody(ctx, kind, id, m)
+		} else {
+			d, err = s.Get(ctx, kind, owner)
+		}
+		switch {
+		case err == nil && d.DeletedAt == nil && normTitle(d.Title) == norm:
+			return d, true, nil
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return nil, false, err
+		}
+	}
+	if m == nil {
+		return nil, false, fmt.Errorf("get %s %q or %s: %w", kind, title, id, ErrNotFound)
+	}
+	d, err = s.withBody(ctx, kind, id, m)
+	return d, false, err
 }
 
 // GetByTitle returns the kind's live document with this title, compared as

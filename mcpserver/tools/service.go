@@ -253,6 +253,12 @@ type titleIndex interface {
 	GetByTitle(ctx context.Context, kind, title string) (*store.Document, error)
 }
 
+// titleOrIDIndex is a Store that reads a title's claim and an id's document
+// in one request (the client's table; not the client's API).
+type titleOrIDIndex interface {
+	GetByTitleOrID(ctx context.Context, kind, title, id string) (d *store.Document, byTitle bool, err error)
+}
+
 // find looks a document up in Blue's order (find_document in
 // crates/blue-core/src/store.rs at db1da8c): the exact title; then the
 // reference read as a slug (its '-' as spaces: that title, or a title
@@ -311,7 +317,21 @@ func (s *Service) find(ctx context.Context, st Store, k blue.Kind, ref string, o
 		err error
 	}
 	var numberCh chan got
-	if ti, indexed := st.(titleIndex); indexed && live {
+	if both, ok := st.(titleOrIDIndex); ok && live && byNumber && !strings.Contains(ref, "-") {
+		// The title and the number in one round trip: a title still wins
+		// (with a '-', the reference read as a slug comes before the
+		// number, so that order keeps the two reads apart).
+		d, _, err := both.GetByTitleOrID(ctx, k.Name, ref, blue.FormatNumber(n))
+		switch {
+		case err == nil && d.DeletedAt == nil:
+			return d, nil
+		case err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid):
+			return nil, storeErr("get "+k.Name, err)
+		}
+		// Neither a live title nor a live number: Blue's remaining steps
+		// (the id, a title containing the reference) list the kind.
+		byNumber = false
+	} else if ti, indexed := st.(titleIndex); indexed && live {
 		if byNumber {
 			numberCh = make(chan got, 1)
 			go func() {

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -33,6 +34,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,7 +75,7 @@ process.stdin.on('error', () => process.exit(0));
 type Call struct {
 	Op          string // IAM action, e.g. "dynamodb:PutItem"
 	AccessKeyID string // from the SigV4 Authorization header; "" when unsigned
-	Table       string
+	Table       string // for a batch call, its tables comma-separated
 	Index       string
 	Status      int // HTTP status returned to the client
 }
@@ -292,8 +294,14 @@ func (s *Server) handler(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		var names struct{ TableName, IndexName string }
+		var names struct {
+			TableName, IndexName string
+			RequestItems         map[string]json.RawMessage // batch calls name their tables here
+		}
 		_ = json.Unmarshal(body, &names)
+		if names.TableName == "" && len(names.RequestItems) > 0 {
+			names.TableName = strings.Join(slices.Sorted(maps.Keys(names.RequestItems)), ",")
+		}
 		call := Call{Op: "dynamodb:" + op, AccessKeyID: AccessKeyID(r), Table: names.TableName, Index: names.IndexName}
 
 		s.mu.Lock()

@@ -297,7 +297,7 @@ locals {
     {
       Sid      = "BlueTable"
       Effect   = "Allow"
-      Action   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      Action   = ["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
       Resource = [aws_dynamodb_table.this.arn]
     },
     {

@@ -838,6 +838,7 @@ func TestOperationsAndCredentialsUsed(t *testing.T) {
 	steps := []func() error{
 		func() error { return e.st.Create(e.ctx, d) },
 		func() error { _, err := e.st.Get(e.ctx, "rfc", d.ID); return err },
+		func() error { _, _, err := e.st.GetByTitleOrID(e.ctx, "rfc", "1", d.ID); return err },
 		func() error { d.Title, d.Body = "Policy 2", []byte("v2"); return e.st.Update(e.ctx, d) },
 		func() error {
 			docs, _, err := e.st.List(e.ctx, "rfc", store.ListOptions{Status: "draft"})
@@ -879,7 +880,7 @@ func TestOperationsAndCredentialsUsed(t *testing.T) {
 	}
 	// The IAM policy shipped for the client's role must grant exactly these.
 	want := []string{
-		"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+		"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
 		"s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject",
 	}
 	if got := slices.Sorted(maps.Keys(ops)); !slices.Equal(got, want) {
@@ -1018,6 +1019,73 @@ func TestGetByTitle(t *testing.T) {
 	}
 	if _, err := e.st.GetByTitle(e.ctx, "rfc", "Found Me"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted doc by title: %v", err)
+	}
+}
+
+// A reference that is both a title and a number ("1") is answered in one
+// request: the live document with that title when there is one, else the
+// document with that id, live or not.
+func TestGetByTitleOrID(t *testing.T) {
+	e := newEnv(t)
+	for _, d := range []*store.Document{rfc("0001", "First", "draft", "one"), rfc("0002", "1", "draft", "titled one")} {
+		if err := e.st.Create(e.ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batches := func() (n int) {
+		for _, c := range ddbSrv.Calls() {
+			if c.Table == e.table && c.Op == "dynamodb:BatchGetItem" {
+				n++
+			}
+		}
+		return n
+	}
+	cases := []struct {
+		name, title, id string
+		setup           func(t *testing.T)
+		wantID          string
+		wantByTitle     bool
+		wantErr         error
+	}{
+		{name: "the title wins over the number", title: "1", id: "0001", wantID: "0002", wantByTitle: true},
+		{name: "a title nobody has: the number", title: "2", id: "0002", wantID: "0002"},
+		{name: "the document is its own title", title: " first ", id: "0001", wantID: "0001", wantByTitle: true},
+		{name: "neither", title: "9", id: "0009", wantErr: store.ErrNotFound},
+		{name: "another kind", title: "1", id: "0001", wantErr: store.ErrNotFound, setup: nil},
+		{name: "the title's owner deleted: the number", title: "1", id: "0001", wantID: "0001", setup: func(t *testing.T) {
+			if err := e.st.Delete(e.ctx, "rfc", "0002", 1); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "a deleted number is still found (as Get)", title: "1", id: "0002", wantID: "0002"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.setup != nil {
+				c.setup(t)
+			}
+			kind := "rfc"
+			if c.name == "another kind" {
+				kind = "adr"
+			}
+			before := batches()
+			d, byTitle, err := e.st.GetByTitleOrID(e.ctx, kind, c.title, c.id)
+			if c.wantErr != nil {
+				if !errors.Is(err, c.wantErr) {
+					t.Fatalf("err %v, want %v", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || d.ID != c.wantID || byTitle != c.wantByTitle || len(d.Body) == 0 {
+				t.Fatalf("got %+v by title %v, %v; want %s by title %v", d, byTitle, err, c.wantID, c.wantByTitle)
+			}
+			if n := batches() - before; n != 1 {
+				t.Errorf("%d BatchGetItem requests, want 1", n)
+			}
+		})
+	}
+	if _, _, err := e.st.GetByTitleOrID(e.ctx, "rfc", "", "0001"); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("empty title: %v", err)
 	}
 }
 
