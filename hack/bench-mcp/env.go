@@ -170,13 +170,15 @@ func (e *env) useAPI(endpoint string) (restore func()) {
 	}
 }
 
-// storeGet is the storage work of one blue_rfc_get by number: Get (a
-// consistent GetItem plus the body, from the revision cache or S3).
-func storeGet(st *store.Store) func(context.Context) error {
+// storeLookup is the storage work of one blue_rfc_get by number, the store
+// call the tool makes: GetByTitleOrID (the title claim "1" and RFC 0001's
+// META in one consistent BatchGetItem, plus the body, from the revision
+// cache or S3).
+func storeLookup(st *store.Store) func(context.Context) error {
 	return func(ctx context.Context) error {
-		d, err := st.Get(ctx, docKind, docID)
+		d, _, err := st.GetByTitleOrID(ctx, docKind, docRef, docID)
 		if err != nil {
-			return fmt.Errorf("store get %s/%s: %w", docKind, docID, err)
+			return fmt.Errorf("store lookup %s %q or %s: %w", docKind, docRef, docID, err)
 		}
 		if len(d.Body) == 0 {
 			return fmt.Errorf("store get %s/%s: empty body", docKind, docID)

@@ -153,7 +153,7 @@ func measureSTS(ctx context.Context, e *env, live *proc, s settings) (*stsResult
 type loadResult struct {
 	Sessions int
 	// Real is blue_rfc_get against the binary; Bare the bare go-sdk process
-	// answering with blue_rfc_get's exact result; Storage store.Get alone.
+	// answering with blue_rfc_get's exact result; Storage the same store call alone.
 	Real, Bare, Storage runResult
 	// CPU is the CPU time each target's calls used, by process.
 	RealCPU, BareCPU, StorageCPU loadCPU
@@ -230,7 +230,7 @@ func measureLoad(ctx context.Context, e *env, live *proc, dir string, s settings
 			if t.url == "" {
 				calls = make([]func(context.Context) error, s.sessions)
 				for i := range calls {
-					calls[i] = storeGet(st)
+					calls[i] = storeLookup(st)
 				}
 			} else {
 				if ss, err = connectMany(ctx, s.sessions, t.url, e.tenant.Token); err != nil {

@@ -120,8 +120,8 @@ func measureOverhead(ctx context.Context, e *env, s settings) (*overheadResult, 
 	targets := [nTargets]target{
 		tSubject:         {"blue_rfc_get", rfcGet(subj)},
 		tBare:            {"bare no-op", noop(bare)},
-		tStorage:         {"store.Get", storeGet(e.newStore(0))},
-		tStorageUncached: {"store.Get uncached", storeGet(e.newStore(-1))},
+		tStorage:         {"store lookup", storeLookup(e.newStore(0))},
+		tStorageUncached: {"store lookup uncached", storeLookup(e.newStore(-1))},
 		tPayload:         {"bare, blue_rfc_get's result", payload(bare)},
 	}
 	var lat [nTargets]durations

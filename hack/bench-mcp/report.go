@@ -57,7 +57,7 @@ func (r *report) print(out io.Writer) {
 		}
 		row("1", fmt.Sprintf("blue_rfc_get %q (auth + server + store), %d calls", docRef, len(o.Subject)), fmtUS(o.Subject.median()), "", "")
 		row("1", "  bare go-sdk server answering with blue_rfc_get's exact result", fmtUS(o.Payload.median()), "", "")
-		row("1", "  storage round trip: store.Get (GetItem + cached body)", fmtUS(o.Storage.median()), "", "")
+		row("1", "  storage: the store call it makes (GetByTitleOrID: one BatchGetItem + cached body)", fmtUS(o.Storage.median()), "", "")
 		row("1", "blue_rfc_get / (bare with the same result + storage)", fmt.Sprintf("%.2f", o.PayloadRatio()), fmt.Sprintf("<= %.2f", targetRatio), mark(o.PayloadRatio() <= targetRatio))
 		if q := o.PayloadRoundRatios; len(q) > 0 {
 			row("1", fmt.Sprintf("  the same ratio per round of %d calls each: p25 / median / p75", r.batch), spread(q), "(spread)", "")
@@ -135,8 +135,8 @@ func (r *report) printDetails(out io.Writer) {
 	if o := r.overhead; o != nil && len(o.Subject) > 0 {
 		row("1: p10 / p50 / p90 blue_rfc_get", p3(o.Subject))
 		row("1: p10 / p50 / p90 bare no-op", p3(o.Bare))
-		row("1: p10 / p50 / p90 store.Get (cached body)", p3(o.Storage))
-		row("1: p10 / p50 / p90 store.Get, body cache off (GetItem + GetObject)", p3(o.StorageUncached))
+		row("1: p10 / p50 / p90 storage (cached body)", p3(o.Storage))
+		row("1: p10 / p50 / p90 storage, body cache off (BatchGetItem + GetObject)", p3(o.StorageUncached))
 		perCall := func(i int, n int) string {
 			if n == 0 {
 				return "-"
@@ -147,7 +147,7 @@ func (r *report) printDetails(out io.Writer) {
 		row("1: p10 / p50 / p90 bare with blue_rfc_get's result", p3(o.Payload))
 		row("1: CPU per call, this process + dynalite: blue_rfc_get", perCall(tSubject, len(o.Subject)))
 		row("1: CPU per call, this process + dynalite: bare no-op", perCall(tBare, len(o.Bare)))
-		row("1: CPU per call, this process + dynalite: store.Get", perCall(tStorage, len(o.Storage)))
+		row("1: CPU per call, this process + dynalite: storage", perCall(tStorage, len(o.Storage)))
 		row("1: CPU per call, this process + dynalite: bare with that result", perCall(tPayload, len(o.Payload)))
 		if len(o.Subject) > 0 && len(o.Bare) > 0 && len(o.Storage) > 0 {
 			self := func(i, n int) time.Duration { return o.CPU[i].self / time.Duration(n) }
@@ -160,7 +160,7 @@ func (r *report) printDetails(out io.Writer) {
 			}
 			return fmt.Sprintf("%.1f KiB", float64(o.Alloc[i])/float64(n)/1024)
 		}
-		row("1: heap allocated per call, this process: blue_rfc_get / bare / store.Get / bare with that result",
+		row("1: heap allocated per call, this process: blue_rfc_get / bare / storage / bare with that result",
 			alloc(tSubject, len(o.Subject))+" / "+alloc(tBare, len(o.Bare))+" / "+alloc(tStorage, len(o.Storage))+" / "+alloc(tPayload, len(o.Payload)))
 		row("1: server's own blue_rfc_get time (audit histogram, mean)", fmtUS(o.Handler))
 		row("1: result size blue_rfc_get / no-op (JSON)", fmt.Sprintf("%d / %d bytes", o.SubjectBytes, o.BareBytes))
@@ -187,7 +187,7 @@ func (r *report) printDetails(out io.Writer) {
 		}
 	}
 	if l := r.load; l != nil && len(l.Real.Lat) > 0 {
-		row("5: storage alone (store.Get), same concurrency: p50 / p99", fmt.Sprintf("%s / %s", fmtMS(l.Storage.Lat.median()), fmtMS(l.Storage.Lat.pct(99))))
+		row("5: storage alone (the same store call), same concurrency: p50 / p99", fmt.Sprintf("%s / %s", fmtMS(l.Storage.Lat.median()), fmtMS(l.Storage.Lat.pct(99))))
 		row("5: storage alone: throughput", fmt.Sprintf("%.0f calls/s", l.Storage.Throughput()))
 		cpu := func(c loadCPU, n int) string {
 			p := c.perCall(n)

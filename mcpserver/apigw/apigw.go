@@ -47,6 +47,7 @@ const (
 	OpBody       = "body"
 	OpRevisions  = "revisions"
 	OpBodyAt     = "body-at"
+	OpLookup     = "lookup"
 )
 
 // Request is the body of create and update: the document, with Body as
@@ -63,14 +64,19 @@ type Response struct {
 	NextPageToken string           `json:"next_page_token,omitempty"`
 	Body          []byte           `json:"body,omitempty"`
 	Revisions     []store.Revision `json:"revisions,omitempty"`
+	// ByTitle says, in a lookup's answer, that the document was found by its
+	// title rather than its id.
+	ByTitle bool `json:"by_title,omitempty"`
 	// Error is one of not_found, exists, conflict, invalid, internal, with
 	// HTTP 404, 409, 409, 400, 500.
 	Error   string `json:"error,omitempty"`
 	Message string `json:"message,omitempty"`
 }
 
-// Query parameters of list, delete and restore.
+// Query parameters of list, delete, restore and lookup.
 const (
+	QueryTitle          = "title" // lookup: the exact title (compared as titles are unique)
+	QueryID             = "id"    // lookup: the id to answer with when no live document has the title
 	QueryStatus         = "status"
 	QueryIncludeDeleted = "include_deleted"
 	QueryOnlyDeleted    = "only_deleted"
@@ -86,6 +92,30 @@ type Client struct {
 	creds  aws.CredentialsProvider
 	http   *http.Client
 	signer *v4.Signer
+	bodies *store.BodyCache // nil: none
+}
+
+// CacheBodies makes c keep the bodies it reads in cache, keyed by document
+// version, and returns c. A version's body never changes (it is an
+// immutable revision object in the client's bucket), and a body is served
+// from the cache only to a call that has just read that version's
+// document through the API with its own credentials, as in direct mode.
+func (c *Client) CacheBodies(cache *store.BodyCache) *Client {
+	c.bodies = cache
+	return c
+}
+
+// bodyKey names a document version's body in the cache. UpdatedAt tells a
+// document re-created under a purged one's id from the purged one.
+func bodyKey(d *store.Document) string {
+	return "api\x00" + d.Kind + "\x00" + d.ID + "\x00" + strconv.FormatInt(d.Version, 10) + "\x00" + d.UpdatedAt.UTC().Format(time.RFC3339Nano)
+}
+
+// keep caches a document's body, when it has one.
+func (c *Client) keep(d *store.Document) {
+	if d != nil && d.Body != nil && d.Version > 0 {
+		c.bodies.Put(bodyKey(d), d.Body)
+	}
 }
 
 // NewClient checks the endpoint (https, or http on loopback for tests) and
@@ -260,7 +290,37 @@ func (c *Client) Get(ctx context.Context, kind, id string) (*store.Document, err
 	if r.Document == nil {
 		return nil, errors.New("get: client API answered without the document")
 	}
+	c.keep(r.Document)
 	return r.Document, nil
+}
+
+// GetByTitle finds the kind's live document with this title in one request
+// (the store's title claim, not a listing).
+func (c *Client) GetByTitle(ctx context.Context, kind, title string) (*store.Document, error) {
+	d, _, err := c.lookup(ctx, kind, title, "")
+	return d, err
+}
+
+// GetByTitleOrID answers a reference that may be a title or an id in one
+// request, as store.GetByTitleOrID does.
+func (c *Client) GetByTitleOrID(ctx context.Context, kind, title, id string) (*store.Document, bool, error) {
+	return c.lookup(ctx, kind, title, id)
+}
+
+func (c *Client) lookup(ctx context.Context, kind, title, id string) (*store.Document, bool, error) {
+	q := url.Values{QueryTitle: {title}}
+	if id != "" {
+		q.Set(QueryID, id)
+	}
+	r, err := c.do(ctx, call{op: OpLookup, kind: kind, query: q})
+	if err != nil {
+		return nil, false, err
+	}
+	if r.Document == nil {
+		return nil, false, errors.New("lookup: client API answered without the document")
+	}
+	c.keep(r.Document)
+	return r.Document, r.ByTitle, nil
 }
 
 // List implements tools.Store.
@@ -290,13 +350,31 @@ func (c *Client) Purge(ctx context.Context, kind, id string) error {
 	return err
 }
 
-// Body implements tools.Store: the current body of the document.
+// Body implements tools.Store as store.Body does: the body of the version
+// listed (from the cache, or the API's body-at), or, when that version has
+// left the history, the latest version's body, with *d refreshed to it.
 func (c *Client) Body(ctx context.Context, d *store.Document) ([]byte, error) {
-	r, err := c.do(ctx, call{op: OpBody, kind: d.Kind, id: d.ID})
+	if d.Version > 0 {
+		if b, ok := c.bodies.Get(bodyKey(d)); ok {
+			return b, nil
+		}
+		r, err := c.do(ctx, call{op: OpBodyAt, kind: d.Kind, id: d.ID, version: d.Version})
+		if err == nil {
+			c.bodies.Put(bodyKey(d), r.Body)
+			return r.Body, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	latest, err := c.Get(ctx, d.Kind, d.ID)
 	if err != nil {
 		return nil, err
 	}
-	return r.Body, nil
+	body := latest.Body
+	latest.Body = nil
+	*d = *latest
+	return body, nil
 }
 
 // Revisions implements tools.Store: the document's history, newest first.

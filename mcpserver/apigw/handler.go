@@ -64,6 +64,7 @@ type request struct {
 	version  int64
 	doc      *store.Document
 	list     store.ListOptions
+	title    string // lookup
 }
 
 // parse reads the path parameters, query and body a route uses, refusing
@@ -104,6 +105,11 @@ func parse(r *http.Request, route Route, kind, id, version string) (request, err
 				return in, fmt.Errorf("query parameter limit %q is not a page size", s)
 			}
 		}
+	case OpLookup:
+		if in.title = q.Get(QueryTitle); in.title == "" {
+			return in, errors.New("query parameter title is required")
+		}
+		in.id = q.Get(QueryID)
 	case OpCreate, OpUpdate:
 		var body Request
 		if err := json.NewDecoder(io.LimitReader(r.Body, 16<<20)).Decode(&body); err != nil || body.Document == nil {
@@ -169,6 +175,19 @@ func serve(ctx context.Context, st *store.Store, in request) (*Response, error) 
 	case OpBodyAt:
 		b, err := st.BodyAt(ctx, in.kind, in.id, in.version)
 		return &Response{Body: b}, err
+	case OpLookup:
+		if in.id == "" {
+			d, err := st.GetByTitle(ctx, in.kind, in.title)
+			if err != nil {
+				return nil, err
+			}
+			return &Response{Document: d, ByTitle: true}, nil
+		}
+		d, byTitle, err := st.GetByTitleOrID(ctx, in.kind, in.title, in.id)
+		if err != nil {
+			return nil, err
+		}
+		return &Response{Document: d, ByTitle: byTitle}, nil
 	}
 	return nil, fmt.Errorf("operation %q: %w", in.op, store.ErrNotFound)
 }

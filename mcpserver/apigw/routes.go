@@ -38,6 +38,7 @@ var Routes = []Route{
 	{Op: OpRevisions, Method: http.MethodGet, Path: "/documents/{id}/revisions", Read: true},
 	{Op: OpBodyAt, Method: http.MethodGet, Path: "/documents/{id}/revisions/{version}/body", Read: true},
 	{Op: OpNextNumber, Method: http.MethodPost, Path: "/numbers"},
+	{Op: OpLookup, Method: http.MethodGet, Path: "/lookup", Read: true},
 }
 
 // routeFor returns the route of op; ok is false for an unknown op.

@@ -28,6 +28,8 @@ func TestMatch(t *testing.T) {
 		{"GET", "/v1/spike/documents/x/revisions", OpRevisions, "spike", "x", "", "GET"},
 		{"GET", "/v1/spike/documents/x/revisions/7/body", OpBodyAt, "spike", "x", "7", "GET"},
 		{"POST", "/v1/prd/numbers", OpNextNumber, "prd", "", "", "POST"},
+		{"GET", "/v1/rfc/lookup", OpLookup, "rfc", "", "", "GET"},
+		{"POST", "/v1/rfc/lookup", "", "rfc", "", "", "GET"},
 		// The resource exists, the method does not.
 		{"POST", "/v1/rfc/documents/0001", "", "rfc", "", "", "GET, PUT, DELETE"},
 		{"GET", "/v1/rfc/documents/0001/purge", "", "rfc", "", "", "DELETE"},
@@ -87,6 +89,8 @@ func TestParseRefusesADocumentOfAnotherKind(t *testing.T) {
 		{"bad limit", "GET", "/v1/rfc/documents?limit=-1", ``, "limit"},
 		{"kind filled in", "POST", "/v1/rfc/documents", `{"document":{"ID":"0001"}}`, ""},
 		{"list", "GET", "/v1/rfc/documents?status=draft&only_deleted=true&limit=5&page_token=t", ``, ""},
+		{"lookup without a title", "GET", "/v1/rfc/lookup?id=0001", ``, "title is required"},
+		{"lookup", "GET", "/v1/rfc/lookup?title=1&id=0001", ``, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -102,6 +106,9 @@ func TestParseRefusesADocumentOfAnotherKind(t *testing.T) {
 				}
 				if in.op == OpList && in.list != (store.ListOptions{Status: "draft", OnlyDeleted: true, Limit: 5, PageToken: "t"}) {
 					t.Errorf("list %+v", in.list)
+				}
+				if in.op == OpLookup && (in.title != "1" || in.id != "0001") {
+					t.Errorf("lookup title %q id %q", in.title, in.id)
 				}
 				return
 			}

@@ -164,8 +164,8 @@ func (b *Backend) Store(ctx context.Context) (tools.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.stores[k] = c
-		return c, nil
+		b.stores[k] = c.CacheBodies(b.cache)
+		return b.stores[k], nil
 	}
 	s3c, ddb := b.clients(aws.NewCredentialsCache(creds))
 	st := store.New(s3c, ddb, store.Options{Bucket: cfg.Bucket, Table: cfg.Table, KMSKeyID: cfg.KMSKeyID, ExpectedBucketOwner: b.o.Account, Plural: blue.Plural, Cache: b.cache, OnSharedRead: tools.NoteAWSRequestID})

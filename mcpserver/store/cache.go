@@ -90,6 +90,23 @@ type BodyCache struct{ c *bodyCache }
 // (negative or zero: no caching).
 func NewBodyCache(maxBytes int64) *BodyCache { return &BodyCache{c: newBodyCache(maxBytes)} }
 
+// Get returns a copy of the body cached under key. A nil cache holds
+// nothing. Keys must name immutable content (a body revision, a document's
+// version): the cache never checks them against the client's storage.
+func (b *BodyCache) Get(key string) ([]byte, bool) {
+	if b == nil {
+		return nil, false
+	}
+	return b.c.get(key)
+}
+
+// Put keeps a copy of body under key (see Get); a nil cache keeps nothing.
+func (b *BodyCache) Put(key string, body []byte) {
+	if b != nil {
+		b.c.put(key, body)
+	}
+}
+
 // Bytes is how many bytes of bodies the cache holds now.
 func (b *BodyCache) Bytes() int64 {
 	b.c.mu.Lock()

@@ -101,6 +101,7 @@ var (
 		"aws_api_gateway_resource.document",
 		"aws_api_gateway_resource.documents",
 		"aws_api_gateway_resource.kind",
+		"aws_api_gateway_resource.lookup",
 		"aws_api_gateway_resource.numbers",
 		"aws_api_gateway_resource.purge",
 		"aws_api_gateway_resource.restore",

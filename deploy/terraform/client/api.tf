@@ -34,6 +34,7 @@ locals {
     { op = "revisions", method = "GET", path = "/documents/{id}/revisions" },
     { op = "body-at", method = "GET", path = "/documents/{id}/revisions/{version}/body" },
     { op = "next-number", method = "POST", path = "/numbers" },
+    { op = "lookup", method = "GET", path = "/lookup" },
   ]
   # The stage: API_ENDPOINT ends in it (onboard.APIStageName).
   api_stage = "blue"
@@ -56,6 +57,7 @@ locals {
       "/documents/{id}/revisions"                = aws_api_gateway_resource.revisions[k].id
       "/documents/{id}/revisions/{version}/body" = aws_api_gateway_resource.revision_body[k].id
       "/numbers"                                 = aws_api_gateway_resource.numbers[k].id
+      "/lookup"                                  = aws_api_gateway_resource.lookup[k].id
     }
   }
   api_execution_arn = local.api ? aws_api_gateway_rest_api.this[0].execution_arn : ""
@@ -123,6 +125,14 @@ resource "aws_api_gateway_resource" "numbers" {
   rest_api_id = aws_api_gateway_rest_api.this[0].id
   parent_id   = aws_api_gateway_resource.kind[each.key].id
   path_part   = "numbers"
+}
+
+# /v1/<kind>/lookup
+resource "aws_api_gateway_resource" "lookup" {
+  for_each    = local.api_kind_set
+  rest_api_id = aws_api_gateway_rest_api.this[0].id
+  parent_id   = aws_api_gateway_resource.kind[each.key].id
+  path_part   = "lookup"
 }
 
 # /v1/<kind>/documents/{id}

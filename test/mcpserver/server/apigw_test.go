@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/superviber/blue-operator/mcpserver/access"
 	"github.com/superviber/blue-operator/mcpserver/apigw"
 	"github.com/superviber/blue-operator/mcpserver/blue"
 	"github.com/superviber/blue-operator/mcpserver/store"
@@ -40,6 +41,19 @@ func TestAPIGatewayMode(t *testing.T) {
 	got := mustCall(t, s, "blue_rfc_get", map[string]any{"title": "Through the gateway"})
 	if got.Document.Status != "accepted" || !strings.Contains(got.Document.Content, "| **Status** | Accepted |") {
 		t.Fatalf("get: %+v", got.Document)
+	}
+	// A lookup by number or by title is one request to the client's API
+	// (its lookup route), not a listing of the kind. (The access check's
+	// first read is done first; the next is 30 s away.)
+	waitAccess(t, srv, tn, access.ReasonGranted)
+	for _, ref := range []string{"1", "Through the gateway", "RFC 0001"} {
+		before, _ := gw.Counts()
+		if got := mustCall(t, s, "blue_rfc_get", map[string]any{"title": ref}); got.Document.ID != "0001" {
+			t.Fatalf("get %q: %+v", ref, got.Document)
+		}
+		if after, _ := gw.Counts(); after-before != 1 {
+			t.Errorf("blue_rfc_get %q made %d requests to the client's API, want 1", ref, after-before)
+		}
 	}
 	if r := mustCall(t, s, "blue_rfc_list", nil); len(r.Documents) != 1 {
 		t.Fatalf("list: %+v", r)
@@ -95,4 +109,67 @@ func TestAPIGatewayMode(t *testing.T) {
 	if _, err := apigw.NewClient("http://gateway.example.com", world.Region, hop, nil); err == nil {
 		t.Errorf("plain http to a non-loopback host accepted")
 	}
+}
+
+// In API mode the server keeps the bodies it read by document version, as
+// it keeps revisions in direct mode: reading a version again costs no
+// request; a new version, or a document re-created under a purged one's id,
+// is read anew.
+func TestAPIClientCachesBodiesByVersion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := world.Start(t)
+	tn := newTenant(t, w, "apicache", 424242424243)
+	gw := clientGateway(t, w, tn)
+	key := w.STS.NewAccessKey(tn.ClientRole)
+	c, err := apigw.NewClient(gw.URL, world.Region, credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.CacheBodies(store.NewBodyCache(1 << 20))
+	requests := func() int { n, _ := gw.Counts(); return n }
+	listed := func() store.Document {
+		t.Helper()
+		docs, _, err := c.List(ctx, "rfc", store.ListOptions{IncludeDeleted: true})
+		if err != nil || len(docs) != 1 {
+			t.Fatalf("list: %v %v", docs, err)
+		}
+		return docs[0]
+	}
+	body := func(d store.Document, want string, wantRequests int) {
+		t.Helper()
+		before := requests()
+		b, err := c.Body(ctx, &d)
+		if err != nil || string(b) != want {
+			t.Fatalf("body of v%d: %q %v, want %q", d.Version, b, err, want)
+		}
+		if n := requests() - before; n != wantRequests {
+			t.Errorf("body of v%d took %d requests, want %d", d.Version, n, wantRequests)
+		}
+	}
+
+	d := &store.Document{Kind: "rfc", ID: "0001", Number: 1, Title: "Cached", Slug: "cached", Status: "draft", Body: []byte("v1")}
+	if err := c.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	v1 := listed()
+	body(v1, "v1", 1)
+	body(v1, "v1", 0)
+
+	d.Body = []byte("v2")
+	if err := c.Update(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	v2 := listed()
+	body(v2, "v2", 1)
+	body(v1, "v1", 0) // the version listed before is still that version's body
+
+	if err := c.Purge(ctx, "rfc", "0001"); err != nil {
+		t.Fatal(err)
+	}
+	again := &store.Document{Kind: "rfc", ID: "0001", Number: 1, Title: "Cached", Slug: "cached", Status: "draft", Body: []byte("re-created")}
+	if err := c.Create(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	body(listed(), "re-created", 1)
 }
