@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -93,28 +94,35 @@ type Client struct {
 	http   *http.Client
 	signer *v4.Signer
 	bodies *store.BodyCache // nil: none
+	scope  string           // the cache entries' owner (see CacheBodies)
+	// noLookup: the API refused lookup once; callers list instead.
+	noLookup atomic.Bool
 }
 
-// CacheBodies makes c keep the bodies it reads in cache, keyed by document
-// version, and returns c. A version's body never changes (it is an
-// immutable revision object in the client's bucket), and a body is served
-// from the cache only to a call that has just read that version's
-// document through the API with its own credentials, as in direct mode.
-func (c *Client) CacheBodies(cache *store.BodyCache) *Client {
-	c.bodies = cache
+// errLookupUnsupported tells the tools to find a document by listing.
+var errLookupUnsupported = fmt.Errorf("lookup: the client's API does not serve it: %w", errors.ErrUnsupported)
+
+// CacheBodies makes c keep the bodies it reads in cache under scope (the
+// caller c signs for: entries of one scope never answer another), keyed by
+// document version, and returns c. A version's body never changes (it is an
+// immutable revision object in the client's bucket), and c serves a cached
+// body only to a call that has just read that version's document through
+// the API.
+func (c *Client) CacheBodies(cache *store.BodyCache, scope string) *Client {
+	c.bodies, c.scope = cache, scope
 	return c
 }
 
 // bodyKey names a document version's body in the cache. UpdatedAt tells a
 // document re-created under a purged one's id from the purged one.
-func bodyKey(d *store.Document) string {
-	return "api\x00" + d.Kind + "\x00" + d.ID + "\x00" + strconv.FormatInt(d.Version, 10) + "\x00" + d.UpdatedAt.UTC().Format(time.RFC3339Nano)
+func (c *Client) bodyKey(d *store.Document) string {
+	return "api\x00" + c.scope + "\x00" + d.Kind + "\x00" + d.ID + "\x00" + strconv.FormatInt(d.Version, 10) + "\x00" + d.UpdatedAt.UTC().Format(time.RFC3339Nano)
 }
 
 // keep caches a document's body, when it has one.
 func (c *Client) keep(d *store.Document) {
 	if d != nil && d.Body != nil && d.Version > 0 {
-		c.bodies.Put(bodyKey(d), d.Body)
+		c.bodies.Put(c.bodyKey(d), d.Body)
 	}
 }
 
@@ -308,11 +316,22 @@ func (c *Client) GetByTitleOrID(ctx context.Context, kind, title, id string) (*s
 }
 
 func (c *Client) lookup(ctx context.Context, kind, title, id string) (*store.Document, bool, error) {
+	if c.noLookup.Load() {
+		return nil, false, errLookupUnsupported
+	}
 	q := url.Values{QueryTitle: {title}}
 	if id != "" {
 		q.Set(QueryID, id)
 	}
 	r, err := c.do(ctx, call{op: OpLookup, kind: kind, query: q})
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		// An API deployed before lookup existed (API Gateway refuses an
+		// undeclared resource with 403), or a grant without it: the caller
+		// finds the document by listing, as it did before, from now on.
+		c.noLookup.Store(true)
+		return nil, false, errLookupUnsupported
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -352,18 +371,27 @@ func (c *Client) Purge(ctx context.Context, kind, id string) error {
 
 // Body implements tools.Store as store.Body does: the body of the version
 // listed (from the cache, or the API's body-at), or, when that version has
-// left the history, the latest version's body, with *d refreshed to it.
+// left the history, the latest version's body, with *d refreshed to it. An
+// API that refuses body-at (a grant that keeps the history back) is asked
+// for the current body, uncached, as before body-at was used.
 func (c *Client) Body(ctx context.Context, d *store.Document) ([]byte, error) {
 	if d.Version > 0 {
-		if b, ok := c.bodies.Get(bodyKey(d)); ok {
+		if b, ok := c.bodies.Get(c.bodyKey(d)); ok {
 			return b, nil
 		}
 		r, err := c.do(ctx, call{op: OpBodyAt, kind: d.Kind, id: d.ID, version: d.Version})
-		if err == nil {
-			c.bodies.Put(bodyKey(d), r.Body)
+		var refused *RefusedError
+		switch {
+		case err == nil:
+			c.bodies.Put(c.bodyKey(d), r.Body)
 			return r.Body, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
+		case errors.As(err, &refused):
+			r, err := c.do(ctx, call{op: OpBody, kind: d.Kind, id: d.ID})
+			if err != nil {
+				return nil, err
+			}
+			return r.Body, nil
+		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		}
 	}

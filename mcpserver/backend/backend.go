@@ -164,7 +164,7 @@ func (b *Backend) Store(ctx context.Context) (tools.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.stores[k] = c.CacheBodies(b.cache)
+		b.stores[k] = c.CacheBodies(b.cache, k.caller)
 		return b.stores[k], nil
 	}
 	s3c, ddb := b.clients(aws.NewCredentialsCache(creds))

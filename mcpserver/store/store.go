@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -111,6 +112,9 @@ type Store struct {
 	o     Options
 	cache *bodyCache
 	reads readGroup // consistent item reads that overlap are shared
+	// noBatch: the role's policy refused BatchGetItem (written before the
+	// store used it); read items one by one.
+	noBatch atomic.Bool
 }
 
 // New returns a Store over the client's bucket and table. The clients carry

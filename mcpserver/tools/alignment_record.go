@@ -231,15 +231,19 @@ func (s *Service) findAlignment(ctx context.Context, st Store, arg, ref string) 
 		return a, err
 	}
 	// A dialogue_id is the record's title.
-	if ti, ok := st.(titleIndex); ok {
+	ti, indexed := st.(titleIndex)
+	if indexed {
 		d, err := ti.GetByTitle(ctx, kindAlignRecord, ref)
-		if err == nil {
+		switch {
+		case err == nil:
 			return load(d)
-		}
-		if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid) {
+		case errors.Is(err, errors.ErrUnsupported):
+			indexed = false // a client API without lookup: list
+		case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid):
 			return nil, storeErr("find the dialogue", err)
 		}
-	} else {
+	}
+	if !indexed {
 		docs, err := listAll(ctx, st, kindAlignRecord, store.ListOptions{})
 		if err != nil {
 			return nil, err

@@ -317,37 +317,50 @@ func (s *Service) find(ctx context.Context, st Store, k blue.Kind, ref string, o
 		err error
 	}
 	var numberCh chan got
+	titled := false // step 1 done (and step 3 with it) without a listing
 	if both, ok := st.(titleOrIDIndex); ok && live && byNumber && !strings.Contains(ref, "-") {
 		// The title and the number in one round trip: a title still wins
 		// (with a '-', the reference read as a slug comes before the
 		// number, so that order keeps the two reads apart).
 		d, _, err := both.GetByTitleOrID(ctx, k.Name, ref, blue.FormatNumber(n))
 		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			// A client API without lookup: the steps below.
 		case err == nil && d.DeletedAt == nil:
 			return d, nil
 		case err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid):
 			return nil, storeErr("get "+k.Name, err)
+		default:
+			// Neither a live title nor a live number: Blue's remaining
+			// steps (the id, a title containing the reference) list the kind.
+			byNumber, titled = false, true
 		}
-		// Neither a live title nor a live number: Blue's remaining steps
-		// (the id, a title containing the reference) list the kind.
-		byNumber = false
-	} else if ti, indexed := st.(titleIndex); indexed && live {
-		if byNumber {
-			numberCh = make(chan got, 1)
-			go func() {
-				d, err := st.Get(ctx, k.Name, blue.FormatNumber(n))
-				numberCh <- got{d, err}
-			}()
+	}
+	if !titled {
+		ti, indexed := st.(titleIndex)
+		if indexed && live {
+			if byNumber {
+				numberCh = make(chan got, 1)
+				go func() {
+					d, err := st.Get(ctx, k.Name, blue.FormatNumber(n))
+					numberCh <- got{d, err}
+				}()
+			}
+			d, err := ti.GetByTitle(ctx, k.Name, ref)
+			switch {
+			case err == nil:
+				return d, nil
+			case errors.Is(err, errors.ErrUnsupported):
+				indexed = false // a client API without lookup: list
+			case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid):
+				return nil, storeErr("get "+k.Name, err)
+			}
 		}
-		d, err := ti.GetByTitle(ctx, k.Name, ref)
-		switch {
-		case err == nil:
-			return d, nil
-		case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid):
-			return nil, storeErr("get "+k.Name, err)
+		if !indexed || !live {
+			if d, err := first(func(d *store.Document) bool { return sameTitle(d.Title, ref) }); found(d, err) {
+				return d, err
+			}
 		}
-	} else if d, err := first(func(d *store.Document) bool { return sameTitle(d.Title, ref) }); found(d, err) {
-		return d, err
 	}
 	lower := strings.ToLower(ref)
 	// 2. The reference as a slug: "index-cache" is "Index cache".

@@ -126,7 +126,7 @@ func TestAPIClientCachesBodiesByVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.CacheBodies(store.NewBodyCache(1 << 20))
+	c.CacheBodies(store.NewBodyCache(1<<20), "engineer")
 	requests := func() int { n, _ := gw.Counts(); return n }
 	listed := func() store.Document {
 		t.Helper()
@@ -172,4 +172,59 @@ func TestAPIClientCachesBodiesByVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	body(listed(), "re-created", 1)
+
+	// Another caller's client shares the process's cache but none of its
+	// entries: it reads the version itself.
+	other, err := apigw.NewClient(gw.URL, world.Region, credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := store.NewBodyCache(1 << 20)
+	c.CacheBodies(shared, "engineer")
+	other.CacheBodies(shared, "another engineer")
+	cur := listed()
+	body(cur, "re-created", 1)
+	before := requests()
+	if b, err := other.Body(ctx, &cur); err != nil || string(b) != "re-created" || requests()-before != 1 {
+		t.Errorf("another caller's read: %q %v after %d requests, want its own request", b, err, requests()-before)
+	}
+
+	// A grant that keeps the history (body-at) back: the current body, as
+	// before body-at was used.
+	gw.Grant("GET/v1/rfc/documents", "GET/v1/rfc/documents/0001", "GET/v1/rfc/documents/0001/body")
+	fresh := store.NewBodyCache(1 << 20)
+	c.CacheBodies(fresh, "engineer")
+	if b, err := c.Body(ctx, &cur); err != nil || string(b) != "re-created" {
+		t.Errorf("body without body-at: %q %v", b, err)
+	}
+	if _, refused := gw.Counts(); refused != 1 {
+		t.Errorf("refused %d, want 1 (body-at)", refused)
+	}
+}
+
+// A client whose API was deployed before the lookup route (API Gateway
+// refuses an undeclared resource), or whose grant leaves it out, still has
+// every lookup: the server asks once, then finds documents by listing, as
+// before.
+func TestAPIWithoutLookupOrHistory(t *testing.T) {
+	t.Parallel()
+	w := world.Start(t)
+	tn := newTenant(t, w, "oldapi", 434343434343)
+	gw := clientGateway(t, w, tn)
+	w.Infisical.SetSecret(tn.Project, tn.Environment, tn.SecretPath, tenantconfig.KeyAPIEndpoint, gw.URL)
+	srv := w.Serve(t, tn, world.ServerOptions{})
+	s := connect(t, srv.URL, tn.Token)
+	mustCall(t, s, "blue_rfc_create", map[string]any{"title": "Before lookup", "problem": "p"})
+	waitAccess(t, srv, tn, access.ReasonGranted)
+
+	// Everything the API had before lookup (a glob's * spans slashes).
+	gw.Grant("*/v1/*/documents*", "*/v1/*/numbers")
+	for _, ref := range []string{"1", "Before lookup", "1"} {
+		if got := mustCall(t, s, "blue_rfc_get", map[string]any{"title": ref}); got.Document.ID != "0001" || !strings.Contains(got.Document.Content, "p") {
+			t.Fatalf("get %q: %+v", ref, got.Document)
+		}
+	}
+	if _, refused := gw.Counts(); refused != 1 {
+		t.Errorf("the gateway refused %d requests, want 1 (the first lookup; then the server lists)", refused)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/superviber/blue-operator/mcpserver/store"
+	"github.com/superviber/blue-operator/test/dynamotest"
 )
 
 // getItems counts the GetItem calls on this env's table so far.
@@ -123,5 +124,47 @@ func TestSharedReadsNeverHideACompletedWrite(t *testing.T) {
 	background.Wait()
 	if stale.Load() > 0 {
 		t.Fatalf("%d reads missed an update that had completed before they began", stale.Load())
+	}
+}
+
+// A client role whose policy predates BatchGetItem refuses it: the lookup
+// still answers, with two GetItems, and the store stops asking.
+func TestLookupUnderAPolicyWithoutBatchGetItem(t *testing.T) {
+	e := newEnv(t)
+	if err := e.st.Create(e.ctx, rfc("0001", "First", "draft", "one")); err != nil {
+		t.Fatal(err)
+	}
+	// (failDDB matches by TableName, which a batch call does not carry.)
+	ddbSrv.SetFault(func(r dynamotest.Request) *dynamotest.Fault {
+		if r.Op == "BatchGetItem" && strings.Contains(string(r.Body), `"`+e.table+`"`) {
+			return &dynamotest.Fault{Status: 400, Type: "com.amazonaws.dynamodb.v20120810#AccessDeniedException", Message: "not authorized to perform: dynamodb:BatchGetItem"}
+		}
+		return nil
+	})
+	t.Cleanup(func() { ddbSrv.SetFault(nil) })
+	count := func(op string) (n int) {
+		for _, c := range ddbSrv.Calls() {
+			if c.Table == e.table && c.Op == "dynamodb:"+op {
+				n++
+			}
+		}
+		return n
+	}
+	for i := range 2 {
+		batches, gets := count("BatchGetItem"), count("GetItem")
+		d, byTitle, err := e.st.GetByTitleOrID(e.ctx, "rfc", "1", "0001")
+		if err != nil || d.ID != "0001" || byTitle || string(d.Body) != "one" {
+			t.Fatalf("lookup %d: %+v %v %v", i, d, byTitle, err)
+		}
+		wantBatches := 0
+		if i == 0 {
+			wantBatches = 1 // refused once, then never asked again
+		}
+		if n := count("BatchGetItem") - batches; n != wantBatches {
+			t.Errorf("lookup %d: %d BatchGetItem requests, want %d", i, n, wantBatches)
+		}
+		if n := count("GetItem") - gets; n != 2 {
+			t.Errorf("lookup %d: %d GetItem requests, want 2 (the claim and the META)", i, n)
+		}
 	}
 }
