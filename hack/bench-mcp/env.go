@@ -144,6 +144,28 @@ func (e *env) storeAs(role string, cacheBytes int64) *store.Store {
 	})
 }
 
+// seedRFCs writes n RFCs straight through the store and returns their
+// numbers as references ("2", "3", ...), for sessions that read one each.
+func (e *env) seedRFCs(ctx context.Context, n int) ([]string, error) {
+	st := e.newStore(-1)
+	refs := make([]string, n)
+	now := time.Now().UTC()
+	for i := range refs {
+		num, err := st.NextNumber(ctx, docKind)
+		if err != nil {
+			return nil, err
+		}
+		title := fmt.Sprintf("Load %04d", i)
+		d := &store.Document{Kind: docKind, ID: blue.FormatNumber(num), Number: num, Title: title, Slug: blue.Slug(title),
+			Status: "draft", Body: []byte("# " + title + "\n\n" + docProblem + "\n"), CreatedAt: now, UpdatedAt: now}
+		if err := st.Create(ctx, d); err != nil {
+			return nil, fmt.Errorf("seed %s: %w", title, err)
+		}
+		refs[i] = fmt.Sprint(num)
+	}
+	return refs, nil
+}
+
 // startGateway serves the client's API as its API Gateway and data
 // function do, in-process: requests signed by the client role's sessions,
 // storage reached with the function's own role.

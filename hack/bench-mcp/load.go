@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/superviber/blue-operator/api/contract"
 	"github.com/superviber/blue-operator/test/ststest"
 )
 
@@ -155,6 +157,11 @@ type loadResult struct {
 	// Real is blue_rfc_get against the binary; Bare the bare go-sdk process
 	// answering with blue_rfc_get's exact result; Storage the same store call alone.
 	Real, Bare, Storage runResult
+	// Apart is blue_rfc_get with nothing to share: each session a caller
+	// of its own (its own token, so its own store and credentials) reading
+	// an RFC of its own, against a binary accepting those tokens.
+	Apart    runResult
+	ApartCPU loadCPU
 	// CPU is the CPU time each target's calls used, by process.
 	RealCPU, BareCPU, StorageCPU loadCPU
 	After                        memory // the binary's memory right after the load
@@ -186,7 +193,7 @@ func (a loadCPU) perCall(n int) loadCPU {
 // (the ceiling the storage backends allow on this machine). Each target runs
 // twice for half of s.loadFor, in the order real, bare, storage and then
 // reversed, so drift hits them alike.
-func measureLoad(ctx context.Context, e *env, live *proc, dir string, s settings) (*loadResult, error) {
+func measureLoad(ctx context.Context, e *env, live *proc, bin *binary, dir string, s settings) (*loadResult, error) {
 	sess, err := connect(ctx, live.url, e.tenant.Token)
 	if err != nil {
 		return nil, err
@@ -260,7 +267,52 @@ func measureLoad(ctx context.Context, e *env, live *proc, dir string, s settings
 			}
 		}
 	}
+	if err := measureApart(ctx, e, bin, s, r, meter); err != nil {
+		return r, fmt.Errorf("sessions apart: %w", err)
+	}
 	return r, nil
+}
+
+// measureApart drives a binary that accepts one token per session, each
+// session reading its own RFC: no two calls share a read, so this is what
+// many engineers each on their own document cost (issue #15 measures the
+// shared case; this one is reported beside it).
+func measureApart(ctx context.Context, e *env, bin *binary, s settings, r *loadResult, meter *cpuMeter) error {
+	ids, err := e.seedRFCs(ctx, s.sessions)
+	if err != nil {
+		return err
+	}
+	tokens := make([]string, s.sessions)
+	hashes := make([]string, s.sessions)
+	for i := range tokens {
+		tokens[i] = fmt.Sprintf("bench-apart-%d-%s", i, e.tenant.Token)
+		hashes[i] = contract.TokenHash(tokens[i])
+	}
+	p, err := bin.start(ctx, "enterprise", "--token-sha256", strings.Join(hashes, ","))
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	ss := make([]*mcp.ClientSession, s.sessions)
+	defer func() { closeSessions(ss) }()
+	calls := make([]func(context.Context) error, s.sessions)
+	for i := range ss {
+		if ss[i], err = connect(ctx, p.url, tokens[i]); err != nil {
+			return err
+		}
+		sess, args := ss[i], map[string]any{"title": ids[i]}
+		calls[i] = func(ctx context.Context) error { _, err := callTool(ctx, sess, "blue_rfc_get", args); return err }
+	}
+	if w := drive(ctx, calls, len(calls), 0); w.Errors > 0 { // one warm-up call per session: its credentials
+		return fmt.Errorf("warm-up: %d errors, first: %w", w.Errors, w.FirstErr)
+	}
+	c0, p0 := meter.read(), procCPU(p.cmd.Process.Pid)
+	res := drive(ctx, calls, 0, s.loadFor/2)
+	c1, p1 := meter.read(), procCPU(p.cmd.Process.Pid)
+	r.Apart, r.ApartCPU = res, loadCPU{Server: p1 - p0, Bench: c1.self - c0.self, Dynalite: c1.node - c0.node}
+	progress("  blue-mcp, sessions apart: %d calls, %d errors, %.0f calls/s", len(res.Lat), res.Errors, res.Throughput())
+	e.resetRecordings()
+	return nil
 }
 
 // rfcGetResult is one blue_rfc_get's result, for the bare server to answer

@@ -222,7 +222,7 @@ func run(ctx context.Context, args []string) error {
 				return err
 			})
 			phase("concurrent sessions", func() error {
-				l, err := measureLoad(ctx, e, live, tmp, s)
+				l, err := measureLoad(ctx, e, live, bin, tmp, s)
 				r.load = l
 				return err
 			})

@@ -111,6 +111,11 @@ func (r *report) print(out io.Writer) {
 		row("5", "blue-mcp / bare: throughput", fmt.Sprintf("%.2f", tput), fmt.Sprintf(">= %.1f", targetLoadThroughput), mark(tput >= targetLoadThroughput))
 		row("5", "blue-mcp / bare: p50", fmt.Sprintf("%.2f", p50), fmt.Sprintf("<= %.1f", targetLoadP50), mark(p50 > 0 && p50 <= targetLoadP50))
 		row("5", "blue-mcp / bare: p99", fmt.Sprintf("%.2f", ratio(l.Real.Lat.pct(99), l.Bare.Lat.pct(99))), "(info)", "")
+		if len(l.Apart.Lat) > 0 {
+			loadRow("blue-mcp, a caller and an RFC per session (nothing shared)", l.Apart)
+			row("5", "  that / bare: throughput, p50", fmt.Sprintf("%.2f, %.2f", l.Apart.Throughput()/max(l.Bare.Throughput(), 1e-9),
+				ratio(l.Apart.Lat.median(), l.Bare.Lat.median())), "(info)", "")
+		}
 		row("5", "failed calls under load (blue-mcp)", fmt.Sprint(l.Real.Errors), "0", mark(l.Real.Errors == 0))
 	} else {
 		row("5", "concurrent sessions", "not measured", "", "ERROR")
@@ -196,6 +201,10 @@ func (r *report) printDetails(out io.Writer) {
 		row("5: CPU per call, server / clients / dynalite: blue-mcp", cpu(l.RealCPU, len(l.Real.Lat)))
 		row("5: CPU per call, server / clients / dynalite: bare", cpu(l.BareCPU, len(l.Bare.Lat)))
 		row("5: CPU per call, - / this process / dynalite: storage alone", cpu(l.StorageCPU, len(l.Storage.Lat)))
+		if len(l.Apart.Lat) > 0 {
+			row("5: CPU per call, server / clients / dynalite: blue-mcp, nothing shared", cpu(l.ApartCPU, len(l.Apart.Lat)))
+			row("5: errors, nothing shared", fmt.Sprint(l.Apart.Errors))
+		}
 		row("5: errors blue-mcp / bare / storage", fmt.Sprintf("%d / %d / %d", l.Real.Errors, l.Bare.Errors, l.Storage.Errors))
 		if l.Real.FirstErr != nil {
 			row("5: first blue-mcp error", l.Real.FirstErr.Error())
