@@ -133,6 +133,14 @@ RELEASE_BUILD = CGO_ENABLED=0 go build -tags grpcnotrace -trimpath -ldflags "-s 
 build: ## Build the operator and the server into bin/ (or BIN=dir) with the version from git (make lambda builds the client's Lambda).
 	$(RELEASE_BUILD) -o $(BIN)/ ./cmd/manager ./cmd/blue-mcp
 
+IMAGES ?= $(BIN)/images
+
+.PHONY: image
+image: build ## Build the operator and server images as OCI archives (no Docker) into bin/images/ (or IMAGES=dir).
+	@mkdir -p $(IMAGES)
+	go run ./hack/image -image blue-operator -name manager -binary $(BIN)/manager -version $(VERSION) -o $(IMAGES)/blue-operator.oci.tar
+	go run ./hack/image -image blue-mcp -name blue-mcp -binary $(BIN)/blue-mcp -version $(VERSION) -o $(IMAGES)/blue-mcp.oci.tar
+
 .PHONY: build-blue-mcp
 build-blue-mcp: ## Build only blue-mcp into bin/ (or BIN=dir), as build does.
 	$(RELEASE_BUILD) -o $(BIN)/ ./cmd/blue-mcp
