@@ -137,6 +137,8 @@ IMAGES ?= $(BIN)/images
 
 .PHONY: image
 image: build ## Build the operator and server images as OCI archives (no Docker) into bin/images/ (or IMAGES=dir).
+	@# The images' CA certificates are Debian's ca-certificates: installed when absent.
+	@test -r /etc/ssl/certs/ca-certificates.crt || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ca-certificates; }
 	@mkdir -p $(IMAGES)
 	go run ./hack/image -image blue-operator -name manager -binary $(BIN)/manager -version $(VERSION) -o $(IMAGES)/blue-operator.oci.tar
 	go run ./hack/image -image blue-mcp -name blue-mcp -binary $(BIN)/blue-mcp -version $(VERSION) -o $(IMAGES)/blue-mcp.oci.tar

@@ -2,16 +2,20 @@ package controllers
 
 import (
 	"fmt"
+	"time"
 
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 )
@@ -115,6 +119,20 @@ func podAddressOnly(obj any) (any, error) {
 	}, nil
 }
 
+// maxRetryDelay caps the backoff of a tenant whose reconcile keeps failing.
+// controller-runtime's default grows to 1000 s: after an API server restart
+// (refused connections, then Forbidden until its RBAC cache has synced) a
+// tenant that failed a dozen times in a row waited minutes after the API
+// server was healthy again (test/cmd/manager TestAPIServerRestartMidRun).
+const maxRetryDelay = 30 * time.Second
+
 func controllerOptions(o Options) controller.Options {
-	return controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}
+	return controller.Options{
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		// The default limiter with the per-item backoff capped.
+		RateLimiter: workqueue.NewTypedMaxOfRateLimiter(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, maxRetryDelay),
+			&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+		),
+	}
 }

@@ -2,9 +2,11 @@ package controllers
 
 import (
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 )
@@ -71,5 +73,24 @@ func TestSlimForCache(t *testing.T) {
 	}
 	if got := out.(*bluev1.BlueTenant); got.ManagedFields != nil || got.Labels["a"] != "b" {
 		t.Errorf("other typed objects lose only managed fields: %+v", got.ObjectMeta)
+	}
+}
+
+// A tenant that keeps failing is retried at least every maxRetryDelay, so
+// it recovers within that of its cause going away (an API server restart).
+func TestRetryBackoffIsCapped(t *testing.T) {
+	rl := controllerOptions(Options{MaxConcurrentReconciles: 1}).RateLimiter
+	req := reconcile.Request{}
+	req.Name = "failing"
+	var last time.Duration
+	for range 40 {
+		last = rl.When(req)
+	}
+	if last > maxRetryDelay || last < maxRetryDelay/2 {
+		t.Errorf("after 40 failures the next retry waits %v, want about %v", last, maxRetryDelay)
+	}
+	rl.Forget(req)
+	if d := rl.When(req); d > time.Second {
+		t.Errorf("after success the first retry waits %v", d)
 	}
 }
