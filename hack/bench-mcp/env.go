@@ -16,7 +16,6 @@ import (
 
 	"github.com/superviber/blue-operator/mcpserver/blue"
 	"github.com/superviber/blue-operator/mcpserver/store"
-	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
 	"github.com/superviber/blue-operator/test/apigwtest"
 	"github.com/superviber/blue-operator/test/dynamotest"
 	"github.com/superviber/blue-operator/test/infisicaltest"
@@ -177,20 +176,7 @@ func (e *env) startGateway() (*apigwtest.Gateway, error) {
 // useAPI puts the tenant in API mode (API_ENDPOINT in its Infisical folder in
 // place of the bucket, table and key names) for the binaries started until
 // the returned func puts it back.
-func (e *env) useAPI(endpoint string) (restore func()) {
-	t, inf := e.tenant, e.w.Infisical
-	direct := map[string]string{tenantconfig.KeyBucket: t.Bucket, tenantconfig.KeyTable: t.Table, tenantconfig.KeyKMSKeyID: t.KMSKeyID}
-	inf.SetSecret(t.Project, t.Environment, t.SecretPath, tenantconfig.KeyAPIEndpoint, endpoint)
-	for k := range direct {
-		inf.DeleteSecret(t.Project, t.Environment, t.SecretPath, k)
-	}
-	return func() {
-		for k, v := range direct {
-			inf.SetSecret(t.Project, t.Environment, t.SecretPath, k, v)
-		}
-		inf.DeleteSecret(t.Project, t.Environment, t.SecretPath, tenantconfig.KeyAPIEndpoint)
-	}
-}
+func (e *env) useAPI(endpoint string) (restore func()) { return e.w.UseAPI(e.tenant, endpoint) }
 
 // storeLookup is the storage work of one blue_rfc_get by number, the store
 // call the tool makes: GetByTitleOrID (the title claim "1" and RFC 0001's

@@ -31,6 +31,22 @@ func fakeSpec(t *testing.T, image, name string) Spec {
 	return Spec{Image: image, Name: name, Binary: bin, Version: "v9.9.9", CABundle: ca, Arch: "amd64"}
 }
 
+// eachEntry calls fn for every entry of the tar stream r, with its body.
+func eachEntry(t *testing.T, r io.Reader, fn func(*tar.Header, io.Reader)) {
+	t.Helper()
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(h, tr)
+	}
+}
+
 // readArchive opens an OCI archive written by writeArchive: its one image
 // and that image's reference annotation.
 func readArchive(t *testing.T, archive string) (v1.Image, string) {
@@ -41,30 +57,22 @@ func readArchive(t *testing.T, archive string) (v1.Image, string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachEntry(t, f, func(h *tar.Header, body io.Reader) {
 		p := filepath.Join(dir, filepath.FromSlash(h.Name))
 		if h.Typeflag == tar.TypeDir {
 			if err := os.MkdirAll(p, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			continue
+			return
 		}
-		b, err := io.ReadAll(tr)
+		b, err := io.ReadAll(body)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-	}
+	})
 	p, err := layout.FromPath(dir)
 	if err != nil {
 		t.Fatalf("not an OCI layout: %v", err)
@@ -123,17 +131,9 @@ func TestImageArchive(t *testing.T) {
 		uid  int
 	}
 	entries := map[string]entry{}
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachEntry(t, rc, func(h *tar.Header, _ io.Reader) {
 		entries["/"+strings.TrimSuffix(h.Name, "/")] = entry{h.Mode, h.Uid}
-	}
+	})
 	var paths []string
 	for p := range entries {
 		paths = append(paths, p)

@@ -102,10 +102,11 @@ func TestReadGroupSharesOnlyWhatOverlaps(t *testing.T) {
 			later <- answer{readNumber(t, out), shared}
 		}()
 	}
+	// All five have joined the queued read (not only the first of them).
 	waitFor(t, func() bool {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		return g.items["k"].next != nil
+		return g.items["k"].next != nil && g.items["k"].next.joiners == 5
 	})
 	// Another key is not held up by this one.
 	other := generations{}

@@ -86,6 +86,8 @@ func (s *Store) GetByTitleOrID(ctx context.Context, kind, title, id string) (d *
 		switch {
 		case err == nil && d.DeletedAt == nil && normTitle(d.Title) == norm:
 			return d, true, nil
+		case err == nil && owner == id:
+			return d, false, nil // the id's own document, already read with its body
 		case err != nil && !errors.Is(err, ErrNotFound):
 			return nil, false, err
 		}

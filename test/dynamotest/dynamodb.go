@@ -392,6 +392,20 @@ func (s *Server) Calls() []Call {
 	return append([]Call(nil), s.calls...)
 }
 
+// Count is how many recorded calls on table were one of ops ("GetItem",
+// "BatchGetItem": the operation names, without the IAM prefix).
+func (s *Server) Count(table string, ops ...string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		if c.Table == table && slices.Contains(ops, strings.TrimPrefix(c.Op, "dynamodb:")) {
+			n++
+		}
+	}
+	return n
+}
+
 // ResetCalls forgets the recorded calls.
 func (s *Server) ResetCalls() {
 	s.mu.Lock()

@@ -49,7 +49,6 @@ import (
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 	"github.com/superviber/blue-operator/controllers"
 	"github.com/superviber/blue-operator/hack/manifests"
-	"github.com/superviber/blue-operator/mcpserver/tenantconfig"
 	"github.com/superviber/blue-operator/test/apigwtest"
 	"github.com/superviber/blue-operator/test/controlplane"
 	"github.com/superviber/blue-operator/test/kubelet"
@@ -396,11 +395,7 @@ func (s *Stack) seedAPI(ctx context.Context, t *world.Tenant) error {
 		return err
 	}
 	s.stops = append(s.stops, a.Gateway.Close)
-	inf := s.World.Infisical
-	inf.SetSecret(t.Project, t.Environment, t.SecretPath, tenantconfig.KeyAPIEndpoint, a.Gateway.URL)
-	for _, k := range []string{tenantconfig.KeyBucket, tenantconfig.KeyTable, tenantconfig.KeyKMSKeyID} {
-		inf.DeleteSecret(t.Project, t.Environment, t.SecretPath, k)
-	}
+	s.World.UseAPI(t, a.Gateway.URL)
 	s.APIs[t.Name] = a
 	return nil
 }

@@ -119,6 +119,23 @@ func random(n int) string {
 
 // AddTenant seeds a client: its role (trusting only this tenant's hop role,
 // with an ExternalId), bucket, table and Infisical workspace (universal auth).
+// UseAPI puts t in API mode: API_ENDPOINT in its Infisical folder in place
+// of the bucket, table and key names, which API mode does not need. restore
+// puts the direct-mode settings back.
+func (w *World) UseAPI(t *Tenant, endpoint string) (restore func()) {
+	direct := map[string]string{tenantconfig.KeyBucket: t.Bucket, tenantconfig.KeyTable: t.Table, tenantconfig.KeyKMSKeyID: t.KMSKeyID}
+	w.Infisical.SetSecret(t.Project, t.Environment, t.SecretPath, tenantconfig.KeyAPIEndpoint, endpoint)
+	for k := range direct {
+		w.Infisical.DeleteSecret(t.Project, t.Environment, t.SecretPath, k)
+	}
+	return func() {
+		for k, v := range direct {
+			w.Infisical.SetSecret(t.Project, t.Environment, t.SecretPath, k, v)
+		}
+		w.Infisical.DeleteSecret(t.Project, t.Environment, t.SecretPath, tenantconfig.KeyAPIEndpoint)
+	}
+}
+
 func (w *World) AddTenant(ctx context.Context, name string, account int) (*Tenant, error) {
 	return w.AddTenantWith(ctx, TenantOptions{Name: name, Account: account})
 }

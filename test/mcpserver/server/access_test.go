@@ -148,10 +148,7 @@ func TestClientAccessReportAPIMode(t *testing.T) {
 	tn := newTenant(t, w, "accessapi", 525252525252)
 	gw := clientGateway(t, w, tn)
 	// With API_ENDPOINT the bucket, table and key names are not needed.
-	for _, k := range []string{tenantconfig.KeyBucket, tenantconfig.KeyTable, tenantconfig.KeyKMSKeyID} {
-		w.Infisical.DeleteSecret(tn.Project, tn.Environment, tn.SecretPath, k)
-	}
-	w.Infisical.SetSecret(tn.Project, tn.Environment, tn.SecretPath, tenantconfig.KeyAPIEndpoint, gw.URL)
+	w.UseAPI(tn, gw.URL)
 	srv := w.Serve(t, tn, world.ServerOptions{Refresh: 100 * time.Millisecond, AccessInterval: 100 * time.Millisecond})
 	if r := waitAccess(t, srv, tn, access.ReasonGranted); r.Mode != access.ModeAPI {
 		t.Errorf("report %+v", r)

@@ -17,15 +17,7 @@ import (
 )
 
 // getItems counts the GetItem calls on this env's table so far.
-func (e *env) getItems() int {
-	n := 0
-	for _, c := range ddbSrv.Calls() {
-		if c.Op == "dynamodb:GetItem" && c.Table == e.table {
-			n++
-		}
-	}
-	return n
-}
+func (e *env) getItems() int { return ddbSrv.Count(e.table, "GetItem") }
 
 // TestOverlappingReadsShareOneGetItem: a burst of reads of one document
 // costs the client's table a few reads, not one per call, and each still
@@ -142,14 +134,7 @@ func TestLookupUnderAPolicyWithoutBatchGetItem(t *testing.T) {
 		return nil
 	})
 	t.Cleanup(func() { ddbSrv.SetFault(nil) })
-	count := func(op string) (n int) {
-		for _, c := range ddbSrv.Calls() {
-			if c.Table == e.table && c.Op == "dynamodb:"+op {
-				n++
-			}
-		}
-		return n
-	}
+	count := func(op string) int { return ddbSrv.Count(e.table, op) }
 	for i := range 2 {
 		batches, gets := count("BatchGetItem"), count("GetItem")
 		d, byTitle, err := e.st.GetByTitleOrID(e.ctx, "rfc", "1", "0001")

@@ -1032,14 +1032,7 @@ func TestGetByTitleOrID(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	batches := func() (n int) {
-		for _, c := range ddbSrv.Calls() {
-			if c.Table == e.table && c.Op == "dynamodb:BatchGetItem" {
-				n++
-			}
-		}
-		return n
-	}
+	batches := func() int { return ddbSrv.Count(e.table, "BatchGetItem") }
 	cases := []struct {
 		name, title, id string
 		setup           func(t *testing.T)
