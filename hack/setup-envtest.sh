@@ -31,7 +31,14 @@ bindir="$cache/$kube_version-etcd-$etcd_version/bin"
 srcdir="$cache/$kube_version-etcd-$etcd_version/src"
 mkdir -p "$bindir" "$srcdir"
 
-want=(etcd kube-apiserver "$@")
+want=(etcd kube-apiserver)
+for c in "$@"; do
+  case "$c" in
+    etcd | kube-apiserver) ;;
+    kube-controller-manager | kube-scheduler | kubectl) [[ " ${want[*]} " == *" $c "* ]] || want+=("$c") ;;
+    *) echo "setup-envtest: unknown component '$c' (kube-controller-manager, kube-scheduler, kubectl)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for c in "${want[@]}"; do
   [[ -x "$bindir/$c" ]] || missing+=("$c")
@@ -41,23 +48,81 @@ if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
 fi
 
-# One build at a time per cache directory.
+# One build at a time per cache directory; another may just have built them.
 exec 9>"$cache/.lock"
 flock 9
+missing=()
+for c in "${want[@]}"; do
+  [[ -x "$bindir/$c" ]] || missing+=("$c")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "$bindir"
+  exit 0
+fi
 
+# Every component is built in one module and one `go build`, with the
+# settings `make test` builds this repository with (no cgo, no -trimpath),
+# and the module requires this repository's version of every module it
+# shares with it. So each package is compiled once on a cold machine: the
+# standard library, client-go, apimachinery, grpc, kustomize and the rest
+# come from the repository's own compile, and etcd and the Kubernetes
+# commands share theirs with each other.
 export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
 
-build_etcd() {
-  local d="$srcdir/etcd"
-  mkdir -p "$d"
-  cat >"$d/go.mod" <<MOD
-module blueoperator.local/controlplane/etcd
+# This repository's build list as require lines (a module it replaces is
+# left to the control plane's own choice). go mod tidy keeps these versions
+# and drops the modules the control plane does not use. So the control plane
+# runs on the versions this repository ships with, never older than the ones
+# etcd and Kubernetes ask for, sometimes newer (x/net, grpc, otel): the same
+# libraries the operator's client code is tested with. Were one of ours older
+# than theirs, the build would still be correct, it would just share less.
+repo_requirements() {
+  (cd "$root" && GOFLAGS=-mod=readonly go list -m -f '{{if not (or .Main .Replace)}}	{{.Path}} {{.Version}}{{end}}' all)
+}
 
-go 1.26
+d="$srcdir/module"
+mkdir -p "$d/etcd"
+{
+  echo "module blueoperator.local/controlplane"
+  echo
+  echo "go 1.26"
+  echo
+  echo "require ("
+  echo "	go.etcd.io/etcd/server/v3 $etcd_version"
+  echo "	k8s.io/kubernetes $kube_version"
+  echo ")"
+  echo
+  echo "require ("
+  repo_requirements
+  echo ")"
+  echo
+  echo "replace ("
+  # k8s.io/kubernetes points its staging modules at ./staging, which does not
+  # resolve outside its own tree: pin each to its published release instead.
+  for m in api apiextensions-apiserver apimachinery apiserver cli-runtime client-go \
+    cloud-provider cluster-bootstrap code-generator component-base component-helpers \
+    controller-manager cri-api cri-client cri-streaming csi-translation-lib \
+    dynamic-resource-allocation endpointslice externaljwt kms kube-aggregator \
+    kube-controller-manager kube-proxy kube-scheduler kubectl kubelet metrics \
+    mount-utils pod-security-admission streaming; do
+    echo "	k8s.io/$m => k8s.io/$m $staging_version"
+  done
+  echo ")"
+} >"$d/go.mod"
+cat >"$d/deps.go" <<'GO'
+// Package deps only names the command packages so that `go mod tidy` records
+// everything they need.
+package deps
 
-require go.etcd.io/etcd/server/v3 $etcd_version
-MOD
-  cat >"$d/main.go" <<'GO'
+import (
+	_ "go.etcd.io/etcd/server/v3/etcdmain"
+	_ "k8s.io/kubectl/pkg/cmd"
+	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler/app"
+)
+GO
+cat >"$d/etcd/main.go" <<'GO'
 // Command etcd is etcd's own main, built from its Go module.
 package main
 
@@ -69,68 +134,25 @@ import (
 
 func main() { etcdmain.Main(os.Args) }
 GO
-  echo "setup-envtest: building etcd $etcd_version" >&2
-  (cd "$d" && go mod tidy >&2 && go build -trimpath -ldflags '-s -w' -o "$bindir/etcd.tmp" . && mv "$bindir/etcd.tmp" "$bindir/etcd")
-}
 
-build_kube() {
-  local d="$srcdir/kube"
-  mkdir -p "$d"
-  {
-    echo "module blueoperator.local/controlplane/kube"
-    echo
-    echo "go 1.26"
-    echo
-    echo "require k8s.io/kubernetes $kube_version"
-    echo
-    echo "replace ("
-    # k8s.io/kubernetes points its staging modules at ./staging, which does not
-    # resolve outside its own tree: pin each to its published release instead.
-    for m in api apiextensions-apiserver apimachinery apiserver cli-runtime client-go \
-      cloud-provider cluster-bootstrap code-generator component-base component-helpers \
-      controller-manager cri-api cri-client cri-streaming csi-translation-lib \
-      dynamic-resource-allocation endpointslice externaljwt kms kube-aggregator \
-      kube-controller-manager kube-proxy kube-scheduler kubectl kubelet metrics \
-      mount-utils pod-security-admission streaming; do
-      echo "	k8s.io/$m => k8s.io/$m $staging_version"
-    done
-    echo ")"
-  } >"$d/go.mod"
-  cat >"$d/deps.go" <<'GO'
-// Package deps only names the command packages so that `go mod tidy` records
-// everything they need.
-package deps
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler/app"
-	_ "k8s.io/kubectl/pkg/cmd"
-)
-GO
-  local pkg="k8s.io/component-base/version"
-  local cpkg="k8s.io/client-go/pkg/version"
-  local ld="-s -w"
-  for p in "$pkg" "$cpkg"; do
-    ld+=" -X $p.gitVersion=$kube_version -X $p.gitMajor=1 -X $p.gitMinor=$minor"
-    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-  done
-  local targets=()
-  for c in "$@"; do targets+=("k8s.io/kubernetes/cmd/$c"); done
-  echo "setup-envtest: building ${*} $kube_version (several minutes on a cold cache)" >&2
-  (cd "$d" && { [[ -f go.sum ]] || go mod tidy >&2; } &&
-    go build -trimpath -ldflags "$ld" -o "$bindir/.new/" "${targets[@]}")
-  for c in "$@"; do mv "$bindir/.new/$c" "$bindir/$c"; done
-  rmdir "$bindir/.new"
-}
-
-kube=()
+# Without the version stamped the commands report v0.0.0-master, and kubectl
+# refuses to talk to such an API server. etcd has none of these packages;
+# the linker ignores -X for packages a binary does not contain.
+ld="-s -w"
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ld+=" -X $p.gitVersion=$kube_version -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+  ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+done
+targets=()
 for c in "${missing[@]}"; do
   case "$c" in
-    etcd) build_etcd ;;
-    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl) kube+=("$c") ;;
-    *) echo "setup-envtest: unknown component '$c'" >&2; exit 2 ;;
+    etcd) targets+=(./etcd) ;;
+    *) targets+=("k8s.io/kubernetes/cmd/$c") ;;
   esac
 done
-[[ ${#kube[@]} -eq 0 ]] || build_kube "${kube[@]}"
+echo "setup-envtest: building ${missing[*]} (etcd $etcd_version, Kubernetes $kube_version; several minutes on a cold cache)" >&2
+rm -rf "$bindir/.new"
+(cd "$d" && go mod tidy >&2 && go build -ldflags "$ld" -o "$bindir/.new/" "${targets[@]}")
+for c in "${missing[@]}"; do mv "$bindir/.new/$c" "$bindir/$c"; done
+rmdir "$bindir/.new"
 echo "$bindir"

@@ -46,6 +46,9 @@ if [[ -x "$bindir/promtool" && -x "$bindir/promql-metrics" ]]; then
   exit 0
 fi
 
+# Built with the settings `make test` builds this repository with (no cgo,
+# no -trimpath), so the standard library and the modules both use at one
+# version compile once on a cold machine.
 export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
 
 cat >"$srcdir/go.mod" <<MOD
@@ -60,11 +63,11 @@ echo "setup-promtool: building promtool $prometheus_version (a few minutes on a 
 (
   cd "$srcdir"
   go get "github.com/prometheus/prometheus/cmd/promtool@$prometheus_version" >&2
-  go build -trimpath -tags remove_all_sd -ldflags "-s -w \
+  go build -tags remove_all_sd -ldflags "-s -w \
     -X github.com/prometheus/common/version.Version=$release \
     -X github.com/prometheus/common/version.Branch=$prometheus_version" \
     -o "$bindir/promtool.tmp" github.com/prometheus/prometheus/cmd/promtool
-  go build -trimpath -ldflags '-s -w' -o "$bindir/promql-metrics.tmp" ./promql-metrics.go
+  go build -ldflags '-s -w' -o "$bindir/promql-metrics.tmp" ./promql-metrics.go
 )
 mv "$bindir/promtool.tmp" "$bindir/promtool"
 mv "$bindir/promql-metrics.tmp" "$bindir/promql-metrics"
