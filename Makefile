@@ -54,7 +54,7 @@ lint: ## gofmt check, go vet.
 	go vet ./...
 
 .PHONY: envtest-assets
-envtest-assets: ## Build etcd, kube-apiserver, kube-controller-manager and kube-scheduler (cached).
+envtest-assets: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl (cached; make test-tools adds promtool).
 	@hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl >/dev/null
 
 .PHONY: promtool
