@@ -13,6 +13,10 @@ CONTROLLER_GEN ?= $(TOOLS_BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 
 GO_TEST_FLAGS ?=
 
+# The control-plane components the tests and the local stack run, besides
+# etcd and kube-apiserver (hack/setup-envtest.sh).
+CONTROL_PLANE = kube-controller-manager kube-scheduler kubectl
+
 # Everything here is built without cgo, as the release binaries are: the
 # tests run the code the images ship, link without the system linker, and
 # share compiled packages with the test cluster's binaries, which
@@ -55,7 +59,7 @@ lint: ## gofmt check, go vet.
 
 .PHONY: envtest-assets
 envtest-assets: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl (cached; make test-tools adds promtool).
-	@hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl >/dev/null
+	@hack/setup-envtest.sh $(CONTROL_PLANE) >/dev/null
 
 .PHONY: promtool
 promtool: ## Build promtool from the Prometheus Go module (cached) and print its directory.
@@ -79,7 +83,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 .PHONY: test-tools
 test-tools: ## Build the control plane, kubectl and promtool for the tests (cached; minutes on a cold machine).
 	@hack/setup-promtool.sh >/dev/null & promtool=$$!; rc=0; \
-		hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl >/dev/null || rc=$$?; \
+		hack/setup-envtest.sh $(CONTROL_PLANE) >/dev/null || rc=$$?; \
 		wait $$promtool || rc=$$?; exit $$rc
 
 # lint has already run go vet ./... with every analyzer, so make test's go
@@ -90,7 +94,7 @@ test-tools: ## Build the control plane, kubectl and promtool for the tests (cach
 .PHONY: test
 test: lint verify-generated node_modules ## Unit, envtest integration and end-to-end tests, and each fuzz target's corpus (the CI command).
 	@$(MAKE) --no-print-directory test-tools
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl)" \
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh $(CONTROL_PLANE))" \
 		PROMTOOL_DIR="$$(hack/setup-promtool.sh)" \
 		go test -vet=off $(GO_TEST_FLAGS) -count=1 ./...
 
@@ -129,7 +133,7 @@ monitoring: ## promtool check rules and test rules on deploy/monitoring, and its
 
 .PHONY: e2e
 e2e: node_modules ## The end-to-end journey on the local stack (also part of make test), with step timings.
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl)" \
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh $(CONTROL_PLANE))" \
 		go test -count=1 -v -run TestJourney ./test/e2e
 
 .PHONY: bench-operator
@@ -200,4 +204,4 @@ $(CONTROLLER_GEN):
 
 .PHONY: run-local
 run-local: node_modules ## The local stack: control plane, operator, tenant pods and client systems, until Ctrl-C.
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh kube-controller-manager kube-scheduler kubectl)" go run ./test/cmd/local-stack $(LOCAL_ARGS)
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh $(CONTROL_PLANE))" go run ./test/cmd/local-stack $(LOCAL_ARGS)

@@ -39,26 +39,24 @@ for c in "$@"; do
     *) echo "setup-envtest: unknown component '$c' (kube-controller-manager, kube-scheduler, kubectl)" >&2; exit 2 ;;
   esac
 done
-missing=()
-for c in "${want[@]}"; do
-  [[ -x "$bindir/$c" ]] || missing+=("$c")
-done
-if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "$bindir"
-  exit 0
-fi
+# Sets missing to the wanted components not built yet; prints the directory
+# and exits when there are none.
+exit_if_built() {
+  missing=()
+  for c in "${want[@]}"; do
+    [[ -x "$bindir/$c" ]] || missing+=("$c")
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "$bindir"
+    exit 0
+  fi
+}
+exit_if_built
 
 # One build at a time per cache directory; another may just have built them.
 exec 9>"$cache/.lock"
 flock 9
-missing=()
-for c in "${want[@]}"; do
-  [[ -x "$bindir/$c" ]] || missing+=("$c")
-done
-if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "$bindir"
-  exit 0
-fi
+exit_if_built
 
 # Every component is built in one module and one `go build`, with the
 # settings `make test` builds this repository with (no cgo, no -trimpath),
