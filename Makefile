@@ -13,9 +13,12 @@ CONTROLLER_GEN ?= $(TOOLS_BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 
 GO_TEST_FLAGS ?=
 
-# The control-plane components the tests and the local stack run, besides
-# etcd and kube-apiserver (hack/setup-envtest.sh).
-CONTROL_PLANE = kube-controller-manager kube-scheduler kubectl
+# The Kubernetes components the tests and the local stack run, besides etcd
+# and kube-apiserver (hack/setup-envtest.sh builds them in one go): the
+# control plane, kubectl, and the test node's kubelet and kube-proxy
+# (hack/setup-node.sh adds the node's container runtime, CNI plugins and
+# NetworkPolicy engine).
+CONTROL_PLANE = kube-controller-manager kube-scheduler kubectl kubelet kube-proxy
 
 # Everything here is built without cgo, as the release binaries are: the
 # tests run the code the images ship, link without the system linker, and
@@ -58,8 +61,12 @@ lint: ## gofmt check, go vet.
 	go vet ./...
 
 .PHONY: envtest-assets
-envtest-assets: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl (cached; make test-tools adds promtool).
+envtest-assets: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet and kube-proxy (cached; make test-tools adds the node and promtool).
 	@hack/setup-envtest.sh $(CONTROL_PLANE) >/dev/null
+
+.PHONY: node
+node: ## Build the test node: containerd, runc (Debian), CNI plugins, kube-network-policies, kubelet, kube-proxy and its images (cached), and print its directory.
+	@hack/setup-node.sh
 
 .PHONY: promtool
 promtool: ## Build promtool from the Prometheus Go module (cached) and print its directory.
@@ -81,9 +88,9 @@ node_modules/.package-lock.json: package.json package-lock.json
 # shares little with either, so it builds alongside the control plane and the
 # two keep both cores busy.
 .PHONY: test-tools
-test-tools: ## Build the control plane, kubectl and promtool for the tests (cached; minutes on a cold machine).
+test-tools: ## Build the control plane, the test node, kubectl and promtool for the tests (cached; minutes on a cold machine).
 	@hack/setup-promtool.sh >/dev/null & promtool=$$!; rc=0; \
-		hack/setup-envtest.sh $(CONTROL_PLANE) >/dev/null || rc=$$?; \
+		{ hack/setup-envtest.sh $(CONTROL_PLANE) >/dev/null && hack/setup-node.sh >/dev/null; } || rc=$$?; \
 		wait $$promtool || rc=$$?; exit $$rc
 
 # lint has already run go vet ./... with every analyzer, so make test's go
@@ -95,6 +102,7 @@ test-tools: ## Build the control plane, kubectl and promtool for the tests (cach
 test: lint verify-generated node_modules ## Unit, envtest integration and end-to-end tests, and each fuzz target's corpus (the CI command).
 	@$(MAKE) --no-print-directory test-tools
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh $(CONTROL_PLANE))" \
+		BLUE_NODE_BIN="$$(hack/setup-node.sh)" \
 		PROMTOOL_DIR="$$(hack/setup-promtool.sh)" \
 		go test -vet=off $(GO_TEST_FLAGS) -count=1 ./...
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the test control plane (etcd, kube-apiserver and, on request,
-# kube-controller-manager and kube-scheduler) from their Go modules and prints
-# the directory to use as KUBEBUILDER_ASSETS.
+# Builds the test cluster's Kubernetes binaries (etcd, kube-apiserver and, on
+# request, kube-controller-manager, kube-scheduler, kubectl, and the node's
+# kubelet and kube-proxy) from their Go modules and prints the directory to
+# use as KUBEBUILDER_ASSETS.
 #
 # The upstream setup-envtest downloads prebuilt binaries, which cannot work on
 # machines that only reach the Go module proxy. The Kubernetes version follows
@@ -9,7 +10,7 @@
 # matches the client libraries. Binaries are cached outside the repo, keyed by
 # version; a second run is instant.
 #
-# Usage: hack/setup-envtest.sh [kube-controller-manager] [kube-scheduler] [kubectl]
+# Usage: hack/setup-envtest.sh [kube-controller-manager] [kube-scheduler] [kubectl] [kubelet] [kube-proxy]
 # Logs go to stderr; stdout is only the directory.
 set -euo pipefail
 
@@ -35,8 +36,8 @@ want=(etcd kube-apiserver)
 for c in "$@"; do
   case "$c" in
     etcd | kube-apiserver) ;;
-    kube-controller-manager | kube-scheduler | kubectl) [[ " ${want[*]} " == *" $c "* ]] || want+=("$c") ;;
-    *) echo "setup-envtest: unknown component '$c' (kube-controller-manager, kube-scheduler, kubectl)" >&2; exit 2 ;;
+    kube-controller-manager | kube-scheduler | kubectl | kubelet | kube-proxy) [[ " ${want[*]} " == *" $c "* ]] || want+=("$c") ;;
+    *) echo "setup-envtest: unknown component '$c' (kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy)" >&2; exit 2 ;;
   esac
 done
 # Sets missing to the wanted components not built yet; prints the directory
@@ -109,7 +110,8 @@ mkdir -p "$d/etcd"
 } >"$d/go.mod"
 cat >"$d/deps.go" <<'GO'
 // Package deps only names the command packages so that `go mod tidy` records
-// everything they need.
+// everything they need, whichever of them a run builds: the module is the
+// same for every set of components, so one build never undoes another's.
 package deps
 
 import (
@@ -117,7 +119,9 @@ import (
 	_ "k8s.io/kubectl/pkg/cmd"
 	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	_ "k8s.io/kubernetes/cmd/kube-proxy/app"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	_ "k8s.io/kubernetes/cmd/kubelet/app"
 )
 GO
 cat >"$d/etcd/main.go" <<'GO'

@@ -36,6 +36,11 @@ type Options struct {
 	Scheduler bool
 	// Dir holds kubeconfigs and logs; a temporary directory when empty.
 	Dir string
+	// AdvertiseAddress is the address the API server gives as the kubernetes
+	// Service's endpoint: test/node's APIServerIP, where the node's network
+	// forwards to the API server, for a plane with a real node. Empty:
+	// envtest's 127.0.0.1.
+	AdvertiseAddress string
 }
 
 // Plane is a running control plane.
@@ -95,6 +100,9 @@ func Start(o Options) (p *Plane, err error) {
 	// up to its request timeout for its clients' connections, about 10 s
 	// with an operator attached.
 	p.Env.ControlPlane.APIServer.Configure().Set("shutdown-send-retry-after", "true")
+	if o.AdvertiseAddress != "" {
+		p.Env.ControlPlane.APIServer.Configure().Set("advertise-address", o.AdvertiseAddress)
+	}
 	if p.Config, err = p.Env.Start(); err != nil {
 		return nil, fmt.Errorf("start etcd and kube-apiserver: %w", err)
 	}

@@ -1,0 +1,242 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/superviber/blue-operator/test/controlplane"
+	"github.com/superviber/blue-operator/test/node"
+)
+
+// One node for the package: it takes seconds to start.
+var (
+	n   *node.Node
+	k8s client.Client
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	for _, v := range []string{"KUBEBUILDER_ASSETS", "BLUE_NODE_BIN"} {
+		if os.Getenv(v) == "" {
+			fmt.Fprintf(os.Stderr, "%s is not set: these tests run a real node; run them with `make test` or\n"+
+				"  KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh) BLUE_NODE_BIN=$(hack/setup-node.sh) go test ./test/node/\n", v)
+			return 1
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	plane, err := controlplane.Start(controlplane.Options{
+		AdvertiseAddress: node.APIServerIP,
+		// Pods are scheduled (once the node lifecycle controller lifts
+		// the not-ready taint the kubelet registers with), Services get
+		// EndpointSlices, namespaces go when a test ends.
+		Controllers: []string{"endpointslice-controller", "namespace-controller", "node-lifecycle-controller"},
+		Scheduler:   true,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer plane.Stop()
+	// BLUE_NODE_DIR keeps the node's state and logs after the run, to debug it.
+	n, err = node.Start(ctx, node.Options{Plane: plane, NetworkPolicy: true, Dir: os.Getenv("BLUE_NODE_DIR")})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	k8s = n.Client()
+	code := m.Run()
+	// The engine must never have failed to program the kernel: when it
+	// does, it enforces nothing and every policy test above would be moot.
+	if lines, err := n.PolicyEngineLog(context.Background()); err != nil || len(node.PolicyErrors(lines)) > 0 {
+		fmt.Fprintf(os.Stderr, "kube-network-policies failed to program nftables (%v):\n%s\n", err, strings.Join(node.PolicyErrors(lines), "\n"))
+		code = 1
+	}
+	if err := n.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	// Teardown leaves nothing behind on the machine.
+	if left := n.Leftovers(); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "the node left behind: %s\n", strings.Join(left, "; "))
+		code = 1
+	}
+	return code
+}
+
+// namespace creates a namespace for one test and removes it after.
+func namespace(t *testing.T, name string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// No namespace controller runs here: delete the pods, so the node
+		// stops them, then the namespace.
+		_ = k8s.DeleteAllOf(context.Background(), &corev1.Pod{}, client.InNamespace(name), client.GracePeriodSeconds(0))
+		_ = k8s.Delete(context.Background(), ns)
+	})
+	return name
+}
+
+// probe runs a netcheck pod for one test.
+func probe(t *testing.T, p node.Probe) *corev1.Pod {
+	t.Helper()
+	pod, err := n.RunProbe(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pod
+}
+
+func answer(from *corev1.Pod, addr string) (string, error) {
+	return n.Answer(context.Background(), from, addr)
+}
+
+// eventually polls until check passes (a policy takes effect when the
+// engine has seen it).
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	var last error
+	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		last = check()
+		return last == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", what, last)
+	}
+}
+
+func TestPodRunsWithItsSecurityContext(t *testing.T) {
+	ns := namespace(t, "secctx")
+	pod := probe(t, node.Probe{Namespace: ns, Name: "locked", SecurityContext: &corev1.SecurityContext{
+		RunAsUser: ptr.To[int64](65532), RunAsGroup: ptr.To[int64](65532), RunAsNonRoot: ptr.To(true),
+		AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
+		Capabilities:   &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}})
+	pid, err := n.ContainerPID(context.Background(), pod, "netcheck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := node.ProcessOf(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range append(p.UID, p.GID...) {
+		if id != "65532" {
+			t.Errorf("uid/gid %v %v, want 65532 throughout", p.UID, p.GID)
+			break
+		}
+	}
+	if p.CapEff != 0 || p.CapPrm != 0 || p.CapBnd != 0 {
+		t.Errorf("capabilities eff %x prm %x bnd %x, want none", p.CapEff, p.CapPrm, p.CapBnd)
+	}
+	if !p.NoNewPrivs {
+		t.Error("no_new_privs is not set")
+	}
+	if p.Seccomp != 2 {
+		t.Errorf("seccomp mode %d, want 2 (filter)", p.Seccomp)
+	}
+	if !p.RootReadOnly {
+		t.Error("root filesystem is writable")
+	}
+}
+
+func TestServiceLeadsToItsPods(t *testing.T) {
+	ns := namespace(t, "svc")
+	target := probe(t, node.Probe{Namespace: ns, Name: "target"})
+	from := probe(t, node.Probe{Namespace: ns, Name: "client"})
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "target", Namespace: ns},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": "target"},
+			Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}
+	if err := k8s.Create(context.Background(), svc); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := answer(from, node.PodAddr(target, 8080)); err != nil || !strings.HasPrefix(got, "netcheck target ") {
+		t.Fatalf("client -> target's pod address: %q, %v", got, err)
+	}
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(svc), svc); err != nil {
+		t.Fatal(err)
+	}
+	// kube-proxy programs the Service once kube-controller-manager has
+	// written its EndpointSlice.
+	eventually(t, "client -> target's Service", func() error {
+		got, err := answer(from, net.JoinHostPort(svc.Spec.ClusterIP, "80"))
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(got, "netcheck target ") {
+			return fmt.Errorf("answered %q", got)
+		}
+		return nil
+	})
+}
+
+func TestNetworkPolicyDropsThenAdmits(t *testing.T) {
+	a := namespace(t, "policy-a")
+	b := namespace(t, "policy-b")
+	server := probe(t, node.Probe{Namespace: a, Name: "server"})
+	other := probe(t, node.Probe{Namespace: b, Name: "other"})
+	if got, err := answer(other, node.PodAddr(server, 8080)); err != nil {
+		t.Fatalf("before any policy, b -> a: %q, %v", got, err)
+	}
+	ctx := context.Background()
+	deny := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "deny", Namespace: a},
+		Spec: networkingv1.NetworkPolicySpec{
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+		},
+	}
+	if err := k8s.Create(ctx, deny); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "default deny drops b -> a", func() error {
+		if got, err := answer(other, node.PodAddr(server, 8080)); err == nil {
+			return fmt.Errorf("answered %q", got)
+		}
+		return nil
+	})
+	allow := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "allow-b", Namespace: a},
+		Spec: networkingv1.NetworkPolicySpec{
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": b}},
+			}}}},
+		},
+	}
+	if err := k8s.Create(ctx, allow); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	eventually(t, "allow policy admits b -> a", func() error {
+		got, err := answer(other, node.PodAddr(server, 8080))
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(got, "netcheck server ") {
+			return fmt.Errorf("answered %q", got)
+		}
+		return nil
+	})
+}

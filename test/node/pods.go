@@ -1,0 +1,217 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// ContainerPID is the host PID of a running container's main process, read
+// from containerd (the kubelet reports only the container's ID).
+func (n *Node) ContainerPID(ctx context.Context, pod *corev1.Pod, container string) (int, error) {
+	var id string
+	for _, s := range pod.Status.ContainerStatuses {
+		if s.Name == container && s.State.Running != nil {
+			id = strings.TrimPrefix(s.ContainerID, "containerd://")
+		}
+	}
+	if id == "" {
+		return 0, fmt.Errorf("pod %s/%s: container %s is not running", pod.Namespace, pod.Name, container)
+	}
+	out, err := n.ctr(ctx, "tasks", "ls")
+	if err != nil {
+		return 0, err
+	}
+	// TASK  PID  STATUS
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == id {
+			return strconv.Atoi(f[1])
+		}
+	}
+	return 0, fmt.Errorf("pod %s/%s: containerd has no task %s", pod.Namespace, pod.Name, id)
+}
+
+// DialFrom opens a TCP connection from inside a pod's network namespace, as
+// a process in the pod would: what its NetworkPolicy allows is what gets
+// through. addr is an IP address and port.
+func (n *Node) DialFrom(ctx context.Context, pod *corev1.Pod, addr string) (net.Conn, error) {
+	pid, err := n.podPID(ctx, pod)
+	if err != nil {
+		return nil, err
+	}
+	return dialIn(ctx, fmt.Sprintf("/proc/%d/ns/net", pid), addr)
+}
+
+// DialFromNode opens a TCP connection from the node's own network namespace
+// (where host-network pods and the kubelet's probes are).
+func (n *Node) DialFromNode(ctx context.Context, addr string) (net.Conn, error) {
+	return dialIn(ctx, n.l.netnsPath(), addr)
+}
+
+// ListenOnNetwork opens a listener beyond the node, in the network its
+// default route leads to, adding the address there when it has no such
+// address yet: how a test stands in for something off the node that pods
+// must not reach, such as the cloud's metadata service.
+func (n *Node) ListenOnNetwork(ctx context.Context, addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if host != GatewayIP && host != APIServerIP {
+		if err := ip(ctx, n.l.network(), "addr", "replace", host+"/32", "dev", "lo"); err != nil {
+			return nil, err
+		}
+	}
+	return listenIn(n.l.networkPath(), addr)
+}
+
+func (n *Node) podPID(ctx context.Context, pod *corev1.Pod) (int, error) {
+	if len(pod.Spec.Containers) == 0 {
+		return 0, fmt.Errorf("pod %s/%s has no containers", pod.Namespace, pod.Name)
+	}
+	var fresh corev1.Pod
+	if err := n.client.Get(ctx, client.ObjectKeyFromObject(pod), &fresh); err != nil {
+		return 0, err
+	}
+	return n.ContainerPID(ctx, &fresh, fresh.Spec.Containers[0].Name)
+}
+
+// Process is what the kernel says of a running process: the facts a pod's
+// security context is meant to produce.
+type Process struct {
+	UID, GID     []string // real, effective, saved, filesystem
+	Groups       []string
+	CapEff       uint64
+	CapPrm       uint64
+	CapBnd       uint64
+	NoNewPrivs   bool
+	Seccomp      int // 0 none, 1 strict, 2 filter
+	RootReadOnly bool
+	// Mounts are the process's mount points other than its root and the
+	// kernel's own (/proc, /sys, /dev and below).
+	Mounts []string
+	// MemoryLimit is its memory cgroup's limit in bytes; CPUQuota and
+	// CPUPeriod its CFS bandwidth (microseconds of CPU per period).
+	MemoryLimit         int64
+	CPUQuota, CPUPeriod int64
+}
+
+// ProcessOf reads /proc for pid.
+func ProcessOf(pid int) (Process, error) {
+	var p Process
+	status, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return p, err
+	}
+	defer status.Close()
+	s := bufio.NewScanner(status)
+	for s.Scan() {
+		k, v, ok := strings.Cut(s.Text(), ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "Uid":
+			p.UID = strings.Fields(v)
+		case "Gid":
+			p.GID = strings.Fields(v)
+		case "Groups":
+			p.Groups = strings.Fields(v)
+		case "CapEff":
+			p.CapEff, _ = strconv.ParseUint(v, 16, 64)
+		case "CapPrm":
+			p.CapPrm, _ = strconv.ParseUint(v, 16, 64)
+		case "CapBnd":
+			p.CapBnd, _ = strconv.ParseUint(v, 16, 64)
+		case "NoNewPrivs":
+			p.NoNewPrivs = v == "1"
+		case "Seccomp":
+			p.Seccomp, _ = strconv.Atoi(v)
+		}
+	}
+	if err := s.Err(); err != nil {
+		return p, err
+	}
+	if err := p.readLimits(pid); err != nil {
+		return p, err
+	}
+	mi, err := os.Open(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	if err != nil {
+		return p, err
+	}
+	defer mi.Close()
+	s = bufio.NewScanner(mi)
+	for s.Scan() {
+		f := strings.Fields(s.Text())
+		if len(f) < 6 {
+			continue
+		}
+		point, opts := f[4], strings.Split(f[5], ",")
+		switch {
+		case point == "/":
+			p.RootReadOnly = opts[0] == "ro"
+		case kernelMount(point):
+		default:
+			p.Mounts = append(p.Mounts, point)
+		}
+	}
+	return p, s.Err()
+}
+
+func kernelMount(point string) bool {
+	for _, k := range []string{"/proc", "/sys", "/dev"} {
+		if point == k || strings.HasPrefix(point, k+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// readLimits reads the process's cgroup v1 memory and CPU limits, as the
+// kubelet and runc set them from the container's resources.
+func (p *Process) readLimits(pid int) error {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return err
+	}
+	read := func(path string) (int64, error) {
+		v, err := os.ReadFile(path)
+		if err != nil {
+			return 0, err
+		}
+		return strconv.ParseInt(strings.TrimSpace(string(v)), 10, 64)
+	}
+	// Lines are "ID:controllers:path".
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, ctrl := range strings.Split(parts[1], ",") {
+			var err error
+			switch ctrl {
+			case "memory":
+				p.MemoryLimit, err = read(filepath.Join("/sys/fs/cgroup/memory", parts[2], "memory.limit_in_bytes"))
+			case "cpu":
+				dir := filepath.Join("/sys/fs/cgroup/cpu", parts[2])
+				if p.CPUQuota, err = read(filepath.Join(dir, "cpu.cfs_quota_us")); err == nil {
+					p.CPUPeriod, err = read(filepath.Join(dir, "cpu.cfs_period_us"))
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("cgroup limits of %d: %w", pid, err)
+			}
+		}
+	}
+	return nil
+}
