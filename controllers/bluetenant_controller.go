@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -66,6 +67,7 @@ const requeueWhileTerminating = 5 * time.Second
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 
 // Reconcile brings one tenant's objects to what its spec asks and reports
 // what it sees in the status.
@@ -304,7 +306,11 @@ func (r *BlueTenantReconciler) ensureLimitRange(ctx context.Context, t *bluev1.B
 }
 
 func (r *BlueTenantReconciler) ensureNetworkPolicy(ctx context.Context, t *bluev1.BlueTenant) error {
-	return r.apply(ctx, buildNetworkPolicy(t, r.Options))
+	denied, err := r.deniedEgress(ctx)
+	if err != nil {
+		return err
+	}
+	return r.apply(ctx, buildNetworkPolicy(t, r.Options, denied))
 }
 
 func (r *BlueTenantReconciler) ensureService(ctx context.Context, t *bluev1.BlueTenant) error {
@@ -535,6 +541,10 @@ func (r *BlueTenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{}, owned, builder.OnlyMetadata).
 		// The servers' client-access reports, as the poller sees them change.
 		WatchesRawSource(r.accessSource()).
+		// Every tenant's NetworkPolicy denies the API server's addresses:
+		// when they move (an upgrade of a managed control plane), every
+		// policy follows.
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.everyTenant)).
 		WithOptions(controllerOptions(r.Options)).
 		Named("bluetenant").
 		Complete(r)

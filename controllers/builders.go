@@ -389,9 +389,10 @@ func tcpPort(p int32) *netv1ac.NetworkPolicyPortApplyConfiguration {
 
 // buildNetworkPolicy denies everything but: the ingress controller to the MCP
 // port, the metrics scraper and the operator to the metrics port, and egress
-// to DNS and HTTPS
-// (Infisical, STS, S3, DynamoDB all speak 443).
-func buildNetworkPolicy(t *bluev1.BlueTenant, o Options) *netv1ac.NetworkPolicyApplyConfiguration {
+// to DNS and to HTTPS anywhere but the denied addresses (egressPeers:
+// link-local, where the metadata service is, and denied, the operator's
+// --egress-denied-cidr and the API server's addresses).
+func buildNetworkPolicy(t *bluev1.BlueTenant, o Options, denied []string) *netv1ac.NetworkPolicyApplyConfiguration {
 	var fromIngress []*netv1ac.NetworkPolicyPeerApplyConfiguration
 	if o.IngressNamespace != "" {
 		fromIngress = append(fromIngress, namespacePeer(o.IngressNamespace))
@@ -427,7 +428,7 @@ func buildNetworkPolicy(t *bluev1.BlueTenant, o Options) *netv1ac.NetworkPolicyA
 				netv1ac.NetworkPolicyEgressRule().WithPorts(
 					netv1ac.NetworkPolicyPort().WithProtocol(corev1.ProtocolUDP).WithPort(intstr.FromInt32(53)),
 					tcpPort(53)),
-				netv1ac.NetworkPolicyEgressRule().WithPorts(tcpPort(443)),
+				netv1ac.NetworkPolicyEgressRule().WithTo(egressPeers(denied)...).WithPorts(tcpPort(443)),
 			))
 }
 
@@ -488,7 +489,8 @@ func errorf(step string, err error) error { return fmt.Errorf("%s: %w", step, er
 
 // DesiredObjects is every object the reconciler applies for a tenant (all but
 // the token and session Secrets, which are created once), in the order it
-// applies them.
+// applies them; the NetworkPolicy without the API server's addresses, which
+// the reconciler reads from the cluster.
 // Benchmarks use it to apply the same objects without the operator.
 func DesiredObjects(t *bluev1.BlueTenant, o Options, tokenHashes string) []runtime.ApplyConfiguration {
 	objs := []runtime.ApplyConfiguration{
@@ -496,7 +498,7 @@ func DesiredObjects(t *bluev1.BlueTenant, o Options, tokenHashes string) []runti
 		buildServiceAccount(t, o),
 		buildResourceQuota(t),
 		buildLimitRange(t),
-		buildNetworkPolicy(t, o),
+		buildNetworkPolicy(t, o, o.EgressDeniedCIDRs),
 		buildService(t),
 		buildIngress(t, o),
 	}

@@ -304,7 +304,7 @@ func TestNetworkPolicyAdmitsOnlyConfiguredPeers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := testOpts
 			tc.opts(&o)
-			np := typed[networkingv1.NetworkPolicy](t, buildNetworkPolicy(unitTenant(), o))
+			np := typed[networkingv1.NetworkPolicy](t, buildNetworkPolicy(unitTenant(), o, nil))
 			http := np.Spec.Ingress[0]
 			if len(http.From) != tc.httpPeers || http.Ports[0].Port.IntVal != contract.PortHTTP {
 				t.Errorf("MCP port rule %+v", http)
@@ -319,9 +319,11 @@ func TestNetworkPolicyAdmitsOnlyConfiguredPeers(t *testing.T) {
 				t.Errorf("metrics rule present %v, want %v", got, tc.metrics)
 			}
 			var egressPorts []int32
-			for _, r := range np.Spec.Egress {
-				if len(r.To) != 0 {
-					t.Errorf("egress rule limited by peers, want by port only: %+v", r)
+			for i, r := range np.Spec.Egress {
+				// DNS anywhere; HTTPS anywhere but the denied addresses
+				// (TestEgressPeers).
+				if wantPeers := map[int]int{0: 0, 1: 2}[i]; len(r.To) != wantPeers {
+					t.Errorf("egress rule %d has %d peers, want %d: %+v", i, len(r.To), wantPeers, r)
 				}
 				for _, p := range r.Ports {
 					egressPorts = append(egressPorts, p.Port.IntVal)
@@ -365,6 +367,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"no image", func(o *Options) { o.DefaultImage = "" }, "--default-image"},
 		{"template without placeholder", func(o *Options) { o.HopRoleARNTemplate = "arn:aws:iam::1:role/x" }, "{tenant}"},
 		{"bad cidr", func(o *Options) { o.IngressCIDRs = []string{"10.0.0.0/33"} }, "--ingress-cidr"},
+		{"bad denied cidr", func(o *Options) { o.EgressDeniedCIDRs = []string{"10.0.0.7"} }, "--egress-denied-cidr"},
 		{"nothing may reach the server", func(o *Options) { o.IngressNamespace = "" }, "--ingress-namespace"},
 		{"cidr instead of namespace", func(o *Options) { o.IngressNamespace = ""; o.IngressCIDRs = []string{"10.0.0.0/8"} }, ""},
 		{"zero workers", func(o *Options) { o.MaxConcurrentReconciles = 0 }, "--max-concurrent-reconciles"},

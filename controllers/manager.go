@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
@@ -68,6 +69,11 @@ func CacheOptions() cache.Options {
 			&bluev1.BlueTenant{}: {Label: labels.Everything()},
 			// The access poller reads only where a server pod answers.
 			&corev1.Pod{}: {Transform: podAddressOnly},
+			// The API server's addresses, which every tenant's
+			// NetworkPolicy denies; no other Service's endpoints.
+			&discoveryv1.EndpointSlice{}: {Namespaces: map[string]cache.Config{
+				kubernetesService.namespace: {LabelSelector: labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: kubernetesService.name})},
+			}},
 		},
 	}
 }

@@ -30,6 +30,12 @@ type Options struct {
 	// traffic straight to pod IPs (ALB in IP mode) come from the VPC, not
 	// from a namespace.
 	IngressCIDRs []string
+	// EgressDeniedCIDRs are addresses tenant pods may not reach, on any
+	// port, besides those always denied: link-local (the cloud's metadata
+	// service) and the API server's addresses (read from the kubernetes
+	// Service's EndpointSlices). For example a private API endpoint reached
+	// at other addresses, or the platform's own services.
+	EgressDeniedCIDRs []string
 	// MetricsNamespace is where the Prometheus scraper runs; only it may reach
 	// the metrics port.
 	MetricsNamespace string
@@ -73,6 +79,11 @@ func (o Options) Validate() error {
 	for _, c := range o.IngressCIDRs {
 		if _, _, err := net.ParseCIDR(c); err != nil {
 			return fmt.Errorf("--ingress-cidr %q: %w", c, err)
+		}
+	}
+	for _, c := range o.EgressDeniedCIDRs {
+		if _, _, err := net.ParseCIDR(c); err != nil {
+			return fmt.Errorf("--egress-denied-cidr %q: %w", c, err)
 		}
 	}
 	if o.IngressNamespace == "" && len(o.IngressCIDRs) == 0 {

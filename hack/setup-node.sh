@@ -36,25 +36,20 @@ bindir="$cache/$key/bin"
 srcdir="$cache/$key/src"
 mkdir -p "$bindir" "$srcdir"
 
-# Debian's runc is the OCI runtime (containerd's own is a separate project,
-# not a Go module it ships); kube-proxy's nftables mode runs nft.
-need=()
-command -v runc >/dev/null || need+=(runc)
-command -v nft >/dev/null || need+=(nftables)
-if [[ ${#need[@]} -gt 0 ]]; then
-  echo "setup-node: installing ${need[*]} (Debian)" >&2
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"; } >&2
-fi
-
 runtime=(containerd containerd-shim-runc-v2 ctr kube-network-policies cni/bridge cni/host-local cni/loopback)
 runtime_built() {
   for b in "${runtime[@]}"; do [[ -x "$bindir/$b" ]] || return 1; done
 }
 images_built() {
   for i in "${images[@]}"; do [[ -r "$bindir/images/$images_key/$i.oci.tar" ]] || return 1; done
+  [[ $(readlink "$bindir/images/current") == "$images_key" ]]
 }
-kube_built() { [[ -x "$bindir/kubelet" && -x "$bindir/kube-proxy" ]]; }
-built() { runtime_built && images_built && kube_built; }
+# kubelet and kube-proxy come from the control plane's build (same module,
+# same compile as kube-apiserver; instant when built), and follow it when
+# the Kubernetes version changes.
+kube=$("$root/hack/setup-envtest.sh" kubelet kube-proxy)
+kube_built() { [[ $(readlink "$bindir/kubelet") == "$kube/kubelet" && $(readlink "$bindir/kube-proxy") == "$kube/kube-proxy" ]]; }
+built() { runtime_built && images_built && kube_built && command -v runc nft >/dev/null; }
 if built; then
   echo "$bindir"
   exit 0
@@ -66,7 +61,23 @@ if built; then
   exit 0
 fi
 
+# Debian's runc is the OCI runtime (containerd's own is a separate project,
+# not a Go module it ships); kube-proxy's nftables mode runs nft.
+need=()
+command -v runc >/dev/null || need+=(runc)
+command -v nft >/dev/null || need+=(nftables)
+if [[ ${#need[@]} -gt 0 ]]; then
+  echo "setup-node: installing ${need[*]} (Debian)" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"; } >&2
+fi
+# The node's netfilter sees bridged pod traffic only with br_netfilter.
+if [[ ! -d /proc/sys/net/bridge ]] && ! modprobe br_netfilter 2>/dev/null; then
+  echo "setup-node: this kernel has no br_netfilter (/proc/sys/net/bridge): the test node cannot filter pod traffic" >&2
+  exit 1
+fi
+
 export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
+go_version=$(awk '$1 == "go" {print $2; exit}' "$root/go.mod")
 d="$srcdir/module"
 mkdir -p "$d"
 if ! runtime_built; then
@@ -82,7 +93,7 @@ if ! runtime_built; then
   {
     echo "module blueoperator.local/node"
     echo
-    echo "go 1.26"
+    echo "go $go_version"
     echo
     echo "require ("
     echo "	github.com/containerd/containerd/v2 $containerd_version"
@@ -128,7 +139,6 @@ fi
 # The images: no registry is reachable, so the node's containerd is pinned
 # to this sandbox image, and test/node imports both.
 if ! images_built; then
-  rm -rf "$bindir/images"
   mkdir -p "$bindir/images/$images_key"
   for i in "${images[@]}"; do
     bin="$bindir/$i"
@@ -136,16 +146,23 @@ if ! images_built; then
       bin="$bindir/images/$i"
       (cd "$root" && go build -ldflags "-s -w" -o "$bin" "./hack/node/$i")
     fi
-    (cd "$root" && go run ./hack/image -image "$i" -name "$i" -binary "$bin" -version node \
-      -o "$bindir/images/$images_key/$i.oci.tar" >&2)
+    out="$bindir/images/$images_key/$i.oci.tar"
+    (cd "$root" && go run ./hack/image -image "$i" -name "$i" -binary "$bin" -version node -o "$out.tmp" >&2)
+    mv "$out.tmp" "$out"
   done
   rm -f "$bindir/images/pause" "$bindir/images/netcheck"
 fi
+# test/node imports images/current; older keys go.
+ln -sfn "$images_key" "$bindir/images/current.tmp" && mv -T "$bindir/images/current.tmp" "$bindir/images/current"
+for d in "$bindir"/images/*/; do
+  d=${d%/}
+  [[ $(basename "$d") == "$images_key" || $(basename "$d") == current ]] || rm -rf "$d"
+done
 
-# kubelet and kube-proxy come from the control plane's build (same module,
-# same compile as kube-apiserver), linked in here.
-kube=$("$root/hack/setup-envtest.sh" kubelet kube-proxy)
-ln -sf "$kube/kubelet" "$bindir/kubelet"
-ln -sf "$kube/kube-proxy" "$bindir/kube-proxy"
+# kubelet and kube-proxy, linked in (atomically: another run may be using
+# them).
+for c in kubelet kube-proxy; do
+  ln -sfn "$kube/$c" "$bindir/.$c" && mv -T "$bindir/.$c" "$bindir/$c"
+done
 
 echo "$bindir"

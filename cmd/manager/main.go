@@ -47,7 +47,7 @@ func run(args []string) error {
 		leaderElect, showVersion         bool
 		qps                              float64
 		burst                            int
-		annotations, cidrs               stringList
+		annotations, cidrs, deniedCIDRs  stringList
 		syncPeriod                       time.Duration
 		leaseDuration, renewDeadline     time.Duration
 		retryPeriod                      time.Duration
@@ -73,6 +73,7 @@ func run(args []string) error {
 	fs.Var(&annotations, "ingress-annotation", "key=value annotation for every tenant Ingress (repeatable)")
 	fs.StringVar(&opts.IngressNamespace, "ingress-namespace", opts.IngressNamespace, "namespace of the ingress controller, the only one allowed to reach the MCP port")
 	fs.Var(&cidrs, "ingress-cidr", "CIDR also allowed to reach the MCP port, e.g. the VPC for an ALB in IP mode (repeatable)")
+	fs.Var(&deniedCIDRs, "egress-denied-cidr", "CIDR tenant pods may not reach on any port, besides link-local and the API server's addresses, which are always denied (repeatable)")
 	fs.StringVar(&opts.MetricsNamespace, "metrics-namespace", opts.MetricsNamespace, "namespace of the Prometheus scraper, the only one allowed to reach the metrics port")
 	fs.StringVar(&opts.OperatorNamespace, "operator-namespace", podNamespace(opts.OperatorNamespace), "namespace the operator runs in, allowed to reach tenants' metrics port for their client-access report (default: the pod's namespace)")
 	fs.DurationVar(&opts.AccessInterval, "client-access-interval", opts.AccessInterval, "how often each tenant server's client-access report is read into the ClientAccess condition")
@@ -94,6 +95,7 @@ func run(args []string) error {
 		return err
 	}
 	opts.IngressCIDRs = cidrs
+	opts.EgressDeniedCIDRs = deniedCIDRs
 	if err := opts.Validate(); err != nil {
 		return err
 	}

@@ -203,6 +203,7 @@ var flagValues = []flagValue{
 	{"ingress-annotation", "tenants.ingress.annotations", mapFlag},
 	{"ingress-namespace", "tenants.ingress.namespace", stringFlag},
 	{"ingress-cidr", "tenants.ingress.cidrs", listFlag},
+	{"egress-denied-cidr", "tenants.egress.deniedCidrs", listFlag},
 }
 
 // deployment makes the operator Deployment's settings values.

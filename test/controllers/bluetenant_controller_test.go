@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"github.com/superviber/blue-operator/api/contract"
 	"github.com/superviber/blue-operator/controllers"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -202,4 +204,65 @@ func TestCreateTenantBuildsEveryObject(t *testing.T) {
 	if strings.Contains(fmt.Sprintf("%+v", bt.Status), token) {
 		t.Errorf("token in status")
 	}
+}
+
+// Every tenant's policy denies the API server's addresses on every port;
+// when the API server gets a new address (a managed control plane's
+// upgrade), the policies follow without any tenant changing.
+func TestNetworkPolicyFollowsTheAPIServersAddresses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	createTenant(t, newTenant("apifollow"))
+	ns := controllers.NamespaceFor("apifollow")
+	httpsExcept := func() ([]string, error) {
+		var np networkingv1.NetworkPolicy
+		if err := k8s.Get(ctx, key(ns, controllers.ServerName), &np); err != nil {
+			return nil, err
+		}
+		for _, r := range np.Spec.Egress {
+			if len(r.Ports) == 1 && r.Ports[0].Port.IntVal == 443 && len(r.To) > 0 && r.To[0].IPBlock != nil {
+				return r.To[0].IPBlock.Except, nil
+			}
+		}
+		return nil, fmt.Errorf("no HTTPS egress rule with an IPv4 block: %+v", np.Spec.Egress)
+	}
+	// The address the API server publishes for itself.
+	var own discoveryv1.EndpointSlice
+	if err := k8s.Get(ctx, key("default", "kubernetes"), &own); err != nil {
+		t.Fatal(err)
+	}
+	if len(own.Endpoints) == 0 || len(own.Endpoints[0].Addresses) == 0 {
+		t.Fatalf("the API server publishes no address: %+v", own)
+	}
+	ownAddr := own.Endpoints[0].Addresses[0] + "/32"
+	eventually(t, wait, "the policy denies the API server's address", func() error {
+		except, err := httpsExcept()
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(except, ownAddr) || !slices.Contains(except, "169.254.0.0/16") {
+			return fmt.Errorf("except %v lacks the API server (%s) or link-local", except, ownAddr)
+		}
+		return nil
+	})
+	moved := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes-moved", Namespace: "default",
+			Labels: map[string]string{discoveryv1.LabelServiceName: "kubernetes"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.20.30.40"}}},
+	}
+	if err := k8s.Create(ctx, moved); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), moved) })
+	eventually(t, wait, "the policy follows the API server's new address", func() error {
+		except, err := httpsExcept()
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(except, "10.20.30.40/32") {
+			return fmt.Errorf("except %v lacks 10.20.30.40/32", except)
+		}
+		return nil
+	})
 }

@@ -172,9 +172,11 @@ func killCgroup(cgroup string) error {
 			}
 			return nil
 		})
-		// Children before parents: WalkDir lists parents first.
+		// Children before parents: WalkDir lists parents first. Each
+		// directory gets its own few seconds, so one slow to empty does
+		// not leave the rest behind.
 		for i := len(dirs) - 1; i >= 0; i-- {
-			if err := rmdirRetry(dirs[i], deadline); err != nil {
+			if err := rmdirRetry(dirs[i], time.Now().Add(5*time.Second)); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -88,6 +88,7 @@ func containerdConfig(l layout) string {
 		`      snapshotter = "native"`,
 		`      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]`,
 		`        SystemdCgroup = false`,
+		`        Root = ` + q(filepath.Join(l.dir, "runc")),
 		``,
 		`[plugins."io.containerd.grpc.v1.cri"]`,
 		`  stream_server_address = "127.0.0.1"`,
@@ -98,12 +99,14 @@ func containerdConfig(l layout) string {
 
 // cniConfig is the pod network: one bridge with the node as gateway,
 // addresses from PodCIDR kept under the node's directory, no masquerading
-// (nothing leaves the namespace), and hairpin so a pod reaches itself
-// through its Service.
+// (the network routes the pod range back to the node), and hairpin so a
+// pod reaches itself through its Service. The network is named after the
+// node: libcni keeps its results in the machine's /var/lib/cni/results under
+// that name, so Stop finds this node's.
 func cniConfig(l layout) string {
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
-		"name":       "blue-node",
+		"name":       l.netns,
 		"plugins": []any{map[string]any{
 			"type":        "bridge",
 			"bridge":      "cni0",

@@ -86,6 +86,12 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 	name := "blue-node-" + hex.EncodeToString(suffix)
 	nd := &Node{Name: name, Dir: o.Dir}
 	n = nd
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, nd.Stop())
+			n = nil
+		}
+	}()
 	if n.Dir == "" {
 		// Short: containerd's socket path must fit a sockaddr_un.
 		if n.Dir, err = os.MkdirTemp("", "bn-"); err != nil {
@@ -97,11 +103,6 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 	if n.client, err = client.New(o.Plane.Config, client.Options{}); err != nil {
 		return nil, fmt.Errorf("node client: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, nd.Stop())
-		}
-	}()
 	steps := []struct {
 		name string
 		run  func(context.Context, Options) error
@@ -109,6 +110,7 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 		{"network namespaces", func(ctx context.Context, _ Options) error { return setupNetNS(ctx, name, nd.l.network()) }},
 		{"cgroups", func(context.Context, Options) error { return makeCgroups(n.l.cgroup, "node") }},
 		{"API server forwarder", n.forwardAPIServer},
+		{"kernel settings", func(context.Context, Options) error { return holdSysctls(name) }},
 		{"containerd", n.startContainerd},
 		{"images", n.importImages},
 		{"kubelet", n.startKubelet},
@@ -184,7 +186,7 @@ func (n *Node) ctr(ctx context.Context, args ...string) ([]byte, error) {
 }
 
 func (n *Node) importImages(ctx context.Context, o Options) error {
-	own, err := filepath.Glob(filepath.Join(n.l.bin, "images", "*", "*.oci.tar"))
+	own, err := filepath.Glob(filepath.Join(n.l.bin, "images", "current", "*.oci.tar"))
 	if err != nil || len(own) == 0 {
 		return fmt.Errorf("no images under %s (run hack/setup-node.sh)", filepath.Join(n.l.bin, "images"))
 	}
@@ -302,8 +304,10 @@ func (n *Node) run(name, bin string, args ...string) error {
 	cmd := exec.Command("nsenter", append([]string{"--net=" + n.l.netnsPath(), "--", bin}, args...)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(os.Environ(), "PATH="+n.l.bin+":"+os.Getenv("PATH"))
-	// Its own process group, so Stop signals nsenter's child too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so Stop signals all of it; and killed with the
+	// test binary, should that die before Stop (nsenter execs the command,
+	// which keeps the death signal).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}

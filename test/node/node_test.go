@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -212,8 +213,12 @@ func TestNetworkPolicyDropsThenAdmits(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "default deny drops b -> a", func() error {
-		if got, err := answer(other, node.PodAddr(server, 8080)); err == nil {
+		got, err := answer(other, node.PodAddr(server, 8080))
+		if err == nil {
 			return fmt.Errorf("answered %q", got)
+		}
+		if !errors.Is(err, node.ErrDropped) {
+			return fmt.Errorf("not dropped but %w", err)
 		}
 		return nil
 	})

@@ -44,11 +44,21 @@ func (n *Node) ContainerPID(ctx context.Context, pod *corev1.Pod, container stri
 // a process in the pod would: what its NetworkPolicy allows is what gets
 // through. addr is an IP address and port.
 func (n *Node) DialFrom(ctx context.Context, pod *corev1.Pod, addr string) (net.Conn, error) {
-	pid, err := n.podPID(ctx, pod)
+	netns, err := n.podNetNS(ctx, pod)
 	if err != nil {
 		return nil, err
 	}
-	return dialIn(ctx, fmt.Sprintf("/proc/%d/ns/net", pid), addr)
+	return dialIn(ctx, netns, addr)
+}
+
+// podNetNS is the path of the pod's network namespace, through its first
+// container's process.
+func (n *Node) podNetNS(ctx context.Context, pod *corev1.Pod) (string, error) {
+	pid, err := n.podPID(ctx, pod)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("/proc/%d/ns/net", pid), nil
 }
 
 // DialFromNode opens a TCP connection from the node's own network namespace

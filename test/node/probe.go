@@ -98,16 +98,30 @@ func (n *Node) WaitPodReady(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
+// ErrDropped is Answer's error for a connection attempt that got no answer
+// at all within its time: the SYN was dropped, as a NetworkPolicy engine
+// drops what a policy denies.
+var ErrDropped = errors.New("dropped: no answer to the connection attempt")
+
 // Answer connects from inside pod to addr (an IP and port) and returns
 // what answered: a netcheck probe's "netcheck <pod> <port>", or "" for any
-// other server that accepted the connection. An error means the connection
-// was not made within two seconds: a dropped SYN times out, a rejected one
-// is reset.
+// other server that accepted the connection. A connection attempt that
+// times out (two seconds) is ErrDropped; any other failure (a reset, the
+// pod gone) is returned as itself, so a test can tell a policy's drop from
+// something else going wrong.
 func (n *Node) Answer(ctx context.Context, from *corev1.Pod, addr string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	c, err := n.DialFrom(ctx, from, addr)
+	netns, err := n.podNetNS(ctx, from)
 	if err != nil {
+		return "", err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, err := dialIn(dctx, netns, addr)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
+			return "", fmt.Errorf("%s: %w", addr, ErrDropped)
+		}
 		return "", err
 	}
 	defer c.Close()

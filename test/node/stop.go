@@ -13,18 +13,35 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// Stop ends the node: its processes (asked first, then killed), every
-// container and shim (everything in the node's cgroup), every mount under its
-// directory, its network namespace (with it every address, route, bridge and
-// nftables rule the node made) and its cgroups, then the state directory if
-// Start made it. It is safe on a node that started only partly.
+// Stop ends the node: first its pods (deleted, so the kubelet stops their
+// containers and the runtime tears down their sandboxes and pod networks as
+// in a cluster), then its processes (asked, then killed), whatever is still
+// in the node's cgroup, every mount under its directory, its network
+// namespaces (with them every address, route, bridge and nftables rule the
+// node made), its cgroups and its CNI results; it puts back the kernel
+// settings the kubelet changed when no other node runs, and removes the
+// state directory if Start made it. It is safe on a node that started only
+// partly.
 func (n *Node) Stop() error {
 	var errs []error
+	if n.kubeletRunning() {
+		if err := n.drain(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// The kubelet first, so it restarts nothing while the rest goes.
 	for i := len(n.procs) - 1; i >= 0; i-- {
 		p := n.procs[i]
+		select {
+		case <-p.exited:
+			continue // reaped: its process group may be someone else's now
+		default:
+		}
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-p.exited:
@@ -41,9 +58,11 @@ func (n *Node) Stop() error {
 			errs = append(errs, err)
 		}
 	}
+	mountsLeft := false
 	if n.Dir != "" {
 		if err := unmountUnder(n.Dir); err != nil {
 			errs = append(errs, err)
+			mountsLeft = true
 		}
 	}
 	if n.l.netns != "" {
@@ -54,11 +73,22 @@ func (n *Node) Stop() error {
 				}
 			}
 		}
+		results, _ := filepath.Glob(filepath.Join(cniResultsDir, n.l.netns+"-*"))
+		for _, r := range results {
+			if err := os.Remove(r); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := releaseSysctls(n.l.netns); err != nil {
+			errs = append(errs, fmt.Errorf("kernel settings: %w", err))
+		}
 	}
 	for _, l := range n.logs {
 		_ = l.Close()
 	}
-	if n.ownDir && n.Dir != "" {
+	// Never remove a directory that may still have something mounted in
+	// it: RemoveAll would go through the mount.
+	if n.ownDir && n.Dir != "" && !mountsLeft {
 		if err := os.RemoveAll(n.Dir); err != nil {
 			errs = append(errs, fmt.Errorf("remove node dir: %w", err))
 		}
@@ -67,6 +97,63 @@ func (n *Node) Stop() error {
 		return fmt.Errorf("stop node %s: %w", n.Name, err)
 	}
 	return nil
+}
+
+// cniResultsDir is where libcni, inside containerd, caches each pod
+// network's result, under the network's name.
+const cniResultsDir = "/var/lib/cni/results"
+
+func (n *Node) kubeletRunning() bool {
+	for _, p := range n.procs {
+		if p.name == "kubelet" {
+			select {
+			case <-p.exited:
+				return false
+			default:
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// drain cordons the node, deletes every pod on it and waits, at most 30 s, until the
+// kubelet has stopped them all.
+func (n *Node) drain() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Cordoned first, so the pods that controllers make again in place of
+	// the deleted ones stay Pending instead of landing here.
+	var node corev1.Node
+	if err := n.client.Get(ctx, client.ObjectKey{Name: n.Name}, &node); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	patch := client.MergeFrom(node.DeepCopy())
+	node.Spec.Unschedulable = true
+	if err := n.client.Patch(ctx, &node, patch); err != nil {
+		return fmt.Errorf("drain: cordon: %w", err)
+	}
+	var pods corev1.PodList
+	if err := n.client.List(ctx, &pods, client.MatchingFields{"spec.nodeName": n.Name}); err != nil {
+		return fmt.Errorf("drain: list pods: %w", err)
+	}
+	for i := range pods.Items {
+		if err := n.client.Delete(ctx, &pods.Items[i], client.GracePeriodSeconds(1)); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("drain: delete pod %s/%s: %w", pods.Items[i].Namespace, pods.Items[i].Name, err)
+		}
+	}
+	// The kubelet removes a pod once its containers and sandbox are
+	// stopped (and the sandbox's network torn down); stopped containers
+	// stay in the runtime until its garbage collection, so what counts is
+	// that no task runs.
+	return n.waitFor(ctx, "the kubelet to stop every pod", 30*time.Second, func(ctx context.Context) (bool, error) {
+		var left corev1.PodList
+		if err := n.client.List(ctx, &left, client.MatchingFields{"spec.nodeName": n.Name}); err != nil || len(left.Items) > 0 {
+			return false, nil
+		}
+		out, err := n.ctr(ctx, "tasks", "ls")
+		return err == nil && !strings.Contains(string(out), "RUNNING"), nil
+	})
 }
 
 // mountsUnder lists the mount points at or under dir, deepest first.
@@ -139,5 +226,8 @@ func (n *Node) Leftovers() []string {
 			left = append(left, "directory "+n.Dir)
 		}
 	}
-	return left
+	if results, _ := filepath.Glob(filepath.Join(cniResultsDir, n.l.netns+"-*")); len(results) > 0 {
+		left = append(left, fmt.Sprintf("CNI results %v", results))
+	}
+	return append(left, sysctlLeftovers(n.l.netns)...)
 }

@@ -1,0 +1,402 @@
+// Package isolation_test attacks the isolation the operator promises, on a
+// real node (test/node): the operator runs in-process against a real control
+// plane, writes two tenants' namespaces, NetworkPolicies, quotas and
+// Deployments, and the node runs their pods as real containers, with
+// kube-network-policies enforcing the policies. The tenants' pods run the
+// netcheck probe in place of the server (an image with no configuration to
+// fetch), with everything else exactly as the operator wrote it; every
+// connection is attempted from inside a pod's network namespace and asserted
+// answered or dropped, and every security setting is read from the running
+// process.
+package isolation_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/superviber/blue-operator/api/contract"
+	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+	"github.com/superviber/blue-operator/controllers"
+	"github.com/superviber/blue-operator/test/controlplane"
+	"github.com/superviber/blue-operator/test/node"
+)
+
+// The namespaces the operator's NetworkPolicy names.
+const (
+	ingressNS  = "ingress-system"
+	metricsNS  = "monitoring"
+	operatorNS = "blue-system"
+	// elsewhereNS is any other namespace: no policy of its own, so what
+	// its pod can reach shows what a tenant's policy takes away.
+	elsewhereNS = "elsewhere"
+	// metadataIP is the cloud's instance metadata address.
+	metadataIP = "169.254.169.254"
+)
+
+var (
+	n      *node.Node
+	k8s    client.Client
+	apiURL *url.URL
+	// tenant pods by tenant, probe pods by namespace
+	tenantPod = map[string]*corev1.Pod{}
+	probes    = map[string]*corev1.Pod{}
+	opts      = controllers.Options{
+		DefaultImage:            node.NetcheckImage,
+		HopRoleARNTemplate:      "arn:aws:iam::111111111111:role/blue-hop-{tenant}",
+		IngressClassName:        "traefik",
+		IngressNamespace:        ingressNS,
+		MetricsNamespace:        metricsNS,
+		OperatorNamespace:       operatorNS,
+		MaxConcurrentReconciles: 2,
+	}
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	for _, v := range []string{"KUBEBUILDER_ASSETS", "BLUE_NODE_BIN"} {
+		if os.Getenv(v) == "" {
+			fmt.Fprintf(os.Stderr, "%s is not set: these tests run a real node; run them with `make test` or\n"+
+				"  KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh kube-controller-manager kube-scheduler) BLUE_NODE_BIN=$(hack/setup-node.sh) go test ./test/controllers/isolation/\n", v)
+			return 1
+		}
+	}
+	// The operator's log only when asked: failures say what they need.
+	level := zapcore.Level(10)
+	if os.Getenv("TEST_VERBOSE") != "" {
+		level = -2
+	}
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(level)))
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	plane, err := controlplane.Start(controlplane.Options{
+		CRDDirs:          []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
+		AdvertiseAddress: node.APIServerIP,
+		Controllers:      append(slices.Clone(controlplane.DefaultControllers), "endpointslice-controller", "node-lifecycle-controller"),
+		Scheduler:        true,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer plane.Stop()
+	if apiURL, err = url.Parse(plane.Config.Host); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	n, err = node.Start(ctx, node.Options{Plane: plane, NetworkPolicy: true, Dir: os.Getenv("BLUE_NODE_DIR")})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := func() int {
+		if err := setup(ctx, plane); err != nil {
+			fmt.Fprintln(os.Stderr, "setup:", err)
+			return 1
+		}
+		return m.Run()
+	}()
+	if lines, err := n.PolicyEngineLog(context.Background()); err != nil || len(node.PolicyErrors(lines)) > 0 {
+		fmt.Fprintf(os.Stderr, "kube-network-policies failed to program nftables (%v):\n%s\n", err, strings.Join(node.PolicyErrors(lines), "\n"))
+		code = 1
+	}
+	if err := n.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	if left := n.Leftovers(); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "the node left behind: %s\n", strings.Join(left, "; "))
+		code = 1
+	}
+	return code
+}
+
+// setup runs the operator, creates the two tenants and the peers, and waits
+// for every pod to be Ready.
+func setup(ctx context.Context, plane *controlplane.Plane) error {
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = bluev1.AddToScheme(scheme)
+	var err error
+	if k8s, err = client.New(plane.Config, client.Options{Scheme: scheme}); err != nil {
+		return err
+	}
+	mgr, err := controllers.NewManager(plane.Config, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	}, opts)
+	if err != nil {
+		return err
+	}
+	go func() { _ = mgr.Start(ctx) }()
+	for _, ns := range []string{ingressNS, metricsNS, operatorNS, elsewhereNS} {
+		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{"alpha", "bravo"} {
+		if err := k8s.Create(ctx, tenant(name)); err != nil {
+			return fmt.Errorf("create tenant %s: %w", name, err)
+		}
+	}
+	for _, ns := range []string{ingressNS, metricsNS, operatorNS, elsewhereNS} {
+		p, err := n.RunProbe(ctx, node.Probe{Namespace: ns, Name: "probe", Ports: []int32{contract.PortHTTP, contract.PortMetrics}})
+		if err != nil {
+			return err
+		}
+		probes[ns] = p
+	}
+	// DNS: a probe in kube-system on port 53, standing in for CoreDNS.
+	dns, err := n.RunProbe(ctx, node.Probe{Namespace: metav1.NamespaceSystem, Name: "dns", Ports: []int32{53}, Root: true})
+	if err != nil {
+		return err
+	}
+	probes["dns"] = dns
+	for _, name := range []string{"alpha", "bravo"} {
+		pod, err := waitTenantPod(ctx, name)
+		if err != nil {
+			return err
+		}
+		tenantPod[name] = pod
+	}
+	return nil
+}
+
+func tenant(name string) *bluev1.BlueTenant {
+	return &bluev1.BlueTenant{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: bluev1.BlueTenantSpec{
+			DisplayName: "Tenant " + name,
+			Tier:        bluev1.TierSmall,
+			Endpoint:    bluev1.EndpointSpec{Host: name + ".mcp.example.com", TLSSecretName: name + "-tls"},
+			AWS:         bluev1.AWSSpec{Region: "eu-west-1", AccountID: "222222222222"},
+			Infisical: bluev1.InfisicalSpec{
+				ProjectID: "proj-" + name,
+				Auth:      bluev1.InfisicalAuth{Kubernetes: &bluev1.InfisicalKubernetesAuth{IdentityID: "id-" + name}},
+			},
+		},
+	}
+}
+
+// waitTenantPod waits for the tenant's server pod, as the operator's
+// Deployment made it, to be Ready on the node.
+func waitTenantPod(ctx context.Context, name string) (*corev1.Pod, error) {
+	var pod *corev1.Pod
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		var pods corev1.PodList
+		if err := k8s.List(ctx, &pods, client.InNamespace(controllers.NamespaceFor(name))); err != nil {
+			return false, nil
+		}
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp.IsZero() {
+					pod = p
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s's pod not Ready: %w", name, err)
+	}
+	return pod, nil
+}
+
+// mustReach and mustNotReach attempt a connection from inside a pod's
+// network namespace and assert its fate: answered (by the expected probe,
+// when wantAnswer is set), or dropped. Policies are in place before the
+// pods start (the operator writes the NetworkPolicy before the Deployment),
+// so one attempt tells; a drop must be a drop (no answer at all), not a
+// reset or an error of the rig.
+func mustReach(t *testing.T, what string, from *corev1.Pod, addr, wantAnswer string) {
+	t.Helper()
+	got, err := n.Answer(context.Background(), from, addr)
+	if err != nil {
+		t.Errorf("%s: %s -> %s: %v; it must be answered", what, from.Namespace, addr, err)
+		return
+	}
+	if wantAnswer != "" && !strings.HasPrefix(got, wantAnswer) {
+		t.Errorf("%s: %s -> %s answered %q, want %q", what, from.Namespace, addr, got, wantAnswer)
+	}
+}
+
+func mustNotReach(t *testing.T, what string, from *corev1.Pod, addr string) {
+	t.Helper()
+	got, err := n.Answer(context.Background(), from, addr)
+	switch {
+	case err == nil:
+		t.Errorf("%s: %s -> %s was answered (%q); it must be dropped", what, from.Namespace, addr, got)
+	case !errors.Is(err, node.ErrDropped):
+		t.Errorf("%s: %s -> %s: %v; want it dropped", what, from.Namespace, addr, err)
+	}
+}
+
+func answerOf(pod *corev1.Pod, port int32) string {
+	return fmt.Sprintf("netcheck %s %d", pod.Name, port)
+}
+
+func TestTenantCannotReachAnotherTenant(t *testing.T) {
+	t.Parallel()
+	alpha, bravo := tenantPod["alpha"], tenantPod["bravo"]
+	for _, port := range []int32{contract.PortHTTP, contract.PortMetrics} {
+		mustNotReach(t, "tenant to tenant", bravo, node.PodAddr(alpha, port))
+		mustNotReach(t, "tenant to tenant", alpha, node.PodAddr(bravo, port))
+	}
+	// The path itself works: the ingress controller's namespace gets through.
+	mustReach(t, "ingress to tenant", probes[ingressNS], node.PodAddr(alpha, contract.PortHTTP), answerOf(alpha, contract.PortHTTP))
+}
+
+func TestIngressNamespaceReachesOnlyTheMCPPort(t *testing.T) {
+	t.Parallel()
+	alpha := tenantPod["alpha"]
+	mustReach(t, "ingress to the MCP port", probes[ingressNS], node.PodAddr(alpha, contract.PortHTTP), answerOf(alpha, contract.PortHTTP))
+	mustNotReach(t, "ingress to the metrics port", probes[ingressNS], node.PodAddr(alpha, contract.PortMetrics))
+}
+
+func TestMetricsAndOperatorNamespacesReachOnlyTheMetricsPort(t *testing.T) {
+	t.Parallel()
+	alpha := tenantPod["alpha"]
+	for _, ns := range []string{metricsNS, operatorNS} {
+		mustReach(t, ns+" to the metrics port", probes[ns], node.PodAddr(alpha, contract.PortMetrics), answerOf(alpha, contract.PortMetrics))
+		mustNotReach(t, ns+" to the MCP port", probes[ns], node.PodAddr(alpha, contract.PortHTTP))
+	}
+}
+
+func TestOtherNamespacesReachNothing(t *testing.T) {
+	t.Parallel()
+	alpha := tenantPod["alpha"]
+	for _, port := range []int32{contract.PortHTTP, contract.PortMetrics} {
+		mustNotReach(t, "another namespace to a tenant", probes[elsewhereNS], node.PodAddr(alpha, port))
+	}
+}
+
+// The cloud's metadata address hands out the node's credentials: a tenant's
+// pod must never reach it, at any port. A listener beyond the node stands in
+// for it; a pod without a policy reaches it, so the path is there.
+func TestTenantCannotReachTheMetadataAddress(t *testing.T) {
+	t.Parallel()
+	for _, port := range []string{"80", "443"} {
+		addr := net.JoinHostPort(metadataIP, port)
+		l, err := n.ListenOnNetwork(context.Background(), addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = l.Close() })
+		go serveHello(l)
+		mustReach(t, "unrestricted pod to metadata", probes[elsewhereNS], addr, "")
+		mustNotReach(t, "tenant to metadata", tenantPod["alpha"], addr)
+	}
+}
+
+// The API server holds every tenant's secrets: a tenant's pod reaches it
+// neither through the kubernetes Service nor at its address, not even at
+// 443, where a cloud's API endpoint listens and the tenants' egress to
+// their AWS accounts is allowed.
+func TestTenantCannotReachTheAPIServer(t *testing.T) {
+	t.Parallel()
+	var svc corev1.Service
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "kubernetes"}, &svc); err != nil {
+		t.Fatal(err)
+	}
+	addrs := []string{
+		net.JoinHostPort(svc.Spec.ClusterIP, "443"),
+		net.JoinHostPort(node.APIServerIP, apiURL.Port()),
+		net.JoinHostPort(node.APIServerIP, "443"),
+	}
+	for _, addr := range addrs {
+		mustReach(t, "unrestricted pod to the API server", probes[elsewhereNS], addr, "")
+		mustNotReach(t, "tenant to the API server", tenantPod["alpha"], addr)
+	}
+}
+
+func TestTenantReachesDNS(t *testing.T) {
+	t.Parallel()
+	dns := probes["dns"]
+	mustReach(t, "tenant to DNS", tenantPod["alpha"], node.PodAddr(dns, 53), answerOf(dns, 53))
+}
+
+// serveHello accepts connections and writes a line, standing in for a
+// server the pods must not reach.
+func serveHello(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = c.Write([]byte("hello\n"))
+		_ = c.Close()
+	}
+}
+
+// The server's container runs as the operator wrote it: read from the
+// kernel, not from the pod spec.
+func TestTenantPodRunsWithTheOperatorsSecurityContext(t *testing.T) {
+	t.Parallel()
+	pod := tenantPod["alpha"]
+	pid, err := n.ContainerPID(context.Background(), pod, controllers.ServerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := node.ProcessOf(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range append(slices.Clone(p.UID), p.GID...) {
+		if id != "65532" {
+			t.Fatalf("uid %v gid %v, want 65532 throughout", p.UID, p.GID)
+		}
+	}
+	if p.CapEff != 0 || p.CapPrm != 0 || p.CapBnd != 0 {
+		t.Errorf("capabilities eff %x prm %x bnd %x, want none", p.CapEff, p.CapPrm, p.CapBnd)
+	}
+	if !p.NoNewPrivs {
+		t.Error("no_new_privs is not set: the process could gain privileges")
+	}
+	if p.Seccomp != 2 {
+		t.Errorf("seccomp mode %d, want 2 (the runtime's default filter)", p.Seccomp)
+	}
+	if !p.RootReadOnly {
+		t.Error("the root filesystem is writable")
+	}
+	// Only the projected tokens the operator asked for, and the files
+	// the runtime always provides; no service-account token of ours.
+	want := []string{"/etc/hostname", "/etc/hosts", "/etc/resolv.conf",
+		"/var/run/secrets/eks.amazonaws.com/serviceaccount", "/var/run/secrets/infisical"}
+	got := slices.Clone(p.Mounts)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("mounts %v, want %v", got, want)
+	}
+	// Limits from the tier (small: 128Mi, half a CPU), in the kernel.
+	c := pod.Spec.Containers[0]
+	if lim := c.Resources.Limits.Memory().Value(); p.MemoryLimit != lim {
+		t.Errorf("memory limit %d bytes, want %d (the tier's)", p.MemoryLimit, lim)
+	}
+	if cpu := c.Resources.Limits.Cpu().MilliValue(); p.CPUPeriod == 0 || p.CPUQuota*1000/p.CPUPeriod != cpu {
+		t.Errorf("CPU quota %d/%d, want %dm (the tier's)", p.CPUQuota, p.CPUPeriod, cpu)
+	}
+}
