@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -224,4 +226,23 @@ func (p *Process) readLimits(pid int) error {
 		}
 	}
 	return nil
+}
+
+// HTTPClient is an HTTP client whose connections are made from inside the
+// pod's network namespace (addresses must be IPs), for talking to a server
+// as another pod would, through whatever NetworkPolicy stands between.
+func (n *Node) HTTPClient(ctx context.Context, from *corev1.Pod) (*http.Client, error) {
+	netns, err := n.podNetNS(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{
+		Timeout: 5 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return dialIn(ctx, netns, addr) },
+			// One connection per request: a kept-alive one would outlive
+			// a change of policy.
+			DisableKeepAlives: true,
+		},
+	}, nil
 }

@@ -14,9 +14,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -40,6 +42,7 @@ import (
 	"github.com/superviber/blue-operator/controllers"
 	"github.com/superviber/blue-operator/test/controlplane"
 	"github.com/superviber/blue-operator/test/node"
+	"github.com/superviber/blue-operator/test/testutil"
 )
 
 // The namespaces the operator's NetworkPolicy names.
@@ -105,7 +108,13 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	n, err = node.Start(ctx, node.Options{Plane: plane, NetworkPolicy: true, Dir: os.Getenv("BLUE_NODE_DIR")})
+	serverImage, cleanup, err := buildServerImage(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cleanup()
+	n, err = node.Start(ctx, node.Options{Plane: plane, NetworkPolicy: true, Images: []string{serverImage}, Dir: os.Getenv("BLUE_NODE_DIR")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -161,6 +170,12 @@ func setup(ctx context.Context, plane *controlplane.Plane) error {
 			return fmt.Errorf("create tenant %s: %w", name, err)
 		}
 	}
+	// charlie runs the server image as shipped.
+	charlie := tenant("charlie")
+	charlie.Spec.Image = serverImageRef
+	if err := k8s.Create(ctx, charlie); err != nil {
+		return fmt.Errorf("create tenant charlie: %w", err)
+	}
 	for _, ns := range []string{ingressNS, metricsNS, operatorNS, elsewhereNS} {
 		p, err := n.RunProbe(ctx, node.Probe{Namespace: ns, Name: "probe", Ports: []int32{contract.PortHTTP, contract.PortMetrics}})
 		if err != nil {
@@ -184,6 +199,34 @@ func setup(ctx context.Context, plane *controlplane.Plane) error {
 	return nil
 }
 
+// serverImageRef is the server image as `make image` builds it, with this
+// suite's version.
+const serverImageRef = "docker.io/superviber/blue-mcp:isolation-test"
+
+// buildServerImage builds cmd/blue-mcp as the release does (static, no cgo)
+// and its image with hack/image, as `make image` does, into a temporary
+// directory; cleanup removes it.
+func buildServerImage(ctx context.Context) (archive string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "blue-mcp-image-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { _ = os.RemoveAll(dir) }
+	bin, err := testutil.BuildCommand(ctx, dir, "blue-mcp", "-ldflags=-s -w -X main.version=isolation-test")
+	if err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	archive = filepath.Join(dir, "blue-mcp.oci.tar")
+	out, err := exec.CommandContext(ctx, "go", "run", "github.com/superviber/blue-operator/hack/image",
+		"-image", "blue-mcp", "-name", "blue-mcp", "-binary", bin, "-version", "isolation-test", "-o", archive).CombinedOutput()
+	if err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("build the server image: %w\n%s", err, out)
+	}
+	return archive, cleanup, nil
+}
+
 func tenant(name string) *bluev1.BlueTenant {
 	return &bluev1.BlueTenant{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -203,6 +246,19 @@ func tenant(name string) *bluev1.BlueTenant {
 // waitTenantPod waits for the tenant's server pod, as the operator's
 // Deployment made it, to be Ready on the node.
 func waitTenantPod(ctx context.Context, name string) (*corev1.Pod, error) {
+	return waitPod(ctx, name, func(p *corev1.Pod) bool {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// waitPod waits for a pod of the tenant's namespace, not being deleted, for
+// which ok holds.
+func waitPod(ctx context.Context, name string, ok func(*corev1.Pod) bool) (*corev1.Pod, error) {
 	var pod *corev1.Pod
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		var pods corev1.PodList
@@ -210,18 +266,15 @@ func waitTenantPod(ctx context.Context, name string) (*corev1.Pod, error) {
 			return false, nil
 		}
 		for i := range pods.Items {
-			p := &pods.Items[i]
-			for _, c := range p.Status.Conditions {
-				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp.IsZero() {
-					pod = p
-					return true, nil
-				}
+			if p := &pods.Items[i]; p.DeletionTimestamp.IsZero() && ok(p) {
+				pod = p
+				return true, nil
 			}
 		}
 		return false, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("tenant %s's pod not Ready: %w", name, err)
+		return nil, fmt.Errorf("tenant %s's pod: %w", name, err)
 	}
 	return pod, nil
 }
@@ -356,7 +409,72 @@ func serveHello(l net.Listener) {
 // kernel, not from the pod spec.
 func TestTenantPodRunsWithTheOperatorsSecurityContext(t *testing.T) {
 	t.Parallel()
-	pod := tenantPod["alpha"]
+	assertLockedDown(t, tenantPod["alpha"])
+}
+
+// The image `make image` builds, run on the node under the operator's pod
+// spec: the real server starts as a container with the same lock-down, and,
+// with no Infisical it can reach, stays up and says it is not ready rather
+// than crashing.
+func TestShippedServerImageRunsOnTheNode(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pod, err := waitPod(ctx, "charlie", func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Running != nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pod.Status.ContainerStatuses[0].ImageID; got == "" {
+		t.Error("no image ID reported")
+	}
+	if pod.Spec.Containers[0].Image != serverImageRef {
+		t.Fatalf("pod runs %s, want %s", pod.Spec.Containers[0].Image, serverImageRef)
+	}
+	assertLockedDown(t, pod)
+	pid, err := n.ContainerPID(ctx, pod, controllers.ServerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || !strings.HasPrefix(string(cmd), "/blue-mcp") {
+		t.Errorf("the container runs %q (%v), want the image's /blue-mcp", cmd, err)
+	}
+	// The ingress controller's namespace reaches it: alive, not ready.
+	hc, err := n.HTTPClient(ctx, probes[ingressNS])
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := hc.Get("http://" + node.PodAddr(pod, contract.PortHTTP) + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	if code, body := get("/healthz"); code != 200 || body != "ok" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	if code, body := get("/readyz"); code != 503 || body != "not ready" {
+		t.Errorf("/readyz without its Infisical: %d %q, want 503 \"not ready\"", code, body)
+	}
+	var fresh corev1.Pod
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), &fresh); err != nil {
+		t.Fatal(err)
+	}
+	if rc := fresh.Status.ContainerStatuses[0].RestartCount; rc != 0 {
+		t.Errorf("the server restarted %d times without its Infisical; it must wait, not crash", rc)
+	}
+}
+
+// assertLockedDown checks, from /proc, that the pod's server container runs
+// as the operator's Deployment says: uid and gid 65532, no capabilities in
+// any set, no_new_privs, the runtime's seccomp filter, a read-only root,
+// only the projected tokens mounted, and the tier's limits in its cgroup.
+func assertLockedDown(t *testing.T, pod *corev1.Pod) {
+	t.Helper()
 	pid, err := n.ContainerPID(context.Background(), pod, controllers.ServerName)
 	if err != nil {
 		t.Fatal(err)
