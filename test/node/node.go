@@ -64,6 +64,10 @@ type Node struct {
 	logs   []*os.File
 }
 
+// tempDirPrefix names the state directories Start makes (short: containerd's
+// socket path must fit a sockaddr_un).
+const tempDirPrefix = "bn-"
+
 type process struct {
 	name   string
 	cmd    *exec.Cmd
@@ -93,8 +97,7 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 		}
 	}()
 	if n.Dir == "" {
-		// Short: containerd's socket path must fit a sockaddr_un.
-		if n.Dir, err = os.MkdirTemp("", "bn-"); err != nil {
+		if n.Dir, err = os.MkdirTemp("", tempDirPrefix); err != nil {
 			return nil, fmt.Errorf("node state dir: %w", err)
 		}
 		n.ownDir = true
@@ -107,10 +110,10 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 		name string
 		run  func(context.Context, Options) error
 	}{
+		{"claim", func(context.Context, Options) error { return claim(name, nd.Dir) }},
 		{"network namespaces", func(ctx context.Context, _ Options) error { return setupNetNS(ctx, name, nd.l.network()) }},
 		{"cgroups", func(context.Context, Options) error { return makeCgroups(n.l.cgroup, "node") }},
 		{"API server forwarder", n.forwardAPIServer},
-		{"kernel settings", func(context.Context, Options) error { return holdSysctls(name) }},
 		{"containerd", n.startContainerd},
 		{"images", n.importImages},
 		{"kubelet", n.startKubelet},

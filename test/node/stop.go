@@ -24,8 +24,8 @@ import (
 // in the node's cgroup, every mount under its directory, its network
 // namespaces (with them every address, route, bridge and nftables rule the
 // node made), its cgroups and its CNI results; it puts back the kernel
-// settings the kubelet changed when no other node runs, and removes the
-// state directory if Start made it. It is safe on a node that started only
+// settings the kubelet changed when no other node runs, removes the
+// state directory if Start made it, and releases the node. It is safe on a node that started only
 // partly.
 func (n *Node) Stop() error {
 	var errs []error
@@ -79,9 +79,6 @@ func (n *Node) Stop() error {
 				errs = append(errs, err)
 			}
 		}
-		if err := releaseSysctls(n.l.netns); err != nil {
-			errs = append(errs, fmt.Errorf("kernel settings: %w", err))
-		}
 	}
 	for _, l := range n.logs {
 		_ = l.Close()
@@ -91,6 +88,11 @@ func (n *Node) Stop() error {
 	if n.ownDir && n.Dir != "" && !mountsLeft {
 		if err := os.RemoveAll(n.Dir); err != nil {
 			errs = append(errs, fmt.Errorf("remove node dir: %w", err))
+		}
+	}
+	if n.l.netns != "" {
+		if err := release(n.l.netns); err != nil {
+			errs = append(errs, fmt.Errorf("release: %w", err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -229,5 +231,5 @@ func (n *Node) Leftovers() []string {
 	if results, _ := filepath.Glob(filepath.Join(cniResultsDir, n.l.netns+"-*")); len(results) > 0 {
 		left = append(left, fmt.Sprintf("CNI results %v", results))
 	}
-	return append(left, sysctlLeftovers(n.l.netns)...)
+	return append(left, registryLeftovers(n.l.netns)...)
 }
