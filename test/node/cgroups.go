@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,23 +18,17 @@ import (
 // cgroupfs, and the unified (v2) one, where runc also places containers on
 // a hybrid machine like this one.
 func cgroupMounts() ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountsOf("self")
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var dirs []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		// mountinfo: ID parent major:minor root mountpoint options ... - fstype source superoptions
-		fields := strings.Fields(s.Text())
-		i := slices.Index(fields, "-")
-		if i < 0 || i+1 >= len(fields) || (fields[i+1] != "cgroup" && fields[i+1] != "cgroup2") {
-			continue
+	for _, m := range mounts {
+		if m.fsType == "cgroup" || m.fsType == "cgroup2" {
+			dirs = append(dirs, m.point)
 		}
-		dirs = append(dirs, fields[4])
 	}
-	return dirs, s.Err()
+	return dirs, nil
 }
 
 // makeCgroups creates the node's cgroup parent, and a child for the node's
@@ -81,14 +74,28 @@ func inheritCpuset(parent, dir string) error {
 	return nil
 }
 
+// cgroupProcsFiles are the cgroup.procs files of the cgroup, one per
+// hierarchy: writing a process ID into each moves that process into it.
+func cgroupProcsFiles(cgroup string) ([]string, error) {
+	mounts, err := cgroupMounts()
+	if err != nil {
+		return nil, err
+	}
+	files := make([]string, 0, len(mounts))
+	for _, m := range mounts {
+		files = append(files, filepath.Join(m, cgroup, "cgroup.procs"))
+	}
+	return files, nil
+}
+
 // joinCgroups moves pid into the cgroup in every hierarchy.
 func joinCgroups(cgroup string, pid int) error {
-	mounts, err := cgroupMounts()
+	files, err := cgroupProcsFiles(cgroup)
 	if err != nil {
 		return err
 	}
-	for _, m := range mounts {
-		if err := os.WriteFile(filepath.Join(m, cgroup, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+	for _, f := range files {
+		if err := os.WriteFile(f, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return err
 		}
 	}

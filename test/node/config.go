@@ -22,6 +22,10 @@ const (
 	PodCIDR = "10.244.0.0/24"
 	// ServiceCIDR is the API server's service range (envtest's default).
 	ServiceCIDR = "10.0.0.0/24"
+	// DNSServiceIP is the cluster DNS address the kubelet writes into
+	// pods' resolv.conf; a suite that needs DNS gives a Service this
+	// ClusterIP (kube-dns, as clusters name it).
+	DNSServiceIP = "10.0.0.10"
 	// SandboxImage is the pause image containerd is pinned to.
 	SandboxImage = "docker.io/superviber/pause:node"
 	// NetcheckImage runs hack/node/netcheck: it answers TCP connections on
@@ -159,9 +163,12 @@ evictionHard:
   nodefs.inodesFree: 1%%
 localStorageCapacityIsolation: true
 resolvConf: /etc/resolv.conf
+clusterDNS:
+- %s
+clusterDomain: cluster.local
 podLogsDir: %s
 syncFrequency: 5s
 nodeStatusUpdateFrequency: 5s
 fileCheckFrequency: 5s
-`, l.cgroup, l.socket(), l.podLogsDir())
+`, l.cgroup, l.socket(), DNSServiceIP, l.podLogsDir())
 }

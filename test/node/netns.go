@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -79,6 +80,15 @@ func setupNetNS(ctx context.Context, name, network string) error {
 // path. Sockets keep the namespace they were made in, so a listener or a
 // connection f opens stays there after the thread switches back.
 func inNetNS(path string, f func() error) error {
+	// On a goroutine of its own: should the thread fail to switch back, the
+	// goroutine ends with it still locked, and the runtime ends the thread
+	// instead of letting the caller, or anyone, run in the wrong namespace.
+	errc := make(chan error, 1)
+	go func() { errc <- onThreadInNetNS(path, f) }()
+	return <-errc
+}
+
+func onThreadInNetNS(path string, f func() error) error {
 	target, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("network namespace: %w", err)
@@ -98,7 +108,7 @@ func inNetNS(path string, f func() error) error {
 	ferr := f()
 	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
 		// The thread is in the wrong namespace: leave it locked, so it
-		// ends with this goroutine instead of serving others.
+		// ends with this goroutine (see inNetNS).
 		return errors.Join(ferr, fmt.Errorf("leave network namespace: %w", err))
 	}
 	runtime.UnlockOSThread()
@@ -109,10 +119,15 @@ func inNetNS(path string, f func() error) error {
 // addr must be an IP address and port: a name would be resolved on another
 // thread, outside the namespace.
 func dialIn(ctx context.Context, path, addr string) (net.Conn, error) {
+	return dialNetIn(ctx, path, "tcp", addr)
+}
+
+// dialNetIn is dialIn for any network ("tcp", "udp").
+func dialNetIn(ctx context.Context, path, network, addr string) (net.Conn, error) {
 	var c net.Conn
 	err := inNetNS(path, func() error {
 		var err error
-		c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
 		return err
 	})
 	return c, err
@@ -153,8 +168,14 @@ func (f *forwarder) serve(l net.Listener) {
 		defer f.wg.Done()
 		for {
 			c, err := l.Accept()
-			if err != nil {
+			if errors.Is(err, net.ErrClosed) {
 				return
+			}
+			if err != nil {
+				// Out of file descriptors and the like: wait a moment
+				// rather than stop forwarding for good.
+				time.Sleep(50 * time.Millisecond)
+				continue
 			}
 			f.wg.Add(1)
 			go func() {

@@ -304,12 +304,23 @@ func (n *Node) run(name, bin string, args ...string) error {
 	// volumes, container roots) are made in the machine's mount namespace,
 	// where the kubelet, containerd and runc all see them, and Stop
 	// removes them.
-	cmd := exec.Command("nsenter", append([]string{"--net=" + n.l.netnsPath(), "--", bin}, args...)...)
+	procs, err := cgroupProcsFiles(n.l.cgroup + "/node")
+	if err != nil {
+		return err
+	}
+	// A shell joins the node's cgroup and then becomes nsenter, which
+	// becomes the command: so the command is in the cgroup before it runs,
+	// and so is everything it ever starts (containerd's shims, and through
+	// them the containers' processes until runc moves them further down),
+	// which is how Stop finds them all.
+	argv := append([]string{"-c", `while [ "$1" != -- ]; do echo $$ >"$1" || exit 1; shift; done; shift; exec "$@"`, "sh"}, procs...)
+	argv = append(argv, "--", "nsenter", "--net="+n.l.netnsPath(), "--", bin)
+	cmd := exec.Command("/bin/sh", append(argv, args...)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(os.Environ(), "PATH="+n.l.bin+":"+os.Getenv("PATH"))
 	// Its own process group, so Stop signals all of it; and killed with the
-	// test binary, should that die before Stop (nsenter execs the command,
-	// which keeps the death signal).
+	// test binary, should that die before Stop (the shell and nsenter exec,
+	// and the death signal survives exec).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
@@ -317,12 +328,6 @@ func (n *Node) run(name, bin string, args ...string) error {
 	p := &process{name: name, cmd: cmd, exited: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.exited) }()
 	n.procs = append(n.procs, p)
-	// Into the node's cgroup before it starts anything: containerd's shims,
-	// and through them the containers' own processes until runc moves them,
-	// inherit it, so Stop finds every process the node ever ran.
-	if err := joinCgroups(n.l.cgroup+"/node", cmd.Process.Pid); err != nil {
-		return fmt.Errorf("%s into the node's cgroup: %w", name, err)
-	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -157,27 +158,20 @@ func ProcessOf(pid int) (Process, error) {
 	if err := p.readLimits(pid); err != nil {
 		return p, err
 	}
-	mi, err := os.Open(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	mounts, err := mountsOf(strconv.Itoa(pid))
 	if err != nil {
 		return p, err
 	}
-	defer mi.Close()
-	s = bufio.NewScanner(mi)
-	for s.Scan() {
-		f := strings.Fields(s.Text())
-		if len(f) < 6 {
-			continue
-		}
-		point, opts := f[4], strings.Split(f[5], ",")
+	for _, m := range mounts {
 		switch {
-		case point == "/":
-			p.RootReadOnly = opts[0] == "ro"
-		case kernelMount(point):
+		case m.point == "/":
+			p.RootReadOnly = m.options[0] == "ro"
+		case kernelMount(m.point):
 		default:
-			p.Mounts = append(p.Mounts, point)
+			p.Mounts = append(p.Mounts, m.point)
 		}
 	}
-	return p, s.Err()
+	return p, nil
 }
 
 func kernelMount(point string) bool {
@@ -190,11 +184,24 @@ func kernelMount(point string) bool {
 }
 
 // readLimits reads the process's cgroup v1 memory and CPU limits, as the
-// kubelet and runc set them from the container's resources.
+// kubelet and runc set them from the container's resources, from wherever
+// this machine mounts those controllers.
 func (p *Process) readLimits(pid int) error {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		return err
+	}
+	mounts, err := mountsOf("self")
+	if err != nil {
+		return err
+	}
+	hierarchy := func(controller string) (string, error) {
+		for _, m := range mounts {
+			if m.fsType == "cgroup" && slices.Contains(m.superOptions, controller) {
+				return m.point, nil
+			}
+		}
+		return "", fmt.Errorf("no cgroup v1 hierarchy has the %s controller (the test node runs on cgroup v1)", controller)
 	}
 	read := func(path string) (int64, error) {
 		v, err := os.ReadFile(path)
@@ -203,6 +210,7 @@ func (p *Process) readLimits(pid int) error {
 		}
 		return strconv.ParseInt(strings.TrimSpace(string(v)), 10, 64)
 	}
+	found := 0
 	// Lines are "ID:controllers:path".
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		parts := strings.SplitN(line, ":", 3)
@@ -210,20 +218,27 @@ func (p *Process) readLimits(pid int) error {
 			continue
 		}
 		for _, ctrl := range strings.Split(parts[1], ",") {
-			var err error
-			switch ctrl {
-			case "memory":
-				p.MemoryLimit, err = read(filepath.Join("/sys/fs/cgroup/memory", parts[2], "memory.limit_in_bytes"))
-			case "cpu":
-				dir := filepath.Join("/sys/fs/cgroup/cpu", parts[2])
-				if p.CPUQuota, err = read(filepath.Join(dir, "cpu.cfs_quota_us")); err == nil {
-					p.CPUPeriod, err = read(filepath.Join(dir, "cpu.cfs_period_us"))
-				}
+			if ctrl != "memory" && ctrl != "cpu" {
+				continue
+			}
+			root, err := hierarchy(ctrl)
+			if err != nil {
+				return err
+			}
+			dir := filepath.Join(root, parts[2])
+			if ctrl == "memory" {
+				p.MemoryLimit, err = read(filepath.Join(dir, "memory.limit_in_bytes"))
+			} else if p.CPUQuota, err = read(filepath.Join(dir, "cpu.cfs_quota_us")); err == nil {
+				p.CPUPeriod, err = read(filepath.Join(dir, "cpu.cfs_period_us"))
 			}
 			if err != nil {
 				return fmt.Errorf("cgroup limits of %d: %w", pid, err)
 			}
+			found++
 		}
+	}
+	if found != 2 {
+		return fmt.Errorf("process %d is not in both a memory and a cpu cgroup:\n%s", pid, b)
 	}
 	return nil
 }
@@ -243,6 +258,40 @@ func (n *Node) HTTPClient(ctx context.Context, from *corev1.Pod) (*http.Client, 
 			// One connection per request: a kept-alive one would outlive
 			// a change of policy.
 			DisableKeepAlives: true,
+		},
+	}, nil
+}
+
+// Resolver resolves names as a process in the pod does: it asks the
+// nameserver in the pod's own /etc/resolv.conf (the kubelet's clusterDNS),
+// from inside the pod's network namespace, so the query goes through
+// kube-proxy and the pod's NetworkPolicy.
+func (n *Node) Resolver(ctx context.Context, pod *corev1.Pod) (*net.Resolver, error) {
+	pid, err := n.podPID(ctx, pod)
+	if err != nil {
+		return nil, err
+	}
+	conf, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/etc/resolv.conf", pid))
+	if err != nil {
+		return nil, fmt.Errorf("the pod's resolv.conf: %w", err)
+	}
+	var server string
+	for _, line := range strings.Split(string(conf), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "nameserver" {
+			server = f[1]
+			break
+		}
+	}
+	if net.ParseIP(server) == nil {
+		return nil, fmt.Errorf("no nameserver in the pod's resolv.conf:\n%s", conf)
+	}
+	netns := fmt.Sprintf("/proc/%d/ns/net", pid)
+	return &net.Resolver{
+		PreferGo: true,
+		// The Go resolver would ask this machine's nameserver; the pod's
+		// is asked instead.
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return dialNetIn(ctx, netns, network, net.JoinHostPort(server, "53"))
 		},
 	}, nil
 }

@@ -28,6 +28,9 @@ type Probe struct {
 	Root bool
 	// Labels besides app=<Name>.
 	Labels map[string]string
+	// DNSAnswer, when set, makes it answer DNS A questions on UDP 53 with
+	// this address (standing in for the cluster's DNS).
+	DNSAnswer string
 	// SecurityContext replaces the probe's own (no privilege escalation, no
 	// capabilities; root with NET_BIND_SERVICE when Root is set).
 	SecurityContext *corev1.SecurityContext
@@ -45,6 +48,10 @@ func (n *Node) RunProbe(ctx context.Context, p Probe) (*corev1.Pod, error) {
 		list = append(list, fmt.Sprint(port))
 		cports = append(cports, corev1.ContainerPort{ContainerPort: port})
 	}
+	args := []string{"-ports=" + strings.Join(list, ",")}
+	if p.DNSAnswer != "" {
+		args = append(args, "-dns="+p.DNSAnswer)
+	}
 	labels := map[string]string{"app": p.Name}
 	for k, v := range p.Labels {
 		labels[k] = v
@@ -61,7 +68,7 @@ func (n *Node) RunProbe(ctx context.Context, p Probe) (*corev1.Pod, error) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name, Labels: labels},
 		Spec: corev1.PodSpec{
 			Containers: []corev1.Container{{
-				Name: "netcheck", Image: NetcheckImage, Args: []string{"-ports=" + strings.Join(list, ",")}, Ports: cports,
+				Name: "netcheck", Image: NetcheckImage, Args: args, Ports: cports,
 				SecurityContext: sc,
 				ReadinessProbe: &corev1.Probe{
 					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(ports[0])}},

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -160,28 +159,19 @@ func (n *Node) drain() error {
 
 // mountsUnder lists the mount points at or under dir, deepest first.
 func mountsUnder(dir string) ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountsOf("self")
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	dir = filepath.Clean(dir)
 	var points []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		// Spaces and the like are octal-escaped in mountinfo; the node's
-		// paths have none.
-		p := fields[4]
-		if p == dir || strings.HasPrefix(p, dir+"/") {
-			points = append(points, p)
+	for _, m := range mounts {
+		if m.point == dir || strings.HasPrefix(m.point, dir+"/") {
+			points = append(points, m.point)
 		}
 	}
-	slices.SortFunc(points, func(a, b string) int { return len(b) - len(a) })
-	return slices.Compact(points), s.Err()
+	slices.SortStableFunc(points, func(a, b string) int { return len(b) - len(a) })
+	return points, nil
 }
 
 // unmountUnder detaches every mount under dir (pod volumes, container roots,

@@ -55,6 +55,8 @@ const (
 	elsewhereNS = "elsewhere"
 	// metadataIP is the cloud's instance metadata address.
 	metadataIP = "169.254.169.254"
+	// dnsAnswer is what the DNS stand-in answers for every name.
+	dnsAnswer = "10.77.1.5"
 )
 
 var (
@@ -183,12 +185,27 @@ func setup(ctx context.Context, plane *controlplane.Plane) error {
 		}
 		probes[ns] = p
 	}
-	// DNS: a probe in kube-system on port 53, standing in for CoreDNS.
-	dns, err := n.RunProbe(ctx, node.Probe{Namespace: metav1.NamespaceSystem, Name: "dns", Ports: []int32{53}, Root: true})
+	// DNS: a probe in kube-system on port 53 (TCP, and UDP answering every
+	// name with dnsAnswer), standing in for CoreDNS behind the kube-dns
+	// Service at the address the kubelet gives pods.
+	dns, err := n.RunProbe(ctx, node.Probe{Namespace: metav1.NamespaceSystem, Name: "dns", Ports: []int32{53}, Root: true, DNSAnswer: dnsAnswer})
 	if err != nil {
 		return err
 	}
 	probes["dns"] = dns
+	if err := k8s.Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: metav1.NamespaceSystem},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: node.DNSServiceIP,
+			Selector:  map[string]string{"app": "dns"},
+			Ports: []corev1.ServicePort{
+				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP},
+				{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP},
+			},
+		},
+	}); err != nil {
+		return err
+	}
 	for _, name := range []string{"alpha", "bravo"} {
 		pod, err := waitTenantPod(ctx, name)
 		if err != nil {
@@ -390,6 +407,33 @@ func TestTenantReachesDNS(t *testing.T) {
 	t.Parallel()
 	dns := probes["dns"]
 	mustReach(t, "tenant to DNS", tenantPod["alpha"], node.PodAddr(dns, 53), answerOf(dns, 53))
+}
+
+// A tenant's pod resolves names as its server does (STS, S3, DynamoDB and
+// Infisical are all names): through the nameserver the kubelet wrote into
+// its resolv.conf, the kube-dns Service, over UDP through kube-proxy and
+// the NetworkPolicy's DNS rule.
+func TestTenantResolvesNames(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r, err := n.Resolver(ctx, tenantPod["alpha"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// kube-proxy programs the Service once its EndpointSlice is written.
+	var addrs []string
+	var lookupErr error
+	if err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		addrs, lookupErr = r.LookupHost(lctx, "sts.eu-west-1.amazonaws.com")
+		return lookupErr == nil, nil
+	}); err != nil {
+		t.Fatalf("resolve from the tenant's pod: %v (%v)", lookupErr, err)
+	}
+	if !slices.Equal(addrs, []string{dnsAnswer}) {
+		t.Errorf("resolved %v, want [%s]", addrs, dnsAnswer)
+	}
 }
 
 // serveHello accepts connections and writes a line, standing in for a
