@@ -48,6 +48,9 @@ type BlueTenantReconciler struct {
 	// access holds the servers' client-access reports; nil leaves the
 	// ClientAccess condition out.
 	access *accessPoller
+	// apiServers remembers the API server's recent addresses, which every
+	// tenant's NetworkPolicy denies.
+	apiServers apiServerMemory
 }
 
 // errConflict stops a reconcile without retrying: a person must act.

@@ -6,11 +6,14 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync"
+	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	netv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
@@ -36,20 +39,20 @@ var kubernetesService = struct{ namespace, name string }{metav1.NamespaceDefault
 // address but the denied ones (always-denied, the operator's
 // --egress-denied-cidr, the API server's), each family in one ipBlock with
 // its exceptions sorted, so the policy is the same whatever order they came
-// in. Entries that are not CIDRs (Options.Validate refuses them in flags;
-// the API server's are addresses) are taken as single addresses.
+// in. The API server refuses a policy whose exception is not strictly inside
+// its block, which would leave the tenant on its old policy: so an IPv4
+// address written the IPv6 way (::ffff:a.b.c.d) goes into the IPv4 block as
+// what it is, and an entry that is not an address or a prefix, or that
+// would except a whole family, is left out (Options.Validate refuses such
+// flags; they can only come from the cluster's EndpointSlices).
 func egressPeers(denied []string) []*netv1ac.NetworkPolicyPeerApplyConfiguration {
 	var v4, v6 []string
 	for _, d := range slices.Concat(alwaysDeniedCIDRs, denied) {
-		p, err := netip.ParsePrefix(d)
-		if err != nil {
-			a, aerr := netip.ParseAddr(d)
-			if aerr != nil {
-				continue
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
+		p, ok := deniedPrefix(d)
+		if !ok {
+			continue
 		}
-		if p = p.Masked(); p.Addr().Is4() {
+		if p.Addr().Is4() {
 			v4 = append(v4, p.String())
 		} else {
 			v6 = append(v6, p.String())
@@ -62,12 +65,37 @@ func egressPeers(denied []string) []*netv1ac.NetworkPolicyPeerApplyConfiguration
 	return []*netv1ac.NetworkPolicyPeerApplyConfiguration{block("0.0.0.0/0", v4), block("::/0", v6)}
 }
 
-// apiServerAddresses are the addresses in the kubernetes Service's
-// EndpointSlices, ready or not (one that is starting is the API server
-// still).
+// deniedPrefix reads an address or a prefix as the masked prefix an ipBlock
+// exception can hold: IPv4-mapped IPv6 as IPv4, never a whole family.
+func deniedPrefix(s string) (netip.Prefix, bool) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(s)
+		if aerr != nil || a.Zone() != "" {
+			return netip.Prefix{}, false
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if a := p.Addr(); a.Is4In6() {
+		if p.Bits() < 96 {
+			return netip.Prefix{}, false
+		}
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	p = p.Masked()
+	return p, p.IsValid() && p.Bits() > 0
+}
+
+// apiServerAddresses are the addresses in the kubernetes Service's own
+// EndpointSlice (the one the API server writes, named like the Service;
+// any other slice labelled for it could be anyone's), ready or not (one
+// that is starting is the API server still).
 func apiServerAddresses(slicesOf []discoveryv1.EndpointSlice) []string {
 	var out []string
 	for _, s := range slicesOf {
+		if s.Namespace != kubernetesService.namespace || s.Name != kubernetesService.name {
+			continue
+		}
 		for _, e := range s.Endpoints {
 			for _, a := range e.Addresses {
 				if net.ParseIP(a) != nil {
@@ -80,17 +108,75 @@ func apiServerAddresses(slicesOf []discoveryv1.EndpointSlice) []string {
 	return slices.Compact(out)
 }
 
+// apiServerMemory keeps every API server address seen in the last
+// rememberAPIServer: an API server that is draining, or whose lease lapsed,
+// leaves the slice while it may still serve, and a policy that forgot it at
+// once would let tenants reach it meanwhile.
+type apiServerMemory struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+	// warned: the absence of any address was logged (once, not per
+	// tenant).
+	warned bool
+}
+
+const rememberAPIServer = time.Hour
+
+// firstMissing says whether this is the first time in a row that the
+// cluster publishes no address.
+func (m *apiServerMemory) firstMissing() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	first := !m.warned
+	m.warned = true
+	return first
+}
+
+// remember records the addresses published now and returns them with
+// those seen within rememberAPIServer, sorted.
+func (m *apiServerMemory) remember(now time.Time, published []string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.seen == nil {
+		m.seen = map[string]time.Time{}
+	}
+	for _, a := range published {
+		m.seen[a] = now
+	}
+	if len(published) > 0 {
+		m.warned = false
+	}
+	var out []string
+	for a, at := range m.seen {
+		if now.Sub(at) > rememberAPIServer {
+			delete(m.seen, a)
+			continue
+		}
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // deniedEgress is what a tenant's pods may not reach besides link-local: the
 // operator's --egress-denied-cidr and the API server's addresses as the
-// cluster publishes them now (from the cache: the operator watches them and
-// re-applies every tenant's policy when they move).
+// cluster publishes them now, and as it did within the last hour (from the
+// cache: the operator watches them and re-applies every tenant's policy when
+// they move).
 func (r *BlueTenantReconciler) deniedEgress(ctx context.Context) ([]string, error) {
 	var list discoveryv1.EndpointSliceList
 	if err := r.Client.List(ctx, &list, client.InNamespace(kubernetesService.namespace),
 		client.MatchingLabels{discoveryv1.LabelServiceName: kubernetesService.name}); err != nil {
 		return nil, fmt.Errorf("list the API server's endpoints: %w", err)
 	}
-	return slices.Concat(r.Options.EgressDeniedCIDRs, apiServerAddresses(list.Items)), nil
+	published := apiServerAddresses(list.Items)
+	if len(published) == 0 && r.apiServers.firstMissing() {
+		// Nothing to deny: said, not silent (a cluster whose API server
+		// publishes no endpoints needs --egress-denied-cidr).
+		log.FromContext(ctx).Info("the kubernetes Service's EndpointSlice lists no API server address; set --egress-denied-cidr to deny the API server to tenant pods",
+			"event", "apiserver_addresses_unknown")
+	}
+	return slices.Concat(r.Options.EgressDeniedCIDRs, r.apiServers.remember(time.Now(), published)), nil
 }
 
 // everyTenant maps a change of the API server's endpoints to a reconcile of
@@ -98,6 +184,7 @@ func (r *BlueTenantReconciler) deniedEgress(ctx context.Context) ([]string, erro
 func (r *BlueTenantReconciler) everyTenant(ctx context.Context, _ client.Object) []reconcile.Request {
 	var list bluev1.BlueTenantList
 	if err := r.Client.List(ctx, &list); err != nil {
+		log.FromContext(ctx).Error(err, "list tenants to re-apply their NetworkPolicies", "event", "tenant_list_failed")
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/rest"
@@ -71,8 +72,12 @@ func CacheOptions() cache.Options {
 			&corev1.Pod{}: {Transform: podAddressOnly},
 			// The API server's addresses, which every tenant's
 			// NetworkPolicy denies; no other Service's endpoints.
+			// Only the slice the API server writes for itself.
 			&discoveryv1.EndpointSlice{}: {Namespaces: map[string]cache.Config{
-				kubernetesService.namespace: {LabelSelector: labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: kubernetesService.name})},
+				kubernetesService.namespace: {
+					LabelSelector: labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: kubernetesService.name}),
+					FieldSelector: fields.OneTermEqualSelector("metadata.name", kubernetesService.name),
+				},
 			}},
 		},
 	}

@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -82,8 +83,14 @@ func (o Options) Validate() error {
 		}
 	}
 	for _, c := range o.EgressDeniedCIDRs {
-		if _, _, err := net.ParseCIDR(c); err != nil {
+		p, err := netip.ParsePrefix(c)
+		switch {
+		case err != nil:
 			return fmt.Errorf("--egress-denied-cidr %q: %w", c, err)
+		case p.Bits() == 0:
+			return fmt.Errorf("--egress-denied-cidr %q would deny all HTTPS egress, and the API server refuses such a policy", c)
+		case p.Addr().Is4In6():
+			return fmt.Errorf("--egress-denied-cidr %q: write an IPv4 range as IPv4", c)
 		}
 	}
 	if o.IngressNamespace == "" && len(o.IngressCIDRs) == 0 {

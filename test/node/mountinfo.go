@@ -36,8 +36,10 @@ func mountsOf(pid string) ([]mount, error) {
 			continue
 		}
 		m := mount{point: fields[4], options: strings.Split(fields[5], ","), fsType: fields[sep+1]}
-		if sep+3 < len(fields) {
-			m.superOptions = strings.Split(fields[sep+3], ",")
+		// fstype source superoptions; an empty source leaves one field
+		// fewer, and the super options are always last.
+		if len(fields) > sep+2 {
+			m.superOptions = strings.Split(fields[len(fields)-1], ",")
 		}
 		out = append(out, m)
 	}

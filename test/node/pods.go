@@ -262,18 +262,19 @@ func (n *Node) HTTPClient(ctx context.Context, from *corev1.Pod) (*http.Client, 
 	}, nil
 }
 
-// Resolver resolves names as a process in the pod does: it asks the
-// nameserver in the pod's own /etc/resolv.conf (the kubelet's clusterDNS),
-// from inside the pod's network namespace, so the query goes through
-// kube-proxy and the pod's NetworkPolicy.
-func (n *Node) Resolver(ctx context.Context, pod *corev1.Pod) (*net.Resolver, error) {
+// Resolver resolves names through the nameserver in the pod's own
+// /etc/resolv.conf (the kubelet's clusterDNS), which it also returns, from
+// inside the pod's network namespace, so the query goes through kube-proxy
+// and the pod's NetworkPolicy as a query from the pod does. (Search domains
+// and options are this machine's: ask for fully qualified names.)
+func (n *Node) Resolver(ctx context.Context, pod *corev1.Pod) (*net.Resolver, string, error) {
 	pid, err := n.podPID(ctx, pod)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	conf, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/etc/resolv.conf", pid))
 	if err != nil {
-		return nil, fmt.Errorf("the pod's resolv.conf: %w", err)
+		return nil, "", fmt.Errorf("the pod's resolv.conf: %w", err)
 	}
 	var server string
 	for _, line := range strings.Split(string(conf), "\n") {
@@ -283,7 +284,7 @@ func (n *Node) Resolver(ctx context.Context, pod *corev1.Pod) (*net.Resolver, er
 		}
 	}
 	if net.ParseIP(server) == nil {
-		return nil, fmt.Errorf("no nameserver in the pod's resolv.conf:\n%s", conf)
+		return nil, "", fmt.Errorf("no nameserver in the pod's resolv.conf:\n%s", conf)
 	}
 	netns := fmt.Sprintf("/proc/%d/ns/net", pid)
 	return &net.Resolver{
@@ -293,5 +294,5 @@ func (n *Node) Resolver(ctx context.Context, pod *corev1.Pod) (*net.Resolver, er
 		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return dialNetIn(ctx, netns, network, net.JoinHostPort(server, "53"))
 		},
-	}, nil
+	}, server, nil
 }

@@ -416,9 +416,12 @@ func TestTenantReachesDNS(t *testing.T) {
 func TestTenantResolvesNames(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	r, err := n.Resolver(ctx, tenantPod["alpha"])
+	r, server, err := n.Resolver(ctx, tenantPod["alpha"])
 	if err != nil {
 		t.Fatal(err)
+	}
+	if server != node.DNSServiceIP {
+		t.Errorf("the pod's nameserver is %s, want the kubelet's clusterDNS %s", server, node.DNSServiceIP)
 	}
 	// kube-proxy programs the Service once its EndpointSlice is written.
 	var addrs []string
@@ -426,7 +429,7 @@ func TestTenantResolvesNames(t *testing.T) {
 	if err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		addrs, lookupErr = r.LookupHost(lctx, "sts.eu-west-1.amazonaws.com")
+		addrs, lookupErr = r.LookupHost(lctx, "sts.eu-west-1.amazonaws.com.")
 		return lookupErr == nil, nil
 	}); err != nil {
 		t.Fatalf("resolve from the tenant's pod: %v (%v)", lookupErr, err)
