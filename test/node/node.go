@@ -62,6 +62,16 @@ type Node struct {
 	fwd    *forwarder
 	procs  []*process
 	logs   []*os.File
+	// api is the API server's address on this machine.
+	api *url.URL
+	// policyEngine: kube-network-policies was started.
+	policyEngine bool
+}
+
+// startStep is one step of Start, named in its error.
+type startStep struct {
+	name string
+	run  func(context.Context, Options) error
 }
 
 // tempDirPrefix names the state directories Start makes (short: containerd's
@@ -73,6 +83,19 @@ type process struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	err    error
+}
+
+// RequireEnv says which of the variables a suite running a node needs is
+// missing: the control plane's binaries (KUBEBUILDER_ASSETS) and the node's
+// (BLUE_NODE_BIN), as make test sets them.
+func RequireEnv() error {
+	for _, v := range []string{"KUBEBUILDER_ASSETS", "BLUE_NODE_BIN"} {
+		if os.Getenv(v) == "" {
+			return fmt.Errorf("%s is not set: these tests run a real node; run them with `make test` or\n"+
+				"  KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh kube-controller-manager kube-scheduler kubelet kube-proxy) BLUE_NODE_BIN=$(hack/setup-node.sh) go test ./<package>", v)
+		}
+	}
+	return nil
 }
 
 // Start starts a node and returns once it is Ready. BLUE_NODE_BIN must name
@@ -106,10 +129,10 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 	if n.client, err = client.New(o.Plane.Config, client.Options{}); err != nil {
 		return nil, fmt.Errorf("node client: %w", err)
 	}
-	steps := []struct {
-		name string
-		run  func(context.Context, Options) error
-	}{
+	if n.api, err = url.Parse(o.Plane.Config.Host); err != nil {
+		return nil, fmt.Errorf("API server address: %w", err)
+	}
+	steps := []startStep{
 		{"claim", func(context.Context, Options) error { return claim(name, nd.Dir) }},
 		{"network namespaces", func(ctx context.Context, _ Options) error { return setupNetNS(ctx, name, nd.l.network()) }},
 		{"cgroups", func(context.Context, Options) error { return makeCgroups(n.l.cgroup, "node") }},
@@ -120,10 +143,7 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 		{"kube-proxy", n.startKubeProxy},
 	}
 	if o.NetworkPolicy {
-		steps = append(steps, struct {
-			name string
-			run  func(context.Context, Options) error
-		}{"kube-network-policies", n.startPolicyEngine})
+		steps = append(steps, startStep{"kube-network-policies", n.startPolicyEngine})
 	}
 	for _, s := range steps {
 		if err := s.run(ctx, o); err != nil {
@@ -141,11 +161,8 @@ func (n *Node) Client() client.Client { return n.client }
 // 127.0.0.1, which the API server's certificate is for), and in the
 // network at APIServerIP, at its own port (the kubernetes Service's
 // endpoint) and at 443 (a cloud's API endpoint).
-func (n *Node) forwardAPIServer(_ context.Context, o Options) error {
-	u, err := url.Parse(o.Plane.Config.Host)
-	if err != nil {
-		return fmt.Errorf("API server address: %w", err)
-	}
+func (n *Node) forwardAPIServer(context.Context, Options) error {
+	u := n.api
 	n.fwd = newForwarder(u.Host)
 	for _, at := range []struct{ ns, addr string }{
 		{n.l.netnsPath(), net.JoinHostPort("127.0.0.1", u.Port())},

@@ -32,12 +32,9 @@ var (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	for _, v := range []string{"KUBEBUILDER_ASSETS", "BLUE_NODE_BIN"} {
-		if os.Getenv(v) == "" {
-			fmt.Fprintf(os.Stderr, "%s is not set: these tests run a real node; run them with `make test` or\n"+
-				"  KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh) BLUE_NODE_BIN=$(hack/setup-node.sh) go test ./test/node/\n", v)
-			return 1
-		}
+	if err := node.RequireEnv(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -62,19 +59,9 @@ func run(m *testing.M) int {
 	}
 	k8s = n.Client()
 	code := m.Run()
-	// The engine must never have failed to program the kernel: when it
-	// does, it enforces nothing and every policy test above would be moot.
-	if lines, err := n.PolicyEngineLog(context.Background()); err != nil || len(node.PolicyErrors(lines)) > 0 {
-		fmt.Fprintf(os.Stderr, "kube-network-policies failed to program nftables (%v):\n%s\n", err, strings.Join(node.PolicyErrors(lines), "\n"))
-		code = 1
-	}
-	if err := n.Stop(); err != nil {
+	// The policy engine never failed, and the node left nothing behind.
+	if err := n.StopAndCheck(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	// Teardown leaves nothing behind on the machine.
-	if left := n.Leftovers(); len(left) > 0 {
-		fmt.Fprintf(os.Stderr, "the node left behind: %s\n", strings.Join(left, "; "))
 		code = 1
 	}
 	return code

@@ -43,17 +43,6 @@ func (n *Node) ContainerPID(ctx context.Context, pod *corev1.Pod, container stri
 	return 0, fmt.Errorf("pod %s/%s: containerd has no task %s", pod.Namespace, pod.Name, id)
 }
 
-// DialFrom opens a TCP connection from inside a pod's network namespace, as
-// a process in the pod would: what its NetworkPolicy allows is what gets
-// through. addr is an IP address and port.
-func (n *Node) DialFrom(ctx context.Context, pod *corev1.Pod, addr string) (net.Conn, error) {
-	netns, err := n.podNetNS(ctx, pod)
-	if err != nil {
-		return nil, err
-	}
-	return dialIn(ctx, netns, addr)
-}
-
 // podNetNS is the path of the pod's network namespace, through its first
 // container's process.
 func (n *Node) podNetNS(ctx context.Context, pod *corev1.Pod) (string, error) {
@@ -62,12 +51,6 @@ func (n *Node) podNetNS(ctx context.Context, pod *corev1.Pod) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("/proc/%d/ns/net", pid), nil
-}
-
-// DialFromNode opens a TCP connection from the node's own network namespace
-// (where host-network pods and the kubelet's probes are).
-func (n *Node) DialFromNode(ctx context.Context, addr string) (net.Conn, error) {
-	return dialIn(ctx, n.l.netnsPath(), addr)
 }
 
 // ListenOnNetwork opens a listener beyond the node, in the network its

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,11 +90,8 @@ func policyObjects(nodeName, apiPort string, caPEM []byte) []client.Object {
 // startPolicyEngine runs kube-network-policies on the node and waits until
 // it has programmed its rules once.
 func (n *Node) startPolicyEngine(ctx context.Context, o Options) error {
-	u, err := url.Parse(o.Plane.Config.Host)
-	if err != nil {
-		return err
-	}
-	for _, obj := range policyObjects(n.Name, u.Port(), o.Plane.Config.CAData) {
+	n.policyEngine = true
+	for _, obj := range policyObjects(n.Name, n.api.Port(), o.Plane.Config.CAData) {
 		if err := n.client.Create(ctx, obj); err != nil {
 			return fmt.Errorf("create %T %s: %w", obj, obj.GetName(), err)
 		}

@@ -100,6 +100,28 @@ func (n *Node) Stop() error {
 	return nil
 }
 
+// StopAndCheck ends a suite's node and says what went wrong with it: the
+// policy engine having ever failed to program the kernel (then it enforced
+// nothing, and every policy test passed on an open network), Stop's errors,
+// and anything the node left on the machine.
+func (n *Node) StopAndCheck(ctx context.Context) error {
+	var errs []error
+	if n.policyEngine {
+		if lines, err := n.PolicyEngineLog(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("kube-network-policies' log: %w", err))
+		} else if bad := PolicyErrors(lines); len(bad) > 0 {
+			errs = append(errs, fmt.Errorf("kube-network-policies failed to program nftables:\n%s", strings.Join(bad, "\n")))
+		}
+	}
+	if err := n.Stop(); err != nil {
+		errs = append(errs, err)
+	}
+	if left := n.Leftovers(); len(left) > 0 {
+		errs = append(errs, fmt.Errorf("the node left behind: %s", strings.Join(left, "; ")))
+	}
+	return errors.Join(errs...)
+}
+
 // cniResultsDir is where libcni, inside containerd, caches each pod
 // network's result, under the network's name.
 const cniResultsDir = "/var/lib/cni/results"
