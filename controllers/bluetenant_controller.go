@@ -547,7 +547,7 @@ func (r *BlueTenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Every tenant's NetworkPolicy denies the API server's addresses:
 		// when they move (an upgrade of a managed control plane), every
 		// policy follows.
-		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.everyTenant)).
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.apiServerMoved)).
 		WithOptions(controllerOptions(r.Options)).
 		Named("bluetenant").
 		Complete(r)

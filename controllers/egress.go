@@ -179,9 +179,21 @@ func (r *BlueTenantReconciler) deniedEgress(ctx context.Context) ([]string, erro
 	return slices.Concat(r.Options.EgressDeniedCIDRs, r.apiServers.remember(time.Now(), published)), nil
 }
 
-// everyTenant maps a change of the API server's endpoints to a reconcile of
-// every tenant: each policy names them.
-func (r *BlueTenantReconciler) everyTenant(ctx context.Context, _ client.Object) []reconcile.Request {
+// apiServerMoved maps a change of the API server's EndpointSlice to a
+// reconcile of every tenant (each policy names its addresses). The addresses
+// in the event's object are remembered here, not only when a reconcile lists
+// the cache: the API server rewrites its own slice within its endpoint
+// interval, and an address it published for a moment would otherwise be
+// lost if the rewrite reached the cache before the reconcile ran.
+func (r *BlueTenantReconciler) apiServerMoved(ctx context.Context, obj client.Object) []reconcile.Request {
+	if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
+		r.apiServers.remember(time.Now(), apiServerAddresses([]discoveryv1.EndpointSlice{*s}))
+	}
+	return r.everyTenant(ctx)
+}
+
+// everyTenant lists a reconcile request for every tenant.
+func (r *BlueTenantReconciler) everyTenant(ctx context.Context) []reconcile.Request {
 	var list bluev1.BlueTenantList
 	if err := r.Client.List(ctx, &list); err != nil {
 		log.FromContext(ctx).Error(err, "list tenants to re-apply their NetworkPolicies", "event", "tenant_list_failed")
