@@ -51,6 +51,9 @@ type BlueTenantReconciler struct {
 	// apiServers remembers the API server's recent addresses, which every
 	// tenant's NetworkPolicy denies.
 	apiServers apiServerMemory
+	// statuses remembers the status last written per tenant, which the
+	// cache may not show yet.
+	statuses statusMemory
 }
 
 // errConflict stops a reconcile without retrying: a person must act.
@@ -85,6 +88,13 @@ func (r *BlueTenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if last, ok := r.statuses.lastWritten(req.Name); readPastCache(tenant.Status, last, ok) {
+		var live bluev1.BlueTenant
+		if err := r.APIReader.Get(ctx, req.NamespacedName, &live); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(fmt.Errorf("read the tenant past the cache: %w", err))
+		}
+		tenant = live
+	}
 	if !tenant.DeletionTimestamp.IsZero() {
 		// The garbage collector removes what the tenant owns.
 		r.forget(req.Name)
@@ -109,6 +119,7 @@ func (r *BlueTenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 // forget drops what the operator keeps in memory about a deleted tenant.
 func (r *BlueTenantReconciler) forget(tenant string) {
 	forgetTenant(tenant)
+	r.statuses.forget(tenant)
 	if r.access != nil {
 		r.access.forget(tenant)
 	}
@@ -480,6 +491,9 @@ func (r *BlueTenantReconciler) writeStatus(ctx context.Context, t *bluev1.BlueTe
 	}
 	recordConditions(t.Name, views)
 	if statusEqual(t.Status, next) {
+		// t is what the server holds, as far as the operator knows
+		// (Reconcile read it past the cache when the cache disagreed).
+		r.statuses.wrote(t.Name, next)
 		return nil
 	}
 	for _, c := range next.Conditions {
@@ -492,6 +506,7 @@ func (r *BlueTenantReconciler) writeStatus(ctx context.Context, t *bluev1.BlueTe
 	if err := r.Client.Status().Patch(ctx, t, client.MergeFrom(base)); err != nil {
 		return fmt.Errorf("write status: %w", err)
 	}
+	r.statuses.wrote(t.Name, next)
 	return nil
 }
 

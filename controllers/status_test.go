@@ -206,3 +206,54 @@ func TestStatusUnchangedWorldIsEqual(t *testing.T) {
 		t.Error("Degraded did not change but got a new transition time")
 	}
 }
+
+func TestReadPastCache(t *testing.T) {
+	at := metav1.NewTime(time.Date(2026, 12, 2, 1, 33, 6, 0, time.UTC))
+	ready := bluev1.BlueTenantStatus{ObservedGeneration: 2, Conditions: []metav1.Condition{
+		{Type: bluev1.ConditionReady, Status: metav1.ConditionTrue, Reason: bluev1.ReasonAsExpected, LastTransitionTime: at}}}
+	degraded := bluev1.BlueTenantStatus{ObservedGeneration: 2, Conditions: []metav1.Condition{
+		{Type: bluev1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: bluev1.ReasonApplyFailed, LastTransitionTime: at}}}
+	// Sub-second times are not stored: what the server gives back matches
+	// what was written.
+	readyNanos := *ready.DeepCopy()
+	readyNanos.Conditions[0].LastTransitionTime = metav1.NewTime(at.Add(123 * time.Millisecond))
+	cases := []struct {
+		name        string
+		cached      bluev1.BlueTenantStatus
+		lastWritten *bluev1.BlueTenantStatus
+		want        bool
+	}{
+		{"nothing written since start: the cache is all there is", ready, nil, false},
+		{"the cache holds the last write", ready, &ready, false},
+		{"the last write as the server stores it", ready, &readyNanos, false},
+		{"the cache is behind a write (watch down)", ready, &degraded, true},
+		{"someone else wrote the status", degraded, &ready, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var last uint64
+			if c.lastWritten != nil {
+				last = statusFingerprint(*c.lastWritten)
+			}
+			if got := readPastCache(c.cached, last, c.lastWritten != nil); got != c.want {
+				t.Errorf("readPastCache = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestStatusMemory(t *testing.T) {
+	var m statusMemory
+	s := bluev1.BlueTenantStatus{ObservedGeneration: 3}
+	if _, ok := m.lastWritten("a"); ok {
+		t.Fatal("a fresh memory has a write")
+	}
+	m.wrote("a", s)
+	if f, ok := m.lastWritten("a"); !ok || f != statusFingerprint(s) {
+		t.Errorf("lastWritten = %d, %v", f, ok)
+	}
+	m.forget("a")
+	if _, ok := m.lastWritten("a"); ok {
+		t.Error("a forgotten tenant still has a write")
+	}
+}
