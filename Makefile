@@ -204,9 +204,7 @@ build-installer: ## Render the install manifests into dist/install.yaml.
 	go run ./hack/manifests/render config/default > dist/install.yaml
 
 $(CONTROLLER_GEN):
-	@mkdir -p $(TOOLS_BIN)
-	GOBIN=$(TOOLS_BIN) GOFLAGS=-mod=mod go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
-	mv $(TOOLS_BIN)/controller-gen $(CONTROLLER_GEN)
+	hack/build-tool.sh sigs.k8s.io/controller-tools $(CONTROLLER_TOOLS_VERSION) sigs.k8s.io/controller-tools/cmd/controller-gen $(CONTROLLER_GEN)
 
 ##@ Run
 

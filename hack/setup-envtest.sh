@@ -68,23 +68,18 @@ exit_if_built
 # commands share theirs with each other.
 export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
 
-# This repository's build list as require lines (a module it replaces is
-# left to the control plane's own choice). go mod tidy keeps these versions
-# and drops the modules the control plane does not use. So the control plane
-# runs on the versions this repository ships with, never older than the ones
-# etcd and Kubernetes ask for, sometimes newer (x/net, grpc, otel): the same
-# libraries the operator's client code is tested with. Were one of ours older
-# than theirs, the build would still be correct, it would just share less.
-repo_requirements() {
-  (cd "$root" && GOFLAGS=-mod=readonly go list -m -f '{{if not (or .Main .Replace)}}	{{.Path}} {{.Version}}{{end}}' all)
-}
+# The module requires this repository's build list (hack/lib/build-list.sh):
+# the control plane runs on the versions this repository ships with, never
+# older than the ones etcd and Kubernetes ask for, sometimes newer (x/net,
+# grpc, otel): the same libraries the operator's client code is tested with.
+. "$root/hack/lib/build-list.sh"
 
 d="$srcdir/module"
 mkdir -p "$d/etcd"
 {
   echo "module blueoperator.local/controlplane"
   echo
-  echo "go 1.26"
+  echo "go $(repo_go_version "$root")"
   echo
   echo "require ("
   echo "	go.etcd.io/etcd/server/v3 $etcd_version"
@@ -92,7 +87,7 @@ mkdir -p "$d/etcd"
   echo ")"
   echo
   echo "require ("
-  repo_requirements
+  repo_requirements "$root"
   echo ")"
   echo
   echo "replace ("

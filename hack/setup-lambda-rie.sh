@@ -31,15 +31,24 @@ if [[ -x "$bindir/aws-lambda-rie" ]]; then
   exit 0
 fi
 
+# With the settings `make test` builds with and this repository's build list
+# (hack/lib/build-list.sh), so what it shares with the repository compiles
+# once on a cold machine.
 export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/hack/lib/build-list.sh"
 
-cat >"$srcdir/go.mod" <<MOD
-module blueoperator.local/lambda-rie
-
-go 1.26
-
-require github.com/aws/aws-lambda-runtime-interface-emulator $rie_version
-MOD
+{
+  echo "module blueoperator.local/lambda-rie"
+  echo
+  echo "go $(repo_go_version "$root")"
+  echo
+  echo "require github.com/aws/aws-lambda-runtime-interface-emulator $rie_version"
+  echo
+  echo "require ("
+  repo_requirements "$root"
+  echo ")"
+} >"$srcdir/go.mod"
 cat >"$srcdir/deps.go" <<'GO'
 // Package deps only names the emulator's command so that `go mod tidy`
 // records everything it needs.
@@ -48,8 +57,8 @@ package deps
 import _ "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
 GO
 echo "setup-lambda-rie: building aws-lambda-rie $rie_version" >&2
-(cd "$srcdir" && { [[ -f go.sum ]] || go mod tidy >&2; } &&
-  go build -trimpath -ldflags '-s -w' -o "$bindir/aws-lambda-rie.tmp" \
+(cd "$srcdir" && go mod tidy >&2 &&
+  go build -ldflags '-s -w' -o "$bindir/aws-lambda-rie.tmp" \
     github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie &&
   mv "$bindir/aws-lambda-rie.tmp" "$bindir/aws-lambda-rie")
 echo "$bindir"

@@ -77,7 +77,7 @@ if [[ ! -d /proc/sys/net/bridge ]] && ! modprobe br_netfilter 2>/dev/null; then
 fi
 
 export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
-go_version=$(awk '$1 == "go" {print $2; exit}' "$root/go.mod")
+. "$root/hack/lib/build-list.sh"
 d="$srcdir/module"
 mkdir -p "$d"
 if ! runtime_built; then
@@ -93,7 +93,7 @@ if ! runtime_built; then
   {
     echo "module blueoperator.local/node"
     echo
-    echo "go $go_version"
+    echo "go $(repo_go_version "$root")"
     echo
     echo "require ("
     echo "	github.com/containerd/containerd/v2 $containerd_version"
@@ -102,7 +102,7 @@ if ! runtime_built; then
     echo ")"
     echo
     echo "require ("
-    (cd "$root" && GOFLAGS=-mod=readonly go list -m -f '{{if not (or .Main .Replace)}}	{{.Path}} {{.Version}}{{end}}' all)
+    repo_requirements "$root"
     echo ")"
     echo
     echo "replace sigs.k8s.io/kube-network-policies => ./kube-network-policies"

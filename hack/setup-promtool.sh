@@ -21,7 +21,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 prometheus_version=${PROMETHEUS_VERSION:-v0.316.0}
 helper="$root/hack/promql-metrics/main.go"
 # Rebuilt when the helper or this script changes.
-build_sum=$(cat "$helper" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)
+build_sum=$(cat "$helper" "${BASH_SOURCE[0]}" "$root/hack/lib/build-list.sh" | sha256sum | cut -c1-12)
 # The module's v0.X.Y is Prometheus X/100.X%100.Y (v0.316.0 is 3.16.0).
 if [[ ! $prometheus_version =~ ^v0\.([0-9]+)\.([0-9]+)$ ]]; then
   echo "setup-promtool: cannot read a Prometheus version from '$prometheus_version'" >&2
@@ -47,17 +47,24 @@ if [[ -x "$bindir/promtool" && -x "$bindir/promql-metrics" ]]; then
 fi
 
 # Built with the settings `make test` builds this repository with (no cgo,
-# no -trimpath), so the standard library and the modules both use at one
-# version compile once on a cold machine.
+# no -trimpath), in a module that requires this repository's build list
+# (hack/lib/build-list.sh): client-go, the Kubernetes API types, the AWS SDK
+# and the standard library that promtool links are the repository's, and
+# compile once on a cold machine.
 export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
+. "$root/hack/lib/build-list.sh"
 
-cat >"$srcdir/go.mod" <<MOD
-module blueoperator.local/promtool
-
-go 1.26
-
-require github.com/prometheus/prometheus $prometheus_version
-MOD
+{
+  echo "module blueoperator.local/promtool"
+  echo
+  echo "go $(repo_go_version "$root")"
+  echo
+  echo "require github.com/prometheus/prometheus $prometheus_version"
+  echo
+  echo "require ("
+  repo_requirements "$root"
+  echo ")"
+} >"$srcdir/go.mod"
 cp "$helper" "$srcdir/promql-metrics.go"
 echo "setup-promtool: building promtool $prometheus_version (a few minutes on a cold cache)" >&2
 (

@@ -341,12 +341,14 @@ func (s *Stack) Seed(ctx context.Context, bt *bluev1.BlueTenant) error {
 }
 
 // buildLambda builds cmd/blue-data-lambda as make lambda does, for this
-// machine's architecture (the emulator runs it as a local process).
+// machine's architecture (the emulator runs it as a local process), without
+// -trimpath: it only rewrites file names in the binary, and would compile
+// the standard library and the AWS SDK once more on a cold machine.
 func buildLambda(ctx context.Context, out string) error {
 	if goruntime.GOOS != "linux" {
 		return fmt.Errorf("through an API: the Lambda emulator runs on Linux only, not %s", goruntime.GOOS)
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out,
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-ldflags", "-s -w", "-o", out,
 		"github.com/superviber/blue-operator/cmd/blue-data-lambda")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goruntime.GOARCH)
 	if b, err := cmd.CombinedOutput(); err != nil {
