@@ -73,7 +73,9 @@ const requeueWhileTerminating = 5 * time.Second
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
-// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+// The API server's own EndpointSlice (kubernetes, in default) and no other:
+// a Role in default, not a ClusterRole.
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch,namespace=default
 
 // Reconcile brings one tenant's objects to what its spec asks and reports
 // what it sees in the status.

@@ -132,12 +132,19 @@ func TestOperatorApplication(t *testing.T) {
 		t.Errorf("source.path %q, want config/default", p)
 	}
 
-	var install struct {
-		Namespace string `json:"namespace"`
+	// The namespace config/default makes, where its operator runs.
+	installed, err := manifests.Render(filepath.Join(repoRoot, "config", "default"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	readYAML(t, filepath.Join(repoRoot, "config", "default", "kustomization.yaml"), &install)
-	if ns := str(t, spec, "destination", "namespace"); ns != "blue-system" || ns != install.Namespace {
-		t.Errorf("destination.namespace %q, want blue-system, the namespace of config/default (%q)", ns, install.Namespace)
+	var made []string
+	for _, o := range installed {
+		if o.GetKind() == "Namespace" {
+			made = append(made, o.GetName())
+		}
+	}
+	if ns := str(t, spec, "destination", "namespace"); ns != "blue-system" || !slices.Equal(made, []string{ns}) {
+		t.Errorf("destination.namespace %q, want blue-system, the namespace config/default makes (%q)", ns, made)
 	}
 	str(t, spec, "destination", "server")
 	checkSyncPolicy(t, "Application", spec)

@@ -86,6 +86,23 @@ func TestOperatorConfinedToItsNamespacesAndKinds(t *testing.T) {
 	groups := []string{"system:serviceaccounts", "system:serviceaccounts:" + saNamespace, "system:authenticated"}
 	op := clientAs(t, operator, groups)
 
+	// The operator reads the API server's own EndpointSlice (in default)
+	// and no other namespace's, nor all of them at once.
+	eventually(t, wait, "the install's RBAC for EndpointSlices", func() error {
+		for _, c := range []struct {
+			ns   string
+			want bool
+		}{{"default", true}, {"kube-system", false}, {saNamespace, false}, {"", false}} {
+			for _, verb := range []string{"get", "list", "watch"} {
+				ra := authorizationv1.ResourceAttributes{Namespace: c.ns, Verb: verb, Group: "discovery.k8s.io", Resource: "endpointslices"}
+				if got := rbacAllows(t, operator, groups, ra); got != c.want {
+					return fmt.Errorf("%s endpointslices in namespace %q: allowed %v, want %v", verb, c.ns, got, c.want)
+				}
+			}
+		}
+		return nil
+	})
+
 	// Namespaces for the cases: one the platform labelled as the
 	// operator's, one it did not, and a tenant the operator (here running as
 	// the admin) has made its namespace and objects for.
