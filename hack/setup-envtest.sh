@@ -11,7 +11,8 @@
 # version; a second run is instant.
 #
 # Usage: hack/setup-envtest.sh [kube-controller-manager] [kube-scheduler] [kubectl] [kubelet] [kube-proxy]
-# Logs go to stderr; stdout is only the directory.
+# Logs go to stderr; stdout is only the directory. With BLUE_PREFETCH=1 it
+# only downloads the modules and prints nothing.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -149,6 +150,10 @@ for c in "${missing[@]}"; do
 done
 echo "setup-envtest: building ${missing[*]} (etcd $etcd_version, Kubernetes $kube_version; several minutes on a cold cache)" >&2
 rm -rf "$bindir/.new"
+if prefetch_only; then
+  (cd "$d" && go mod tidy >&2)
+  exit 0
+fi
 (cd "$d" && go mod tidy >&2 && go build -ldflags "$ld" -o "$bindir/.new/" "${targets[@]}")
 for c in "${missing[@]}"; do mv "$bindir/.new/$c" "$bindir/$c"; done
 rmdir "$bindir/.new"

@@ -17,10 +17,12 @@
 # outside the repo, keyed by the versions and the patch; a second run is
 # instant.
 #
-# Logs go to stderr; stdout is only the directory.
+# Logs go to stderr; stdout is only the directory. With BLUE_PREFETCH=1 it
+# only installs the Debian packages and downloads the modules.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/hack/lib/build-list.sh"
 containerd_version=v2.4.2
 plugins_version=v1.10.0
 knp_version=v0.8.0
@@ -46,20 +48,21 @@ images_built() {
 }
 # kubelet and kube-proxy come from the control plane's build (same module,
 # same compile as kube-apiserver; instant when built), and follow it when
-# the Kubernetes version changes.
-kube=$("$root/hack/setup-envtest.sh" kubelet kube-proxy)
+# the Kubernetes version changes. They are asked for last, so that the
+# runtime builds while hack/setup-envtest.sh builds the control plane
+# (make test-tools runs both at once; this one waits for that one's lock).
+kube_dir() { "$root/hack/setup-envtest.sh" kubelet kube-proxy; }
 kube_built() { [[ $(readlink "$bindir/kubelet") == "$kube/kubelet" && $(readlink "$bindir/kube-proxy") == "$kube/kube-proxy" ]]; }
-built() { runtime_built && images_built && kube_built && command -v runc nft >/dev/null; }
-if built; then
-  echo "$bindir"
-  exit 0
+built() { runtime_built && images_built && command -v runc nft >/dev/null; }
+if built && ! prefetch_only; then
+  kube=$(kube_dir)
+  if kube_built; then
+    echo "$bindir"
+    exit 0
+  fi
 fi
 exec 9>"$cache/.lock"
 flock 9
-if built; then
-  echo "$bindir"
-  exit 0
-fi
 
 # Debian's runc is the OCI runtime (containerd's own is a separate project,
 # not a Go module it ships); kube-proxy's nftables mode runs nft.
@@ -77,7 +80,6 @@ if [[ ! -d /proc/sys/net/bridge ]] && ! modprobe br_netfilter 2>/dev/null; then
 fi
 
 export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
-. "$root/hack/lib/build-list.sh"
 d="$srcdir/module"
 mkdir -p "$d"
 if ! runtime_built; then
@@ -120,6 +122,10 @@ import (
 GO
   v=github.com/containerd/containerd/v2/version
   ld="-s -w -X $v.Version=$containerd_version -X $v.Revision=blue-operator -X $v.Package=github.com/containerd/containerd/v2"
+  if prefetch_only; then
+    (cd "$d" && go mod tidy >&2)
+    exit 0
+  fi
   rm -rf "$bindir/.new"
   (cd "$d" && go mod tidy >&2 && go build -ldflags "$ld" -o "$bindir/.new/" \
     github.com/containerd/containerd/v2/cmd/containerd \
@@ -134,6 +140,9 @@ GO
   mv "$bindir/.new/cmd" "$bindir/kube-network-policies"
   for b in containerd containerd-shim-runc-v2 ctr; do mv "$bindir/.new/$b" "$bindir/$b"; done
   rmdir "$bindir/.new"
+fi
+if prefetch_only; then
+  exit 0
 fi
 
 # The images: no registry is reachable, so the node's containerd is pinned
@@ -161,6 +170,7 @@ done
 
 # kubelet and kube-proxy, linked in (atomically: another run may be using
 # them).
+kube=$(kube_dir)
 for c in kubelet kube-proxy; do
   ln -sfn "$kube/$c" "$bindir/.$c" && mv -T "$bindir/.$c" "$bindir/$c"
 done

@@ -14,7 +14,8 @@
 # a second run is instant.
 #
 # Usage: hack/setup-promtool.sh
-# Logs go to stderr; stdout is only the directory.
+# Logs go to stderr; stdout is only the directory. With BLUE_PREFETCH=1 it
+# only downloads the modules and prints nothing.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -66,6 +67,11 @@ export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
   echo ")"
 } >"$srcdir/go.mod"
 cp "$helper" "$srcdir/promql-metrics.go"
+if prefetch_only; then
+  (cd "$srcdir" && go get "github.com/prometheus/prometheus/cmd/promtool@$prometheus_version" >&2 &&
+    go list -tags remove_all_sd -deps github.com/prometheus/prometheus/cmd/promtool >/dev/null)
+  exit 0
+fi
 echo "setup-promtool: building promtool $prometheus_version (a few minutes on a cold cache)" >&2
 (
   cd "$srcdir"

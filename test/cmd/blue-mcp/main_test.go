@@ -38,7 +38,7 @@ const version = "v0.0.0-test"
 var bin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testutil.RunWithCommand(m, &bin, "blue-mcp", "-ldflags=-X main.version="+version))
+	os.Exit(testutil.RunWithCommand(m, &bin, "blue-mcp", "-ldflags=-s -w -X main.version="+version))
 }
 
 func freeAddr(t *testing.T) string {

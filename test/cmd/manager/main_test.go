@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 	// envtest logs through controller-runtime; the operator's own logs are
 	// its processes' output.
 	ctrllog.SetLogger(logr.Discard())
-	os.Exit(testutil.RunWithCommand(m, &bin, "manager", "-ldflags=-X main.version="+version))
+	os.Exit(testutil.RunWithCommand(m, &bin, "manager", "-ldflags=-s -w -X main.version="+version))
 }
 
 func runManager(ctx context.Context, env []string, args ...string) *exec.Cmd {
