@@ -127,23 +127,8 @@ func TestPodRunsWithItsSecurityContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range append(p.UID, p.GID...) {
-		if id != "65532" {
-			t.Errorf("uid/gid %v %v, want 65532 throughout", p.UID, p.GID)
-			break
-		}
-	}
-	if p.CapEff != 0 || p.CapPrm != 0 || p.CapBnd != 0 {
-		t.Errorf("capabilities eff %x prm %x bnd %x, want none", p.CapEff, p.CapPrm, p.CapBnd)
-	}
-	if !p.NoNewPrivs {
-		t.Error("no_new_privs is not set")
-	}
-	if p.Seccomp != 2 {
-		t.Errorf("seccomp mode %d, want 2 (filter)", p.Seccomp)
-	}
-	if !p.RootReadOnly {
-		t.Error("root filesystem is writable")
+	for _, f := range p.LockDownFaults() {
+		t.Error(f)
 	}
 }
 

@@ -101,6 +101,33 @@ type Process struct {
 	CPUQuota, CPUPeriod int64
 }
 
+// LockDownFaults lists how p falls short of the lock-down a tenant pod's
+// security context asks for: uid and gid 65532 throughout, no capabilities
+// in any set, no_new_privs, the runtime's seccomp filter and a read-only
+// root. None when it is locked down.
+func (p Process) LockDownFaults() []string {
+	var faults []string
+	for _, id := range slices.Concat(p.UID, p.GID) {
+		if id != "65532" {
+			faults = append(faults, fmt.Sprintf("uid %v gid %v, want 65532 throughout", p.UID, p.GID))
+			break
+		}
+	}
+	if p.CapEff != 0 || p.CapPrm != 0 || p.CapBnd != 0 {
+		faults = append(faults, fmt.Sprintf("capabilities eff %x prm %x bnd %x, want none", p.CapEff, p.CapPrm, p.CapBnd))
+	}
+	if !p.NoNewPrivs {
+		faults = append(faults, "no_new_privs is not set: the process could gain privileges")
+	}
+	if p.Seccomp != 2 {
+		faults = append(faults, fmt.Sprintf("seccomp mode %d, want 2 (the runtime's default filter)", p.Seccomp))
+	}
+	if !p.RootReadOnly {
+		faults = append(faults, "the root filesystem is writable")
+	}
+	return faults
+}
+
 // ProcessOf reads /proc for pid.
 func ProcessOf(pid int) (Process, error) {
 	var p Process
