@@ -302,6 +302,9 @@ type startResult struct {
 	Ready   []time.Duration
 	Idle    []memory
 	Heap    []float64 // go_memstats_heap_inuse_bytes at the RSS reading
+	Alloc   []float64 // go_memstats_heap_alloc_bytes: the objects in those spans
+	Stack   []float64 // go_memstats_stack_inuse_bytes
+	Gs      []float64 // go_goroutines
 	Sys     []float64 // go_memstats_sys_bytes
 	BinSize int64
 }
@@ -323,8 +326,11 @@ func measureStarts(ctx context.Context, b *binary, s settings) (*startResult, er
 		m, err := readMemory(p.cmd.Process.Pid)
 		if err == nil {
 			r.Idle = append(r.Idle, m)
-			if g, err := scrape(ctx, p, "go_memstats_heap_inuse_bytes", "go_memstats_sys_bytes"); err == nil {
+			if g, err := scrape(ctx, p, "go_memstats_heap_inuse_bytes", "go_memstats_heap_alloc_bytes", "go_memstats_stack_inuse_bytes", "go_goroutines", "go_memstats_sys_bytes"); err == nil {
 				r.Heap = append(r.Heap, g["go_memstats_heap_inuse_bytes"])
+				r.Alloc = append(r.Alloc, g["go_memstats_heap_alloc_bytes"])
+				r.Stack = append(r.Stack, g["go_memstats_stack_inuse_bytes"])
+				r.Gs = append(r.Gs, g["go_goroutines"])
 				r.Sys = append(r.Sys, g["go_memstats_sys_bytes"])
 			}
 		}

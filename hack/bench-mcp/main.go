@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -60,8 +61,9 @@ type settings struct {
 	latencyDocs  int
 	latencyWarm  int
 	quick        bool
-	serveBare    bool   // internal: run as the bare baseline server process
-	barePayload  string // internal: with serveBare, the result its payload tool answers with
+	only         map[string]bool // phases to run (-only); nil: all
+	serveBare    bool            // internal: run as the bare baseline server process
+	barePayload  string          // internal: with serveBare, the result its payload tool answers with
 }
 
 func parseFlags(args []string) (settings, error) {
@@ -83,6 +85,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.IntVar(&s.latencyDocs, "latency-docs", 1000, "latency across accounts: documents seeded, spread over the kinds")
 	fs.IntVar(&s.latencyWarm, "latency-warm", 10, "latency across accounts: warm calls per tool")
 	fs.BoolVar(&s.quick, "quick", false, "smoke run: few calls, short phases")
+	only := fs.String("only", "", "run only these phases (comma-separated: "+strings.Join(phaseNames, ", ")+"); empty: all")
 	fs.BoolVar(&s.serveBare, "serve-bare", false, "internal: serve the bare baseline and print its address")
 	fs.StringVar(&s.barePayload, "bare-payload", "", "internal: with -serve-bare, a file holding the result the payload tool answers with")
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +124,18 @@ func parseFlags(args []string) (settings, error) {
 		}
 		s.latencies = append(s.latencies, d)
 	}
+	for _, v := range strings.Split(*only, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		if !slices.Contains(phaseNames, v) {
+			return s, fmt.Errorf("-only %q: unknown phase %q, want some of %s", *only, v, strings.Join(phaseNames, ", "))
+		}
+		if s.only == nil {
+			s.only = map[string]bool{}
+		}
+		s.only[v] = true
+	}
 	for _, v := range strings.Split(*modes, ",") {
 		if v = strings.TrimSpace(v); v == "" {
 			continue
@@ -130,6 +145,9 @@ func parseFlags(args []string) (settings, error) {
 			return s, fmt.Errorf("-latency-modes %q: want direct, api or both", *modes)
 		}
 		s.latencyModes = append(s.latencyModes, m)
+	}
+	if s.only["latency"] && len(s.latencies) == 0 {
+		return s, errors.New("-only latency with no -latency values would measure nothing")
 	}
 	switch {
 	case s.calls < 1 || s.batch < 1 || s.warmup < 0:
@@ -147,6 +165,12 @@ func parseFlags(args []string) (settings, error) {
 	}
 	return s, nil
 }
+
+// phaseNames are the phases -only selects.
+var phaseNames = []string{"overhead", "starts", "sts", "load", "latency"}
+
+// runs reports whether the phase named key is selected (-only; all without it).
+func (s settings) runs(key string) bool { return s.only == nil || s.only[key] }
 
 func run(ctx context.Context, args []string) error {
 	s, err := parseFlags(args)
@@ -174,8 +198,12 @@ func run(ctx context.Context, args []string) error {
 
 	r := &report{settings: s}
 	// Each phase records its figures or its error; one failing phase does not
-	// hide the others.
-	phase := func(name string, fn func() error) {
+	// hide the others. key is the phase's -only name ("" for the steps every
+	// later phase needs).
+	phase := func(key, name string, fn func() error) {
+		if key != "" && !s.runs(key) {
+			return
+		}
 		if ctx.Err() != nil {
 			r.errors = append(r.errors, fmt.Sprintf("%s: skipped: %v", name, ctx.Err()))
 			return
@@ -190,38 +218,42 @@ func run(ctx context.Context, args []string) error {
 		progress("%s done in %.1fs", name, time.Since(start).Seconds())
 	}
 
-	phase("per-call overhead (in-process)", func() error {
+	phase("overhead", "per-call overhead (in-process)", func() error {
 		o, err := measureOverhead(ctx, e, s)
 		r.overhead = o
 		return err
 	})
 
 	var bin *binary
-	phase("build cmd/blue-mcp", func() error {
-		bin, err = buildBinary(ctx, e, tmp)
-		return err
-	})
+	if s.runs("starts") || s.runs("sts") || s.runs("load") || s.runs("latency") {
+		phase("", "build cmd/blue-mcp", func() error {
+			bin, err = buildBinary(ctx, e, tmp)
+			return err
+		})
+	}
 	if bin != nil {
-		phase("start to ready and idle RSS", func() error {
+		phase("starts", "start to ready and idle RSS", func() error {
 			st, err := measureStarts(ctx, bin, s)
 			r.starts = st
 			return err
 		})
 		var live *proc
-		phase("start the long-lived enterprise-tier binary", func() error {
-			live, err = bin.start(ctx, "enterprise", "--infisical-refresh", stsWindowRefresh.String())
-			if err == nil {
-				cl.add(live.stop)
-			}
-			return err
-		})
+		if s.runs("sts") || s.runs("load") {
+			phase("", "start the long-lived enterprise-tier binary", func() error {
+				live, err = bin.start(ctx, "enterprise", "--infisical-refresh", stsWindowRefresh.String())
+				if err == nil {
+					cl.add(live.stop)
+				}
+				return err
+			})
+		}
 		if live != nil {
-			phase("STS calls in steady state", func() error {
+			phase("sts", "STS calls in steady state", func() error {
 				c, err := measureSTS(ctx, e, live, s)
 				r.sts = c
 				return err
 			})
-			phase("concurrent sessions", func() error {
+			phase("load", "concurrent sessions", func() error {
 				l, err := measureLoad(ctx, e, live, bin, tmp, s)
 				r.load = l
 				return err
@@ -229,7 +261,7 @@ func run(ctx context.Context, args []string) error {
 			live.stop()
 		}
 		if len(s.latencies) > 0 {
-			phase(fmt.Sprintf("seed %d documents for the latency phase", s.latencyDocs), func() error {
+			phase("latency", fmt.Sprintf("seed %d documents for the latency phase", s.latencyDocs), func() error {
 				if err := e.seedMany(ctx, s.latencyDocs); err != nil {
 					return err
 				}
@@ -237,7 +269,7 @@ func run(ctx context.Context, args []string) error {
 			})
 			for _, mode := range s.latencyModes {
 				for _, l := range s.latencies {
-					phase(fmt.Sprintf("latency across accounts, %s, at %v", mode, l), func() error {
+					phase("latency", fmt.Sprintf("latency across accounts, %s, at %v", mode, l), func() error {
 						lr, err := measureLatency(ctx, e, bin, mode, l, s.jitter, s.latencyWarm)
 						if lr != nil {
 							lr.docs = s.latencyDocs + 1

@@ -48,6 +48,15 @@ func (r *report) print(out io.Writer) {
 	row := func(n, figure, value, target, result string) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, figure, value, target, result)
 	}
+	// missing is the row of a figure without a value: an error, unless -only
+	// left its phase out.
+	missing := func(n, key, figure, target string) {
+		if !r.runs(key) {
+			row(n, figure, "not run (-only)", target, "")
+			return
+		}
+		row(n, figure, "not measured", target, "ERROR")
+	}
 	row("#", "figure", "value", "target", "result")
 	row("-", "------", "-----", "------", "------")
 
@@ -70,7 +79,7 @@ func (r *report) print(out io.Writer) {
 		}
 		row("1", "  (blue_rfc_get - storage) / bare no-op, the stricter reading", fmt.Sprintf("%.2f", o.StrictRatio()), "(info)", "")
 	} else {
-		row("1", "blue_rfc_get / (bare with the same result + storage)", "not measured", fmt.Sprintf("<= %.2f", targetRatio), "ERROR")
+		missing("1", "overhead", "blue_rfc_get / (bare with the same result + storage)", fmt.Sprintf("<= %.2f", targetRatio))
 	}
 
 	if st := r.starts; st != nil && len(st.Idle) > 0 {
@@ -81,21 +90,21 @@ func (r *report) print(out io.Writer) {
 		row("2", "  of which anonymous (grows per pod; the rest is the binary's shared pages)", fmt.Sprintf("%.1f MiB", anon),
 			fmt.Sprintf("<= %.0f MiB", targetAnonMiB), mark(anon <= targetAnonMiB))
 	} else {
-		row("2", "idle RSS of blue-mcp", "not measured", fmt.Sprintf("< %.0f MiB", targetRSSMiB), "ERROR")
+		missing("2", "starts", "idle RSS of blue-mcp", fmt.Sprintf("< %.0f MiB", targetRSSMiB))
 	}
 	if st := r.starts; st != nil && len(st.Ready) > 0 {
 		ready := durations(st.Ready).median()
 		row("3", fmt.Sprintf("start to /readyz 200, median of %d", len(st.Ready)), fmt.Sprintf("%.1f ms", ms(ready)),
 			fmt.Sprintf("< %d ms", targetReady.Milliseconds()), mark(ready < targetReady))
 	} else {
-		row("3", "start to /readyz 200", "not measured", fmt.Sprintf("< %d ms", targetReady.Milliseconds()), "ERROR")
+		missing("3", "starts", "start to /readyz 200", fmt.Sprintf("< %d ms", targetReady.Milliseconds()))
 	}
 
 	if c := r.sts; c != nil {
 		row("4", fmt.Sprintf("STS AssumeRole during %d blue_rfc_get (binary)", c.Calls), fmt.Sprint(c.AssumeRole),
 			fmt.Sprint(targetSTSCalls), mark(c.AssumeRole+c.OtherSTS == targetSTSCalls && c.Errors == 0))
 	} else {
-		row("4", "STS AssumeRole during steady-state calls", "not measured", fmt.Sprint(targetSTSCalls), "ERROR")
+		missing("4", "sts", "STS AssumeRole during steady-state calls", fmt.Sprint(targetSTSCalls))
 	}
 
 	if l := r.load; l != nil && len(l.Real.Lat) > 0 {
@@ -118,7 +127,7 @@ func (r *report) print(out io.Writer) {
 		}
 		row("5", "failed calls under load (blue-mcp)", fmt.Sprint(l.Real.Errors), "0", mark(l.Real.Errors == 0))
 	} else {
-		row("5", "concurrent sessions", "not measured", "", "ERROR")
+		missing("5", "load", "concurrent sessions", "")
 	}
 	_ = tw.Flush()
 
@@ -177,7 +186,9 @@ func (r *report) printDetails(out io.Writer) {
 			m := medianMem(st.Idle)
 			row("2: RssAnon / RssFile / VmHWM (median start)", fmt.Sprintf("%.1f / %.1f / %.1f MiB", kib(m.Anon), kib(m.File), kib(m.HWM)))
 		}
-		row("2: Go heap in use / Go sys (medians, from /metrics)", fmt.Sprintf("%.1f / %.1f MiB", medianFloat(st.Heap)/(1<<20), medianFloat(st.Sys)/(1<<20)))
+		row("2: Go heap in use (of it objects) / stacks / Go sys (medians, from /metrics)", fmt.Sprintf("%.2f (%.2f) / %.2f / %.1f MiB",
+			medianFloat(st.Heap)/(1<<20), medianFloat(st.Alloc)/(1<<20), medianFloat(st.Stack)/(1<<20), medianFloat(st.Sys)/(1<<20)))
+		row("2: goroutines (median)", fmt.Sprintf("%.0f", medianFloat(st.Gs)))
 		row("2: binary size", fmt.Sprintf("%.1f MiB", float64(st.BinSize)/(1<<20)))
 		row("2: idle time before reading RSS", r.idle.String())
 		row("3: start to ready, min / max", fmt.Sprintf("%.1f / %.1f ms", ms(slices.Min(st.Ready)), ms(slices.Max(st.Ready))))
