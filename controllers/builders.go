@@ -165,6 +165,20 @@ func serverEnv(t *bluev1.BlueTenant, o Options, e effective, hashes string) []*c
 		envVar(contract.EnvInfisicalEnv, inf.Environment),
 		envVar(contract.EnvInfisicalPath, inf.SecretPath),
 	}
+	if inf.CABundle != "" {
+		env = append(env, envVar(contract.EnvInfisicalCA, inf.CABundle))
+	}
+	// The operator's AWS endpoints, the same for every tenant: only the
+	// platform chooses where the pods' AWS calls go, never a BlueTenant.
+	for _, ep := range []struct{ name, url string }{
+		{contract.EnvSTSEndpoint, o.AWSEndpoints.STS},
+		{contract.EnvS3Endpoint, o.AWSEndpoints.S3},
+		{contract.EnvDynamoDBEndpoint, o.AWSEndpoints.DynamoDB},
+	} {
+		if ep.url != "" {
+			env = append(env, envVar(ep.name, strings.ReplaceAll(ep.url, RegionPlaceholder, t.Spec.AWS.Region)))
+		}
+	}
 	switch {
 	case inf.Auth.Kubernetes != nil:
 		env = append(env,

@@ -374,6 +374,15 @@ func TestOptionsValidate(t *testing.T) {
 		{"nothing may reach the server", func(o *Options) { o.IngressNamespace = "" }, "--ingress-namespace"},
 		{"cidr instead of namespace", func(o *Options) { o.IngressNamespace = ""; o.IngressCIDRs = []string{"10.0.0.0/8"} }, ""},
 		{"zero workers", func(o *Options) { o.MaxConcurrentReconciles = 0 }, "--max-concurrent-reconciles"},
+		{"AWS endpoints", func(o *Options) {
+			o.AWSEndpoints = AWSEndpoints{STS: "https://vpce-1.sts.{region}.vpce.amazonaws.com", S3: "https://bucket.vpce-2.s3.eu-west-1.vpce.amazonaws.com:443", DynamoDB: "http://10.0.0.5:443"}
+		}, ""},
+		{"AWS endpoint on a port the pods may not send to", func(o *Options) { o.AWSEndpoints.DynamoDB = "https://10.0.0.5:8000" }, "port 443"},
+		{"plain http AWS endpoint on port 80", func(o *Options) { o.AWSEndpoints.STS = "http://sts.internal" }, "port 443"},
+		{"AWS endpoint without a host", func(o *Options) { o.AWSEndpoints.S3 = "https://:443" }, "no host"},
+		{"AWS endpoint without scheme", func(o *Options) { o.AWSEndpoints.STS = "sts.eu-west-1.amazonaws.com" }, "--aws-sts-endpoint"},
+		{"AWS endpoint with credentials", func(o *Options) { o.AWSEndpoints.S3 = "https://u:p@s3.example" }, "--aws-s3-endpoint"},
+		{"AWS endpoint with a query", func(o *Options) { o.AWSEndpoints.DynamoDB = "https://ddb.example/?x=1" }, "--aws-dynamodb-endpoint"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -401,6 +410,31 @@ func envOf(c corev1.Container) map[string]corev1.EnvVar {
 		out[e.Name] = e
 	}
 	return out
+}
+
+// The operator's AWS endpoints reach every tenant's server, and a tenant's
+// Infisical CA only its own; without them the environment names neither.
+func TestServerEnvEndpointsAndInfisicalCA(t *testing.T) {
+	names := []string{contract.EnvSTSEndpoint, contract.EnvS3Endpoint, contract.EnvDynamoDBEndpoint, contract.EnvInfisicalCA}
+	plain := envOf(typed[appsv1.Deployment](t, buildDeployment(unitTenant(), testOpts, "sha256:x")).Spec.Template.Spec.Containers[0])
+	for _, n := range names {
+		if _, ok := plain[n]; ok {
+			t.Errorf("%s set without being configured", n)
+		}
+	}
+	o := testOpts
+	o.AWSEndpoints = AWSEndpoints{STS: "https://sts.{region}.vpce", S3: "https://s3.vpce", DynamoDB: "https://ddb.vpce"}
+	bt := unitTenant()
+	bt.Spec.Infisical.CABundle = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	env := envOf(typed[appsv1.Deployment](t, buildDeployment(bt, o, "sha256:x")).Spec.Template.Spec.Containers[0])
+	for n, want := range map[string]string{
+		contract.EnvSTSEndpoint: "https://sts." + bt.Spec.AWS.Region + ".vpce", contract.EnvS3Endpoint: "https://s3.vpce", contract.EnvDynamoDBEndpoint: "https://ddb.vpce",
+		contract.EnvInfisicalCA: bt.Spec.Infisical.CABundle,
+	} {
+		if got := env[n].Value; got != want {
+			t.Errorf("%s = %q, want %q", n, got, want)
+		}
+	}
 }
 
 // The token the pod shows Infisical has an audience of its own, so it is no

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -54,6 +55,20 @@ type Options struct {
 	// local stack's stand-in kubelet runs pods as processes on loopback
 	// ports). Empty in a cluster.
 	PodPortsAnnotation string
+	// AWSEndpoints, when set, are where every tenant pod sends its AWS calls
+	// in place of AWS's regional public endpoints.
+	AWSEndpoints AWSEndpoints
+}
+
+// AWSEndpoints are URLs of AWS services for every tenant pod: VPC interface
+// endpoints (so the pods' AWS traffic stays off the internet), FIPS
+// endpoints, or a test environment's servers; "{region}" in one is replaced
+// by the tenant's spec.aws.region. Empty fields leave the SDK's regional
+// endpoint. They are the platform's choice, for all tenants: no BlueTenant
+// can point a pod's credentials elsewhere. Plain http only where the path
+// is private (a test network): STS's answers carry session credentials.
+type AWSEndpoints struct {
+	STS, S3, DynamoDB string
 }
 
 // DefaultOptions are the settings a plain `manager` run gets.
@@ -93,6 +108,15 @@ func (o Options) Validate() error {
 			return fmt.Errorf("--egress-denied-cidr %q: write an IPv4 range as IPv4", c)
 		}
 	}
+	for _, e := range []struct{ flag, url string }{
+		{"--aws-sts-endpoint", o.AWSEndpoints.STS},
+		{"--aws-s3-endpoint", o.AWSEndpoints.S3},
+		{"--aws-dynamodb-endpoint", o.AWSEndpoints.DynamoDB},
+	} {
+		if err := checkEndpoint(e.url); err != nil {
+			return fmt.Errorf("%s %q: %w", e.flag, e.url, err)
+		}
+	}
 	if o.IngressNamespace == "" && len(o.IngressCIDRs) == 0 {
 		return fmt.Errorf("set --ingress-namespace or --ingress-cidr: nothing could reach the MCP port")
 	}
@@ -104,6 +128,37 @@ func (o Options) Validate() error {
 	}
 	return nil
 }
+
+// checkEndpoint accepts an empty URL (AWS's own endpoint) or an absolute
+// http(s) URL of a host, on port 443 (the only port the tenants'
+// NetworkPolicy lets a pod send to besides DNS), without credentials, query
+// or fragment. "{region}" stands for the tenant's region.
+func checkEndpoint(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(strings.ReplaceAll(raw, RegionPlaceholder, "eu-west-1"))
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("want an https:// URL such as https://sts.{region}.amazonaws.com")
+	case u.Hostname() == "":
+		return fmt.Errorf("no host")
+	case u.User != nil:
+		return fmt.Errorf("must not carry credentials")
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("must not have a query or fragment")
+	case u.Scheme == "https" && u.Port() != "" && u.Port() != "443",
+		u.Scheme == "http" && u.Port() != "443":
+		return fmt.Errorf("must be on port 443, the only port tenant pods may send to (their NetworkPolicy)")
+	}
+	return nil
+}
+
+// RegionPlaceholder in an AWS endpoint is replaced by the tenant's
+// spec.aws.region: VPC endpoints serve their own region only.
+const RegionPlaceholder = "{region}"
 
 // ParseAnnotations turns "key=value" flag values into a map.
 func ParseAnnotations(kvs []string) (map[string]string, error) {

@@ -41,7 +41,10 @@ const (
 	// (from the Secret ExternalIDSecretName), never the client's choice.
 	EnvExternalID = "BLUE_EXTERNAL_ID"
 
-	EnvInfisicalSite   = "INFISICAL_SITE_URL"
+	EnvInfisicalSite = "INFISICAL_SITE_URL"
+	// EnvInfisicalCA is PEM (spec.infisical.caBundle): the CAs of a
+	// self-hosted Infisical, trusted for it besides the system's.
+	EnvInfisicalCA     = "INFISICAL_CA_CERTIFICATE"
 	EnvInfisicalProj   = "INFISICAL_PROJECT_ID"
 	EnvInfisicalEnv    = "INFISICAL_ENVIRONMENT"
 	EnvInfisicalPath   = "INFISICAL_SECRET_PATH"
@@ -50,6 +53,13 @@ const (
 	EnvInfisicalToken  = "INFISICAL_TOKEN_FILE"
 	EnvInfisicalCID    = "INFISICAL_CLIENT_ID"
 	EnvInfisicalSecret = "INFISICAL_CLIENT_SECRET"
+
+	// The AWS endpoints every tenant pod uses in place of AWS's regional
+	// public ones (the operator's --aws-*-endpoint): VPC interface
+	// endpoints, FIPS endpoints, or the local stack's test servers.
+	EnvSTSEndpoint      = "BLUE_STS_ENDPOINT"
+	EnvS3Endpoint       = "BLUE_S3_ENDPOINT"
+	EnvDynamoDBEndpoint = "BLUE_DYNAMODB_ENDPOINT"
 )
 
 // InfisicalAudience is the default audience of the projected token the pod

@@ -198,6 +198,16 @@ type InfisicalSpec struct {
 	// +optional
 	SiteURL string `json:"siteURL,omitempty"`
 
+	// CABundle is PEM: the certificates of the CAs that sign a self-hosted
+	// Infisical's TLS certificate (or that certificate itself, if
+	// self-signed). The server trusts them for Infisical only, besides the
+	// public CAs it ships with. Certificates only: a private key is refused.
+	// +kubebuilder:validation:MaxLength=16384
+	// +kubebuilder:validation:XValidation:rule="!self.contains('PRIVATE KEY')",message="infisical.caBundle holds a private key: give only the CA certificates, and rotate that key"
+	// +kubebuilder:validation:XValidation:rule="self == '' || self.matches('^(\\\\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\\\\s]+-----END CERTIFICATE-----)+\\\\s*$')",message="infisical.caBundle must be PEM certificates only (each from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----): no other blocks, no other text"
+	// +optional
+	CABundle string `json:"caBundle,omitempty"`
+
 	// ProjectID is the client's Infisical project (workspace). Immutable: it
 	// is what ties this tenant to the client's data.
 	// +kubebuilder:validation:MinLength=1

@@ -103,6 +103,14 @@ func TestInvalidTenantsAreRefused(t *testing.T) {
 			b.Spec.Infisical.Auth.UniversalAuth = &bluev1.InfisicalUniversalAuth{CredentialsSecretName: "creds"}
 		}, "infisical.auth needs exactly one of kubernetes or universalAuth"},
 		{"no infisical login", func(b *bluev1.BlueTenant) { b.Spec.Infisical.Auth = bluev1.InfisicalAuth{} }, "infisical.auth needs exactly one of kubernetes or universalAuth"},
+		{"Infisical CA bundle that is not PEM", func(b *bluev1.BlueTenant) { b.Spec.Infisical.CABundle = "MIIBszCCAVmgAwIBAgIU" }, "infisical.caBundle must be PEM certificates only"},
+		{"Infisical CA bundle with a public key", func(b *bluev1.BlueTenant) {
+			b.Spec.Infisical.CABundle = exampleCA + "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"
+		}, "infisical.caBundle must be PEM certificates only"},
+		{"Infisical CA bundle with a note", func(b *bluev1.BlueTenant) { b.Spec.Infisical.CABundle = "Acme root CA:\n" + exampleCA }, "infisical.caBundle must be PEM certificates only"},
+		{"Infisical CA bundle with a private key", func(b *bluev1.BlueTenant) {
+			b.Spec.Infisical.CABundle = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+		}, "infisical.caBundle holds a private key"},
 		{"missing project", func(b *bluev1.BlueTenant) { b.Spec.Infisical.ProjectID = "" }, "spec.infisical.projectId"},
 		{"secret path not absolute", func(b *bluev1.BlueTenant) { b.Spec.Infisical.SecretPath = "blue" }, "spec.infisical.secretPath"},
 		{"zero replicas (use suspend)", func(b *bluev1.BlueTenant) { r := int32(0); b.Spec.Replicas = &r }, "spec.replicas"},
@@ -215,3 +223,31 @@ func TestInfisicalOnLoopbackIsAccepted(t *testing.T) {
 		_ = k8s.Delete(ctx, bt)
 	}
 }
+
+// A self-hosted Infisical's CA, as PEM, is accepted.
+func TestInfisicalCABundleIsAccepted(t *testing.T) {
+	for i, bundle := range []string{exampleCA, exampleCA + exampleCA, strings.ReplaceAll(exampleCA, "\n", "\r\n")} {
+		bt := valid(fmt.Sprintf("ca-bundle-%d", i))
+		bt.Spec.Infisical.SiteURL = "https://infisical.acme.internal"
+		bt.Spec.Infisical.CABundle = bundle
+		if err := k8s.Create(context.Background(), bt); err != nil {
+			t.Errorf("caBundle %d refused: %v", i, err)
+			continue
+		}
+		_ = k8s.Delete(context.Background(), bt)
+	}
+}
+
+// exampleCA is a self-signed CA certificate (its key thrown away), as a
+// self-hosted Infisical's client would give it.
+const exampleCA = `-----BEGIN CERTIFICATE-----
+MIIBcTCCARegAwIBAgIBATAKBggqhkjOPQQDAjAfMR0wGwYDVQQDExRFeGFtcGxl
+IEluZmlzaWNhbCBDQTAgFw0yNjAxMDEwMDAwMDBaGA8yMTI2MDEwMTAwMDAwMFow
+HzEdMBsGA1UEAxMURXhhbXBsZSBJbmZpc2ljYWwgQ0EwWTATBgcqhkjOPQIBBggq
+hkjOPQMBBwNCAASpmzPGFkSeeYDxqaH2mxc0dYk0Zbq3dRSN+HONxlIuvktRBiFI
+xv2FVzDRH0r91hcJKPzpdvAYKb4uAmfby7woo0IwQDAOBgNVHQ8BAf8EBAMCAgQw
+DwYDVR0TAQH/BAUwAwEB/zAdBgNVHQ4EFgQUHrpF0er7SglqeA+HM/szseWdfeww
+CgYIKoZIzj0EAwIDSAAwRQIhAI65yMOrHQUTr508crVL/ZqtOJG9GlbsbgiWX0bP
+pCB8AiBG59OzOx42A/NnDm3/K9RtUSyUo2o5qFnJy6dpJpVk4A==
+-----END CERTIFICATE-----
+`

@@ -77,6 +77,9 @@ func run(args []string) error {
 	fs.StringVar(&opts.MetricsNamespace, "metrics-namespace", opts.MetricsNamespace, "namespace of the Prometheus scraper, the only one allowed to reach the metrics port")
 	fs.StringVar(&opts.OperatorNamespace, "operator-namespace", podNamespace(opts.OperatorNamespace), "namespace the operator runs in, allowed to reach tenants' metrics port for their client-access report (default: the pod's namespace)")
 	fs.DurationVar(&opts.AccessInterval, "client-access-interval", opts.AccessInterval, "how often each tenant server's client-access report is read into the ClientAccess condition")
+	fs.StringVar(&opts.AWSEndpoints.STS, "aws-sts-endpoint", "", "STS URL every tenant pod uses instead of AWS's regional endpoint, on port 443, e.g. a VPC interface endpoint; {region} is the tenant's region (empty: AWS's)")
+	fs.StringVar(&opts.AWSEndpoints.S3, "aws-s3-endpoint", "", "S3 URL every tenant pod uses, path-style, on port 443; {region} is the tenant's region (empty: AWS's regional endpoint)")
+	fs.StringVar(&opts.AWSEndpoints.DynamoDB, "aws-dynamodb-endpoint", "", "DynamoDB URL every tenant pod uses, on port 443; {region} is the tenant's region (empty: AWS's regional endpoint)")
 	fs.StringVar(&opts.PodPortsAnnotation, "pod-ports-annotation", "", "read pod addresses from this annotation (name=host:port pairs) instead of the pod IP; only for the local stack's stand-in kubelet")
 	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
 	// --kubeconfig (also KUBECONFIG or in-cluster config) as every controller has it.

@@ -204,6 +204,9 @@ var flagValues = []flagValue{
 	{"ingress-namespace", "tenants.ingress.namespace", stringFlag},
 	{"ingress-cidr", "tenants.ingress.cidrs", listFlag},
 	{"egress-denied-cidr", "tenants.egress.deniedCidrs", listFlag},
+	{"aws-sts-endpoint", "tenants.aws.stsEndpoint", stringFlag},
+	{"aws-s3-endpoint", "tenants.aws.s3Endpoint", stringFlag},
+	{"aws-dynamodb-endpoint", "tenants.aws.dynamodbEndpoint", stringFlag},
 }
 
 // deployment makes the operator Deployment's settings values.

@@ -1,6 +1,9 @@
 package tenantconfig
 
 import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +35,11 @@ type Settings struct {
 	// SiteURL is the Infisical instance, e.g. https://app.infisical.com.
 	// Plain http is accepted only for loopback hosts (tests, local stack).
 	SiteURL string
+	// CACertificate is PEM: the certificates of the CAs that sign a
+	// self-hosted Infisical's TLS certificate (or that certificate, if
+	// self-signed). They are trusted besides the system's, and only for
+	// Infisical. Empty: the system's alone.
+	CACertificate string
 	// ProjectID is the client's Infisical project (workspace) ID.
 	ProjectID string
 	// Environment is the environment slug, e.g. "prod".
@@ -82,6 +90,11 @@ func (s Settings) Validate() error {
 	if err := checkSiteURL(s.SiteURL); err != nil {
 		bad("SiteURL", "%v", err)
 	}
+	if s.CACertificate != "" {
+		if err := checkCACertificate(s.CACertificate); err != nil {
+			bad("CACertificate", "%v", err)
+		}
+	}
 	if strings.TrimSpace(s.ProjectID) == "" {
 		bad("ProjectID", "required")
 	}
@@ -124,6 +137,41 @@ func (s Settings) Validate() error {
 		bad("ExternalID", "must be 2 to 1224 characters of letters, digits and +=,.@:/-_ (what STS accepts)")
 	}
 	return errors.Join(errs...)
+}
+
+// checkCACertificate accepts PEM holding certificates only, at least one: a
+// private key pasted by mistake is refused, not carried into a pod's
+// environment.
+func checkCACertificate(pemText string) error {
+	rest := []byte(pemText)
+	n := 0
+	for {
+		// pem.Decode skips text before a block: refuse it, as the API
+		// server does (spec.infisical.caBundle).
+		rest = bytes.TrimSpace(rest)
+		if len(rest) == 0 {
+			break
+		}
+		if !bytes.HasPrefix(rest, []byte("-----BEGIN ")) {
+			return errors.New("text outside the PEM certificates")
+		}
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			return errors.New("a PEM block that does not end")
+		}
+		if b.Type != "CERTIFICATE" {
+			return fmt.Errorf("holds a %q block; give only certificates", b.Type)
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return fmt.Errorf("certificate %d: %w", n+1, err)
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("no PEM certificate in it")
+	}
+	return nil
 }
 
 func checkSiteURL(raw string) error {

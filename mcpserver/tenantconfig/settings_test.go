@@ -65,6 +65,8 @@ func TestNextDelay(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	caPEM := exampleCA
+	keyPEM := "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n"
 	good := Settings{SiteURL: "https://app.infisical.com", ProjectID: "p", Environment: "prod", SecretPath: "/blue",
 		AuthMethod: AuthKubernetes, IdentityID: "i", TokenFile: "/var/run/secrets/infisical/token"}
 	if err := good.Validate(); err != nil {
@@ -90,6 +92,16 @@ func TestValidate(t *testing.T) {
 		{"universal without client secret", func(s *Settings) { s.AuthMethod, s.ClientID = AuthUniversal, "x" }, "ClientSecret"},
 		{"negative refresh", func(s *Settings) { s.Refresh = -time.Second }, "Refresh"},
 		{"negative grace", func(s *Settings) { s.Grace = -time.Second }, "Grace"},
+		{"CA certificate not PEM", func(s *Settings) { s.CACertificate = "MIIB..." }, "CACertificate"},
+		{"CA certificate with its key", func(s *Settings) { s.CACertificate = caPEM + keyPEM }, "CACertificate"},
+		{"CA certificate that does not parse", func(s *Settings) {
+			s.CACertificate = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+		}, "CACertificate"},
+		{"text after the CA certificate", func(s *Settings) { s.CACertificate = caPEM + "trailing" }, "CACertificate"},
+		{"text before the CA certificate", func(s *Settings) { s.CACertificate = "my CA:\n" + caPEM }, "CACertificate"},
+		{"a public key beside the CA certificate", func(s *Settings) {
+			s.CACertificate = caPEM + "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"
+		}, "CACertificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := good
@@ -102,6 +114,11 @@ func TestValidate(t *testing.T) {
 				t.Error("New accepted invalid settings")
 			}
 		})
+	}
+	withCA := good
+	withCA.CACertificate = caPEM + caPEM
+	if err := withCA.Validate(); err != nil {
+		t.Errorf("two CA certificates: %v", err)
 	}
 	for _, ok := range []string{"http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:80", "https://eu.infisical.com/"} {
 		s := good
@@ -206,3 +223,17 @@ func TestOutsideAccount(t *testing.T) {
 		})
 	}
 }
+
+// exampleCA is a self-signed CA certificate (its key thrown away), as a
+// self-hosted Infisical's client would give it.
+const exampleCA = `-----BEGIN CERTIFICATE-----
+MIIBcTCCARegAwIBAgIBATAKBggqhkjOPQQDAjAfMR0wGwYDVQQDExRFeGFtcGxl
+IEluZmlzaWNhbCBDQTAgFw0yNjAxMDEwMDAwMDBaGA8yMTI2MDEwMTAwMDAwMFow
+HzEdMBsGA1UEAxMURXhhbXBsZSBJbmZpc2ljYWwgQ0EwWTATBgcqhkjOPQIBBggq
+hkjOPQMBBwNCAASpmzPGFkSeeYDxqaH2mxc0dYk0Zbq3dRSN+HONxlIuvktRBiFI
+xv2FVzDRH0r91hcJKPzpdvAYKb4uAmfby7woo0IwQDAOBgNVHQ8BAf8EBAMCAgQw
+DwYDVR0TAQH/BAUwAwEB/zAdBgNVHQ4EFgQUHrpF0er7SglqeA+HM/szseWdfeww
+CgYIKoZIzj0EAwIDSAAwRQIhAI65yMOrHQUTr508crVL/ZqtOJG9GlbsbgiWX0bP
+pCB8AiBG59OzOx42A/NnDm3/K9RtUSyUo2o5qFnJy6dpJpVk4A==
+-----END CERTIFICATE-----
+`

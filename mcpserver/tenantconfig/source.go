@@ -142,7 +142,8 @@ func New(s Settings, log *slog.Logger, reg prometheus.Registerer, opts ...Option
 		src.host = u.Hostname()
 	}
 	src.client = infisical.NewInfisicalClient(context.Background(), infisical.Config{
-		SiteUrl: s.SiteURL,
+		SiteUrl:       s.SiteURL,
+		CaCertificate: s.CACertificate,
 		// The SDK's own refresh re-authenticates Kubernetes logins with the
 		// token captured at the first login; projected tokens rotate, so we
 		// log in again ourselves and re-read the file each time. Off also

@@ -27,11 +27,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -149,6 +151,18 @@ func NewHandler() *Server {
 func New() *Server {
 	s := NewHandler()
 	s.ts = httptest.NewServer(s)
+	return s
+}
+
+// NewTLS is New serving HTTPS with cert, as a self-hosted Infisical with a
+// certificate of its own CA does (HTTP/1.1, as New).
+func NewTLS(cert tls.Certificate) *Server {
+	s := NewHandler()
+	s.ts = httptest.NewUnstartedServer(s)
+	s.ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	// Handshakes a client refuses are what some tests check, not news.
+	s.ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.ts.StartTLS()
 	return s
 }
 

@@ -35,7 +35,6 @@ import (
 	"syscall"
 	"time"
 
-	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -154,14 +153,14 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return nil, err
 	}
 	var stopWorld func()
-	s.World, stopWorld, err = world.New(ststest.Options{VerifyWebIdentity: tokenReview(kube, "sts.amazonaws.com")})
+	s.World, stopWorld, err = world.New(ststest.Options{VerifyWebIdentity: world.TokenReview(kube, "sts.amazonaws.com")})
 	if err != nil {
 		return nil, err
 	}
 	s.stops = append(s.stops, stopWorld)
 	// As Infisical does for an identity whose allowed audience is set: the
 	// review asks for the audience the operator gives the pod's token.
-	s.World.Infisical.SetKubernetesVerifier(tokenReview(kube, contract.InfisicalAudience))
+	s.World.Infisical.SetKubernetesVerifier(world.TokenReview(kube, contract.InfisicalAudience))
 
 	bin := filepath.Join(o.StateDir, "bin")
 	s.bin = bin
@@ -492,23 +491,4 @@ func (s *Stack) Stop() {
 	}
 	s.stops = nil
 	_ = os.RemoveAll(s.o.StateDir)
-}
-
-// tokenReview verifies a service-account token with the API server, for
-// an audience ("" means the API server's own).
-func tokenReview(cs kubernetes.Interface, audience string) func(ctx context.Context, token string) (string, error) {
-	return func(ctx context.Context, token string) (string, error) {
-		tr := &authv1.TokenReview{Spec: authv1.TokenReviewSpec{Token: token}}
-		if audience != "" {
-			tr.Spec.Audiences = []string{audience}
-		}
-		res, err := cs.AuthenticationV1().TokenReviews().Create(ctx, tr, metav1.CreateOptions{})
-		if err != nil {
-			return "", fmt.Errorf("token review: %w", err)
-		}
-		if !res.Status.Authenticated {
-			return "", fmt.Errorf("token not authenticated: %s", res.Status.Error)
-		}
-		return res.Status.User.Username, nil
-	}
 }

@@ -60,8 +60,10 @@ type Node struct {
 	l      layout
 	ownDir bool
 	fwd    *forwarder
-	procs  []*process
-	logs   []*os.File
+	// exposed forward the machine's servers into the network (Expose).
+	exposed []*forwarder
+	procs   []*process
+	logs    []*os.File
 	// api is the API server's address on this machine.
 	api *url.URL
 	// policyEngine: kube-network-policies was started.

@@ -52,6 +52,9 @@ func (n *Node) Stop() error {
 	if n.fwd != nil {
 		n.fwd.Close()
 	}
+	for _, f := range n.exposed {
+		f.Close()
+	}
 	if n.l.cgroup != "" {
 		if err := killCgroup(n.l.cgroup); err != nil {
 			errs = append(errs, err)

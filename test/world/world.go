@@ -10,6 +10,7 @@ package world
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/prometheus/client_golang/prometheus"
+	authv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/superviber/blue-operator/api/contract"
 	"github.com/superviber/blue-operator/mcpserver/access"
@@ -63,7 +67,22 @@ func Start(tb testing.TB) *World {
 // New runs all four systems until stop is called; the local stack uses it.
 // stsOpts lets the caller verify web identity tokens (IRSA).
 func New(stsOpts ststest.Options) (w *World, stop func(), err error) {
-	w = &World{STS: ststest.New(stsOpts)}
+	return NewWith(Options{STS: stsOpts})
+}
+
+// Options say how the systems are run.
+type Options struct {
+	// STS verifies web identity tokens (IRSA) when its VerifyWebIdentity is
+	// set.
+	STS ststest.Options
+	// InfisicalCert, when set, makes Infisical serve HTTPS with it, as a
+	// self-hosted Infisical with a certificate of its own CA does.
+	InfisicalCert *tls.Certificate
+}
+
+// NewWith is New with all of Options.
+func NewWith(o Options) (w *World, stop func(), err error) {
+	w = &World{STS: ststest.New(o.STS)}
 	var stops []func()
 	stopAll := func() {
 		for i := len(stops) - 1; i >= 0; i-- {
@@ -81,7 +100,11 @@ func New(stsOpts ststest.Options) (w *World, stop func(), err error) {
 	}
 	w.STSURL = ep.URL
 	stops = append(stops, func() { _ = ep.Close() })
-	w.Infisical = infisicaltest.New()
+	if o.InfisicalCert != nil {
+		w.Infisical = infisicaltest.NewTLS(*o.InfisicalCert)
+	} else {
+		w.Infisical = infisicaltest.New()
+	}
 	stops = append(stops, w.Infisical.Close)
 	if w.S3, err = s3test.Start(); err != nil {
 		return nil, nil, fmt.Errorf("s3: %w", err)
@@ -381,4 +404,24 @@ func AWSConfig() aws.Config {
 
 func tokenHash(tok string) string {
 	return strings.TrimSpace(contract.TokenHash(tok))
+}
+
+// TokenReview verifies a service-account token with the API server, for
+// an audience ("" means the API server's own), as AWS's OIDC provider for
+// EKS and Infisical's Kubernetes auth do; it returns the token's subject.
+func TokenReview(cs kubernetes.Interface, audience string) func(ctx context.Context, token string) (string, error) {
+	return func(ctx context.Context, token string) (string, error) {
+		tr := &authv1.TokenReview{Spec: authv1.TokenReviewSpec{Token: token}}
+		if audience != "" {
+			tr.Spec.Audiences = []string{audience}
+		}
+		res, err := cs.AuthenticationV1().TokenReviews().Create(ctx, tr, metav1.CreateOptions{})
+		if err != nil {
+			return "", fmt.Errorf("token review: %w", err)
+		}
+		if !res.Status.Authenticated {
+			return "", fmt.Errorf("token not authenticated: %s", res.Status.Error)
+		}
+		return res.Status.User.Username, nil
+	}
 }

@@ -2,12 +2,13 @@
 // real node (test/node): the operator runs in-process against a real control
 // plane, writes two tenants' namespaces, NetworkPolicies, quotas and
 // Deployments, and the node runs their pods as real containers, with
-// kube-network-policies enforcing the policies. The tenants' pods run the
+// kube-network-policies enforcing the policies. Two tenants' pods run the
 // netcheck probe in place of the server (an image with no configuration to
-// fetch), with everything else exactly as the operator wrote it; every
-// connection is attempted from inside a pod's network namespace and asserted
-// answered or dropped, and every security setting is read from the running
-// process.
+// fetch), with everything else exactly as the operator wrote it; two run the
+// shipped server image, one of them against its client's systems exposed
+// in the node's network (clientdata_test.go). Every connection is attempted
+// from inside a pod's network namespace and asserted answered or dropped,
+// and every security setting is read from the running process.
 package isolation_test
 
 import (
@@ -113,9 +114,20 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer cleanup()
+	stopWorld, err := startClientWorld(plane)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer stopWorld()
 	n, err = node.Start(ctx, node.Options{Plane: plane, NetworkPolicy: true, Images: []string{serverImage}, Dir: os.Getenv("BLUE_NODE_DIR")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := exposeClientWorld(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		_ = n.Stop()
 		return 1
 	}
 	code := func() int {
@@ -167,6 +179,10 @@ func setup(ctx context.Context, plane *controlplane.Plane) error {
 	charlie.Spec.Image = serverImageRef
 	if err := k8s.Create(ctx, charlie); err != nil {
 		return fmt.Errorf("create tenant charlie: %w", err)
+	}
+	// delta runs it against its client's systems.
+	if err := createDelta(ctx); err != nil {
+		return err
 	}
 	for _, ns := range []string{ingressNS, metricsNS, operatorNS, elsewhereNS} {
 		p, err := n.RunProbe(ctx, node.Probe{Namespace: ns, Name: "probe", Ports: []int32{contract.PortHTTP, contract.PortMetrics}})

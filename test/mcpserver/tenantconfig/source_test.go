@@ -339,6 +339,56 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// A self-hosted Infisical whose certificate its own CA signs: trusted with
+// the CA given (spec.infisical.caBundle), refused without it, and the
+// refusal says why without printing the certificate.
+func TestSelfHostedInfisicalWithItsOwnCA(t *testing.T) {
+	caPEM, cert, err := testutil.SelfSignedTLS("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	tlsSrv := infisicaltest.NewTLS(cert)
+	t.Cleanup(tlsSrv.Close)
+	tlsSrv.AddIdentity(infisicaltest.Identity{ID: identityID, Name: "blue-acme", ClientID: clientID, ClientSecret: clientSecret,
+		AccessTokenTTL: time.Minute, AccessTokenMaxTTL: time.Hour})
+	tlsSrv.SetSecret(projectID, environment, secretPath, tenantconfig.KeyRoleARN, roleARN)
+	tlsSrv.SetSecret(projectID, environment, secretPath, tenantconfig.KeyBucket, bucket)
+	tlsSrv.SetSecret(projectID, environment, secretPath, tenantconfig.KeyTable, table)
+	tlsSrv.SetSecret(projectID, environment, secretPath, tenantconfig.KeyKMSKeyID, kmsKeyID)
+	tlsSrv.SetSecret(projectID, environment, secretPath, tenantconfig.KeyExternalID, externalID)
+	tlsSrv.AddMembership(projectID, identityID)
+
+	s := e.settings(tenantconfig.AuthUniversal)
+	s.SiteURL = tlsSrv.URL()
+	without, err := tenantconfig.New(s, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = without.Refresh(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Refresh without the CA = %v, want a certificate error", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "BEGIN CERTIFICATE") {
+		t.Errorf("the error prints the certificate: %v", err)
+	}
+	if n := tlsSrv.Counts(); n.Logins != 0 {
+		t.Errorf("the untrusted server saw %d logins", n.Logins)
+	}
+
+	s.CACertificate = caPEM
+	with, err := tenantconfig.New(s, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := with.Refresh(context.Background()); err != nil {
+		t.Fatalf("Refresh with the CA: %v", err)
+	}
+	if got := mustCurrent(t, with); got.Bucket != bucket || got.Table != table {
+		t.Errorf("config through TLS: bucket %v table %v", got.Bucket == bucket, got.Table == table)
+	}
+}
+
 func TestIncomplete(t *testing.T) {
 	for _, tc := range []struct {
 		name    string

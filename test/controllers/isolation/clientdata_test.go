@@ -1,0 +1,229 @@
+package isolation_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/superviber/blue-operator/api/contract"
+	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
+	"github.com/superviber/blue-operator/controllers"
+	"github.com/superviber/blue-operator/test/controlplane"
+	"github.com/superviber/blue-operator/test/node"
+	"github.com/superviber/blue-operator/test/ststest"
+	"github.com/superviber/blue-operator/test/testutil"
+	"github.com/superviber/blue-operator/test/world"
+)
+
+// The client's side of tenant delta: its self-hosted Infisical (HTTPS under
+// a certificate of its own CA), and the AWS it reaches through STS, S3 and
+// DynamoDB. Each listens on this machine and is exposed in the node's
+// network at an internet address of its own, on 443, as the cloud's
+// endpoints are.
+var (
+	clients     *world.World
+	delta       *world.Tenant
+	infisicalCA string
+)
+
+// The addresses of the client's systems in the node's network.
+const (
+	stsIP       = "203.0.113.10"
+	s3IP        = "203.0.113.11"
+	dynamoIP    = "203.0.113.12"
+	infisicalIP = "203.0.113.13"
+)
+
+// startClientWorld runs the client's systems: STS checks the pod's IRSA
+// token, and Infisical its Kubernetes token, with the API server, as AWS's
+// OIDC provider for EKS and Infisical's Kubernetes auth do.
+func startClientWorld(plane *controlplane.Plane) (stop func(), err error) {
+	kube, err := kubernetes.NewForConfig(plane.Config)
+	if err != nil {
+		return nil, err
+	}
+	caPEM, cert, err := testutil.SelfSignedTLS(infisicalIP)
+	if err != nil {
+		return nil, err
+	}
+	infisicalCA = caPEM
+	w, stop, err := world.NewWith(world.Options{
+		STS:           ststest.Options{VerifyWebIdentity: world.TokenReview(kube, "sts.amazonaws.com")},
+		InfisicalCert: &cert,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the client's systems: %w", err)
+	}
+	w.Infisical.SetKubernetesVerifier(world.TokenReview(kube, contract.InfisicalAudience))
+	clients = w
+	return stop, nil
+}
+
+// exposeClientWorld puts the client's systems in the node's network and
+// points the operator's AWS endpoints at them (plain HTTP on 443: the
+// pods' SDK trusts only the public CAs; Infisical keeps its TLS).
+func exposeClientWorld(ctx context.Context) error {
+	for _, e := range []struct {
+		ip, url string
+		opt     *string
+	}{
+		{stsIP, clients.STSURL, &opts.AWSEndpoints.STS},
+		{s3IP, clients.S3.Endpoint(), &opts.AWSEndpoints.S3},
+		{dynamoIP, clients.DDB.Endpoint(), &opts.AWSEndpoints.DynamoDB},
+		{infisicalIP, clients.Infisical.URL(), nil},
+	} {
+		u, err := url.Parse(e.url)
+		if err != nil {
+			return err
+		}
+		at, err := n.Expose(ctx, e.ip, u.Host)
+		if err != nil {
+			return err
+		}
+		if e.opt != nil {
+			*e.opt = "http://" + at
+		}
+	}
+	return nil
+}
+
+// createDelta seeds delta's client account, as its onboarding would, and
+// applies its BlueTenant: the shipped image, the client's Infisical by
+// address with its CA.
+func createDelta(ctx context.Context) error {
+	bt := tenant("delta")
+	bt.Spec.Image = serverImageRef
+	bt.Spec.AWS.AccountID = "333333333333"
+	bt.Spec.Infisical.SiteURL = "https://" + infisicalIP
+	bt.Spec.Infisical.CABundle = infisicalCA
+	bt.Spec.Infisical.SecretPath = "/blue"
+	var err error
+	delta, err = clients.AddTenantWith(ctx, world.TenantOptions{
+		Name:              "delta",
+		Account:           333333333333,
+		HopRole:           strings.ReplaceAll(opts.HopRoleARNTemplate, "{tenant}", "delta"),
+		Project:           bt.Spec.Infisical.ProjectID,
+		Environment:       "prod",
+		SecretPath:        bt.Spec.Infisical.SecretPath,
+		IdentityID:        bt.Spec.Infisical.Auth.Kubernetes.IdentityID,
+		KubernetesSubject: "system:serviceaccount:" + controllers.NamespaceFor("delta") + ":" + controllers.ServerName,
+	})
+	if err != nil {
+		return fmt.Errorf("seed delta: %w", err)
+	}
+	if err := k8s.Create(ctx, bt); err != nil {
+		return fmt.Errorf("create tenant delta: %w", err)
+	}
+	return nil
+}
+
+// The shipped server, on the node, does a tenant's whole job: it logs in to
+// the client's self-hosted Infisical over TLS with the client's CA, trades
+// the pod's IRSA token at STS, assumes the client's role with the issued
+// ExternalId, and writes and reads a document in the client's bucket and
+// table; each system is reached at an internet address through the node's
+// network and the tenant's NetworkPolicy, and the client reaches the server
+// from the ingress namespace, as through the ingress controller.
+func TestShippedServerServesTheClientsDocumentsFromTheNode(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var bt bluev1.BlueTenant
+	if err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		err := k8s.Get(ctx, types.NamespacedName{Name: "delta"}, &bt)
+		return err == nil && bt.Status.ExternalID != "", nil
+	}); err != nil {
+		t.Fatalf("delta's ExternalId was never issued: %v", err)
+	}
+	// The client writes the issued ExternalId into its role's trust policy.
+	if err := clients.TrustExternalID(delta, bt.Status.ExternalID); err != nil {
+		t.Fatal(err)
+	}
+	pod, err := waitTenantPod(ctx, "delta")
+	if err != nil {
+		t.Fatalf("delta's server never became Ready (its Infisical settings unread): %v", err)
+	}
+	if logins := clients.Infisical.Counts().Logins; logins == 0 {
+		t.Error("the server is Ready without a login at the client's Infisical")
+	}
+	var tokens corev1.Secret
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: controllers.NamespaceFor("delta"), Name: controllers.TokenSecretName}, &tokens); err != nil {
+		t.Fatal(err)
+	}
+
+	s := connectFrom(t, probes[ingressNS], pod, "delta.mcp.example.com", string(tokens.Data["token"]))
+	var created struct {
+		Document struct {
+			Number int    `json:"number"`
+			Title  string `json:"title"`
+		} `json:"document"`
+	}
+	world.MustCall(t, s, "blue_rfc_create", map[string]any{"title": "Proven on the node"}, &created)
+	var got struct {
+		Document struct {
+			Title string `json:"title"`
+		} `json:"document"`
+	}
+	world.MustCall(t, s, "blue_rfc_get", map[string]any{"title": "Proven on the node"}, &got)
+	if got.Document.Title != "Proven on the node" {
+		t.Errorf("blue_rfc_get: title %q", got.Document.Title)
+	}
+
+	// It is in the client's bucket, put there with the client role's
+	// session, which the pod's web identity led to.
+	objs, err := clients.S3.Objects(delta.Bucket, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) == 0 {
+		t.Errorf("nothing in the client's bucket %s", delta.Bucket)
+	}
+	if n := clients.STS.RoleCalls(delta.ClientRole); n == 0 {
+		t.Error("the client's role was never assumed")
+	}
+	if n := clients.STS.Calls("AssumeRoleWithWebIdentity"); n == 0 {
+		t.Error("the pod's IRSA token was never presented to STS")
+	}
+}
+
+// connectFrom opens an MCP session to pod's server from inside the network
+// namespace of from, naming host as the ingress controller would.
+func connectFrom(t *testing.T, from, pod *corev1.Pod, host, token string) *mcp.ClientSession {
+	t.Helper()
+	netns, err := n.HTTPClient(context.Background(), from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: hostHeader{host: host, next: world.BearerTransport(token, netns.Transport)}}
+	c := mcp.NewClient(&mcp.Implementation{Name: "isolation-test", Version: "1"}, nil)
+	endpoint := "http://" + node.PodAddr(pod, contract.PortHTTP) + "/mcp"
+	s, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: hc}, nil)
+	if err != nil {
+		t.Fatalf("connect %s: %v", endpoint, err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// hostHeader sends every request with the tenant's public host, as the
+// ingress controller passes it on.
+type hostHeader struct {
+	host string
+	next http.RoundTripper
+}
+
+func (h hostHeader) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Host = h.host
+	return h.next.RoundTrip(r)
+}

@@ -1,0 +1,45 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+)
+
+// InternetPrefix holds the addresses Expose gives the machine's servers in
+// the node's network: as a cloud's public endpoints are, off the node and
+// outside every private range, so a tenant's NetworkPolicy treats them as
+// the internet. 203.0.113.0/24 is TEST-NET-3 (RFC 5737), reserved for
+// documentation and routed nowhere.
+var InternetPrefix = netip.MustParsePrefix("203.0.113.0/24")
+
+// ExposedPort is the port Expose listens on: HTTPS's, the only one a tenant
+// pod may send to besides DNS.
+const ExposedPort = "443"
+
+// Expose makes target, a server on this machine (host:port), reachable from
+// the node's pods at the address at (in InternetPrefix), port ExposedPort, in the node's
+// network: a client-side system (Infisical, STS, S3, DynamoDB) as the pods
+// of a real cluster reach it, through the node's netfilter hooks, where
+// kube-proxy and the NetworkPolicy engine see the traffic. It returns
+// at:ExposedPort. The bytes are copied as they are: TLS stays end to end.
+// Stop removes the address and the forwarder with the network.
+func (n *Node) Expose(ctx context.Context, at, target string) (string, error) {
+	a, err := netip.ParseAddr(at)
+	if err != nil || !InternetPrefix.Contains(a) {
+		return "", fmt.Errorf("expose %s at %s: the address must be in %s", target, at, InternetPrefix)
+	}
+	if err := ip(ctx, n.l.network(), "addr", "add", a.String()+"/32", "dev", "lo"); err != nil {
+		return "", fmt.Errorf("expose %s: %w", target, err)
+	}
+	addr := net.JoinHostPort(a.String(), ExposedPort)
+	l, err := listenIn(n.l.networkPath(), addr)
+	if err != nil {
+		return "", fmt.Errorf("expose %s at %s: %w", target, addr, err)
+	}
+	f := newForwarder(target)
+	f.serve(l)
+	n.exposed = append(n.exposed, f)
+	return addr, nil
+}
