@@ -25,6 +25,15 @@ var DefaultControllers = []string{
 	"replicaset-controller", "resourcequota-controller", "disruption-controller",
 }
 
+// NodeControllers are DefaultControllers and what a real node relies on
+// besides: EndpointSlices for Services, the node lifecycle (it lifts the
+// not-ready taint a kubelet registers with), each namespace's default
+// ServiceAccount, and the cluster's CA in each namespace (ConfigMap
+// kube-root-ca.crt, which every pod with a service-account token mounts).
+var NodeControllers = append(append([]string(nil), DefaultControllers...),
+	"endpointslice-controller", "node-lifecycle-controller",
+	"serviceaccount-controller", "root-ca-certificate-publisher-controller")
+
 // Options say what to start.
 type Options struct {
 	// CRDDirs are installed before Start returns.
@@ -36,6 +45,12 @@ type Options struct {
 	Scheduler bool
 	// Dir holds kubeconfigs and logs; a temporary directory when empty.
 	Dir string
+	// ServiceAccountAdmission admits pods as a cluster's API server does
+	// (envtest turns it off): a pod without a ServiceAccount gets its
+	// namespace's default, one naming a ServiceAccount that does not exist
+	// is refused, and unless it opts out its container gets that account's
+	// token and the cluster's CA. Run NodeControllers with it.
+	ServiceAccountAdmission bool
 	// AdvertiseAddress is the address the API server gives as the kubernetes
 	// Service's endpoint: test/node's APIServerIP, where the node's network
 	// forwards to the API server, for a plane with a real node. Empty:
@@ -103,6 +118,9 @@ func Start(o Options) (p *Plane, err error) {
 	if o.AdvertiseAddress != "" {
 		p.Env.ControlPlane.APIServer.Configure().Set("advertise-address", o.AdvertiseAddress)
 	}
+	if o.ServiceAccountAdmission {
+		p.Env.ControlPlane.APIServer.Configure().Disable("disable-admission-plugins")
+	}
 	if p.Config, err = p.Env.Start(); err != nil {
 		return nil, fmt.Errorf("start etcd and kube-apiserver: %w", err)
 	}
@@ -169,8 +187,15 @@ func (p *Plane) startControllerManager(assets string, controllers []string) erro
 	if err != nil {
 		return err
 	}
+	// The root CA publisher copies the API server's CA into every
+	// namespace.
+	caFile := filepath.Join(p.Dir, "ca.crt")
+	if err := os.WriteFile(caFile, p.Config.CAData, 0o600); err != nil {
+		return fmt.Errorf("write the API server's CA: %w", err)
+	}
 	return p.run(filepath.Join(assets, "kube-controller-manager"), "kube-controller-manager.log",
 		"--kubeconfig="+kubeconfig,
+		"--root-ca-file="+caFile,
 		"--controllers="+strings.Join(controllers, ","),
 		"--leader-elect=false",
 		"--use-service-account-credentials=false",

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,8 +26,9 @@ import (
 
 // One node for the package: it takes seconds to start.
 var (
-	n   *node.Node
-	k8s client.Client
+	n     *node.Node
+	k8s   client.Client
+	plane *controlplane.Plane
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -38,13 +40,17 @@ func run(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	plane, err := controlplane.Start(controlplane.Options{
+	var err error
+	plane, err = controlplane.Start(controlplane.Options{
 		AdvertiseAddress: node.APIServerIP,
 		// Pods are scheduled (once the node lifecycle controller lifts
 		// the not-ready taint the kubelet registers with), Services get
-		// EndpointSlices, namespaces go when a test ends.
-		Controllers: []string{"endpointslice-controller", "namespace-controller", "node-lifecycle-controller"},
-		Scheduler:   true,
+		// EndpointSlices, namespaces go when a test ends, and get their
+		// default ServiceAccount and the cluster's CA, which the API
+		// server's admission gives every pod.
+		Controllers:             controlplane.NodeControllers,
+		ServiceAccountAdmission: true,
+		Scheduler:               true,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -75,8 +81,8 @@ func namespace(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		// No namespace controller runs here: delete the pods, so the node
-		// stops them, then the namespace.
+		// Delete the pods at once (no grace), so the node stops them
+		// before the namespace controller gets to them.
 		_ = k8s.DeleteAllOf(context.Background(), &corev1.Pod{}, client.InNamespace(name), client.GracePeriodSeconds(0))
 		_ = k8s.Delete(context.Background(), ns)
 	})
@@ -129,6 +135,58 @@ func TestPodRunsWithItsSecurityContext(t *testing.T) {
 	}
 	for _, f := range p.LockDownFaults() {
 		t.Error(f)
+	}
+}
+
+// What a node relies on from the control plane for a pod that talks to the
+// API server, as most workloads do: its namespace's default ServiceAccount
+// (the controller-manager makes it), a token for it and the cluster's CA
+// (ConfigMap kube-root-ca.crt, which the controller-manager publishes in
+// every namespace) in the container, and a token the API server accepts.
+func TestPodGetsItsServiceAccountTokenAndTheClustersCA(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := namespace(t, "sa-token")
+	pod := probe(t, node.Probe{Namespace: ns, Name: "workload", ServiceAccountToken: true})
+	if pod.Spec.ServiceAccountName != "default" {
+		t.Errorf("admitted with ServiceAccount %q, want the namespace's default", pod.Spec.ServiceAccountName)
+	}
+	var root corev1.ConfigMap
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "kube-root-ca.crt"}, &root); err != nil {
+		t.Fatalf("the cluster's CA was not published in %s: %v", ns, err)
+	}
+	pid, err := n.ContainerPID(ctx, pod, "netcheck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := fmt.Sprintf("/proc/%d/root/var/run/secrets/kubernetes.io/serviceaccount", pid)
+	ca, err := os.ReadFile(dir + "/ca.crt")
+	if err != nil {
+		t.Fatalf("no CA in the container: %v", err)
+	}
+	if string(ca) != string(plane.Config.CAData) || root.Data["ca.crt"] != string(ca) {
+		t.Error("the container's ca.crt is not the API server's CA")
+	}
+	token, err := os.ReadFile(dir + "/token")
+	if err != nil {
+		t.Fatalf("no token in the container: %v", err)
+	}
+	review := &authv1.TokenReview{Spec: authv1.TokenReviewSpec{Token: string(token)}}
+	if err := k8s.Create(ctx, review); err != nil {
+		t.Fatal(err)
+	}
+	if want := "system:serviceaccount:" + ns + ":default"; !review.Status.Authenticated || review.Status.User.Username != want {
+		t.Errorf("the container's token: authenticated %v as %q, want %s", review.Status.Authenticated, review.Status.User.Username, want)
+	}
+
+	// A pod naming a ServiceAccount that does not exist is refused, as by
+	// a cluster's API server.
+	ghost := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ghost"},
+		Spec:       corev1.PodSpec{ServiceAccountName: "nobody", Containers: []corev1.Container{{Name: "c", Image: node.NetcheckImage}}},
+	}
+	if err := k8s.Create(ctx, ghost); !apierrors.IsForbidden(err) {
+		t.Errorf("a pod of a ServiceAccount that does not exist: %v, want forbidden", err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -34,6 +35,10 @@ type Probe struct {
 	// SecurityContext replaces the probe's own (no privilege escalation, no
 	// capabilities; root with NET_BIND_SERVICE when Root is set).
 	SecurityContext *corev1.SecurityContext
+	// ServiceAccountToken mounts the namespace's default ServiceAccount
+	// token and the cluster's CA, as a workload that talks to the API server
+	// has them; probes have none otherwise.
+	ServiceAccountToken bool
 }
 
 // RunProbe creates the probe pod and returns it once Ready.
@@ -76,13 +81,32 @@ func (n *Node) RunProbe(ctx context.Context, p Probe) (*corev1.Pod, error) {
 				},
 			}},
 			TerminationGracePeriodSeconds: ptr.To[int64](0),
-			AutomountServiceAccountToken:  ptr.To(false),
+			AutomountServiceAccountToken:  ptr.To(p.ServiceAccountToken),
 		},
 	}
-	if err := n.client.Create(ctx, pod); err != nil {
+	if err := n.createPod(ctx, pod); err != nil {
 		return nil, fmt.Errorf("create probe %s/%s: %w", p.Namespace, p.Name, err)
 	}
 	return pod, n.WaitPodReady(ctx, pod)
+}
+
+// createPod creates pod, waiting (up to 30 s) for its namespace's default
+// ServiceAccount where the API server admits pods as a cluster's does: the
+// controller-manager makes it a moment after the namespace, and until then
+// the pod is refused, as a ReplicaSet's would be and retried.
+func (n *Node) createPod(ctx context.Context, pod *corev1.Pod) error {
+	var err error
+	_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		err = n.client.Create(ctx, pod)
+		return err == nil || !noServiceAccountYet(err), nil
+	})
+	return err
+}
+
+// noServiceAccountYet is the API server's refusal of a pod whose
+// ServiceAccount does not exist (yet).
+func noServiceAccountYet(err error) bool {
+	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "error looking up service account")
 }
 
 // WaitPodReady waits up to a minute for the pod to be Ready, and refreshes

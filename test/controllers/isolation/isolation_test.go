@@ -94,10 +94,11 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	plane, err := controlplane.Start(controlplane.Options{
-		CRDDirs:          []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
-		AdvertiseAddress: node.APIServerIP,
-		Controllers:      append(slices.Clone(controlplane.DefaultControllers), "endpointslice-controller", "node-lifecycle-controller"),
-		Scheduler:        true,
+		CRDDirs:                 []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
+		AdvertiseAddress:        node.APIServerIP,
+		Controllers:             controlplane.NodeControllers,
+		ServiceAccountAdmission: true,
+		Scheduler:               true,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
