@@ -5,15 +5,20 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/superviber/blue-operator/api/contract"
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
@@ -127,14 +132,16 @@ func createDelta(ctx context.Context) error {
 	return nil
 }
 
-// The shipped server, on the node, does a tenant's whole job: it logs in to
-// the client's self-hosted Infisical over TLS with the client's CA, trades
-// the pod's IRSA token at STS, assumes the client's role with the issued
+// A tenant's life on the node, with the shipped server: it logs in to the
+// client's self-hosted Infisical over TLS with the client's CA, trades the
+// pod's IRSA token at STS, assumes the client's role with the issued
 // ExternalId, and writes and reads a document in the client's bucket and
 // table; each system is reached at an internet address through the node's
 // network and the tenant's NetworkPolicy, and the client reaches the server
-// from the ingress namespace, as through the ingress controller.
-func TestShippedServerServesTheClientsDocumentsFromTheNode(t *testing.T) {
+// from the ingress namespace, as through the ingress controller. Suspended,
+// its server stops on the node; deleted, its namespace goes with everything
+// in it. The client's documents stay in the client's account throughout.
+func TestTenantJourneyOnTheNode(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -194,6 +201,81 @@ func TestShippedServerServesTheClientsDocumentsFromTheNode(t *testing.T) {
 	if n := clients.STS.Calls("AssumeRoleWithWebIdentity"); n == 0 {
 		t.Error("the pod's IRSA token was never presented to STS")
 	}
+	if err := waitTenant(ctx, "delta", func(bt *bluev1.BlueTenant) bool {
+		return meta.IsStatusConditionTrue(bt.Status.Conditions, bluev1.ConditionReady)
+	}); err != nil {
+		t.Fatalf("delta never Ready: %v", err)
+	}
+	pid, err := n.ContainerPID(ctx, pod, controllers.ServerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Suspended: the server stops on the node, nothing else goes.
+	if err := patchTenant(ctx, "delta", func(bt *bluev1.BlueTenant) { bt.Spec.Suspend = true }); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitTenant(ctx, "delta", func(bt *bluev1.BlueTenant) bool {
+		c := meta.FindStatusCondition(bt.Status.Conditions, bluev1.ConditionReady)
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == bluev1.ReasonSuspended
+	}); err != nil {
+		t.Fatalf("delta never Suspended: %v", err)
+	}
+	if err := waitGone(ctx, fmt.Sprintf("/proc/%d", pid)); err != nil {
+		t.Errorf("the suspended tenant's server still runs on the node: %v", err)
+	}
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: controllers.NamespaceFor("delta"), Name: controllers.TokenSecretName}, &corev1.Secret{}); err != nil {
+		t.Errorf("suspending lost the token Secret: %v", err)
+	}
+
+	// Deleted: the namespace goes, with its pods, Secrets and policy.
+	if err := k8s.Delete(ctx, &bt); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		err := k8s.Get(ctx, types.NamespacedName{Name: controllers.NamespaceFor("delta")}, &corev1.Namespace{})
+		return apierrors.IsNotFound(err), nil
+	}); err != nil {
+		t.Fatalf("delta's namespace never went: %v", err)
+	}
+	after, err := clients.S3.Objects(delta.Bucket, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(objs) {
+		t.Errorf("the client's bucket held %d objects, %d after the tenant was deleted: the documents are the client's", len(objs), len(after))
+	}
+}
+
+// waitTenant polls the BlueTenant until ok.
+func waitTenant(ctx context.Context, name string, ok func(*bluev1.BlueTenant) bool) error {
+	return wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		var bt bluev1.BlueTenant
+		if err := k8s.Get(ctx, types.NamespacedName{Name: name}, &bt); err != nil {
+			return false, nil
+		}
+		return ok(&bt), nil
+	})
+}
+
+// patchTenant changes a BlueTenant's spec, retrying on conflicts.
+func patchTenant(ctx context.Context, name string, change func(*bluev1.BlueTenant)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var bt bluev1.BlueTenant
+		if err := k8s.Get(ctx, types.NamespacedName{Name: name}, &bt); err != nil {
+			return err
+		}
+		change(&bt)
+		return k8s.Update(ctx, &bt)
+	})
+}
+
+// waitGone waits for a path (a process's /proc entry) to disappear.
+func waitGone(ctx context.Context, path string) error {
+	return wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(context.Context) (bool, error) {
+		_, err := os.Stat(path)
+		return os.IsNotExist(err), nil
+	})
 }
 
 // connectFrom opens an MCP session to pod's server from inside the network
