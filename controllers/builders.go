@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -217,6 +218,14 @@ func serverEnv(t *bluev1.BlueTenant, o Options, e effective, hashes string) []*c
 		}
 	} else {
 		env = append(env, envVar(contract.EnvAuthMode, string(bluev1.AuthModeToken)), envVar(contract.EnvTokenHashes, hashes))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{contract.EnvInfisicalRefresh, o.InfisicalRefresh}, {contract.EnvAccessCheckInterval, o.AccessCheckInterval}} {
+		if d.v > 0 {
+			env = append(env, envVar(d.name, d.v.String()))
+		}
 	}
 	// Let the Go runtime see the memory limit, so it collects before the
 	// kernel kills.

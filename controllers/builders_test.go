@@ -2,14 +2,15 @@ package controllers
 
 import (
 	"encoding/json"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
@@ -379,6 +380,9 @@ func TestOptionsValidate(t *testing.T) {
 		}, ""},
 		{"AWS endpoint on a port the pods may not send to", func(o *Options) { o.AWSEndpoints.DynamoDB = "https://10.0.0.5:8000" }, "port 443"},
 		{"plain http AWS endpoint on port 80", func(o *Options) { o.AWSEndpoints.STS = "http://sts.internal" }, "port 443"},
+		{"Infisical refresh under a second", func(o *Options) { o.InfisicalRefresh = 500 * time.Millisecond }, "--tenant-infisical-refresh"},
+		{"access check under a second", func(o *Options) { o.AccessCheckInterval = time.Millisecond }, "--tenant-access-check-interval"},
+		{"server intervals", func(o *Options) { o.InfisicalRefresh, o.AccessCheckInterval = 5*time.Second, time.Minute }, ""},
 		{"AWS endpoint without a host", func(o *Options) { o.AWSEndpoints.S3 = "https://:443" }, "no host"},
 		{"AWS endpoint without scheme", func(o *Options) { o.AWSEndpoints.STS = "sts.eu-west-1.amazonaws.com" }, "--aws-sts-endpoint"},
 		{"AWS endpoint with credentials", func(o *Options) { o.AWSEndpoints.S3 = "https://u:p@s3.example" }, "--aws-s3-endpoint"},
@@ -412,10 +416,12 @@ func envOf(c corev1.Container) map[string]corev1.EnvVar {
 	return out
 }
 
-// The operator's AWS endpoints reach every tenant's server, and a tenant's
-// Infisical CA only its own; without them the environment names neither.
+// The operator's AWS endpoints and server intervals reach every tenant's
+// server, and a tenant's Infisical CA only its own; unset, the environment
+// names none of them (and existing Deployments keep their hash).
 func TestServerEnvEndpointsAndInfisicalCA(t *testing.T) {
-	names := []string{contract.EnvSTSEndpoint, contract.EnvS3Endpoint, contract.EnvDynamoDBEndpoint, contract.EnvInfisicalCA}
+	names := []string{contract.EnvSTSEndpoint, contract.EnvS3Endpoint, contract.EnvDynamoDBEndpoint, contract.EnvInfisicalCA,
+		contract.EnvInfisicalRefresh, contract.EnvAccessCheckInterval}
 	plain := envOf(typed[appsv1.Deployment](t, buildDeployment(unitTenant(), testOpts, "sha256:x")).Spec.Template.Spec.Containers[0])
 	for _, n := range names {
 		if _, ok := plain[n]; ok {
@@ -424,12 +430,14 @@ func TestServerEnvEndpointsAndInfisicalCA(t *testing.T) {
 	}
 	o := testOpts
 	o.AWSEndpoints = AWSEndpoints{STS: "https://sts.{region}.vpce", S3: "https://s3.vpce", DynamoDB: "https://ddb.vpce"}
+	o.InfisicalRefresh, o.AccessCheckInterval = 5*time.Second, 90*time.Second
 	bt := unitTenant()
 	bt.Spec.Infisical.CABundle = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 	env := envOf(typed[appsv1.Deployment](t, buildDeployment(bt, o, "sha256:x")).Spec.Template.Spec.Containers[0])
 	for n, want := range map[string]string{
 		contract.EnvSTSEndpoint: "https://sts." + bt.Spec.AWS.Region + ".vpce", contract.EnvS3Endpoint: "https://s3.vpce", contract.EnvDynamoDBEndpoint: "https://ddb.vpce",
-		contract.EnvInfisicalCA: bt.Spec.Infisical.CABundle,
+		contract.EnvInfisicalCA:      bt.Spec.Infisical.CABundle,
+		contract.EnvInfisicalRefresh: "5s", contract.EnvAccessCheckInterval: "1m30s",
 	} {
 		if got := env[n].Value; got != want {
 			t.Errorf("%s = %q, want %q", n, got, want)

@@ -58,6 +58,16 @@ type Options struct {
 	// AWSEndpoints, when set, are where every tenant pod sends its AWS calls
 	// in place of AWS's regional public endpoints.
 	AWSEndpoints AWSEndpoints
+	// InfisicalRefresh, when set, is how often every tenant's server
+	// re-reads its Infisical settings (the server's 30 s otherwise): the
+	// longest a client's revocation or rotation waits to take effect,
+	// against one listing per interval per replica at the client's
+	// Infisical.
+	InfisicalRefresh time.Duration
+	// AccessCheckInterval, when set, is how often every tenant's server
+	// checks the client's side for its client-access report (the server's
+	// 30 s otherwise).
+	AccessCheckInterval time.Duration
 }
 
 // AWSEndpoints are URLs of AWS services for every tenant pod: VPC interface
@@ -119,6 +129,14 @@ func (o Options) Validate() error {
 	}
 	if o.IngressNamespace == "" && len(o.IngressCIDRs) == 0 {
 		return fmt.Errorf("set --ingress-namespace or --ingress-cidr: nothing could reach the MCP port")
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--tenant-infisical-refresh", o.InfisicalRefresh}, {"--tenant-access-check-interval", o.AccessCheckInterval}} {
+		if d.v != 0 && d.v < time.Second {
+			return fmt.Errorf("%s must be at least 1s (or 0: the server's default), got %s", d.flag, d.v)
+		}
 	}
 	if o.AccessInterval < 0 {
 		return fmt.Errorf("--client-access-interval must not be negative, got %s", o.AccessInterval)

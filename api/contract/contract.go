@@ -60,6 +60,14 @@ const (
 	EnvSTSEndpoint      = "BLUE_STS_ENDPOINT"
 	EnvS3Endpoint       = "BLUE_S3_ENDPOINT"
 	EnvDynamoDBEndpoint = "BLUE_DYNAMODB_ENDPOINT"
+
+	// EnvInfisicalRefresh is how often the server re-reads the client's
+	// Infisical settings: a revocation or rotation takes effect within it
+	// (the operator's --tenant-infisical-refresh).
+	EnvInfisicalRefresh = "BLUE_INFISICAL_REFRESH"
+	// EnvAccessCheckInterval is how often the server checks the client's
+	// side for its client-access report (--tenant-access-check-interval).
+	EnvAccessCheckInterval = "BLUE_ACCESS_CHECK_INTERVAL"
 )
 
 // InfisicalAudience is the default audience of the projected token the pod

@@ -207,6 +207,8 @@ var flagValues = []flagValue{
 	{"aws-sts-endpoint", "tenants.aws.stsEndpoint", stringFlag},
 	{"aws-s3-endpoint", "tenants.aws.s3Endpoint", stringFlag},
 	{"aws-dynamodb-endpoint", "tenants.aws.dynamodbEndpoint", stringFlag},
+	{"tenant-infisical-refresh", "tenants.server.infisicalRefresh", stringFlag},
+	{"tenant-access-check-interval", "tenants.server.accessCheckInterval", stringFlag},
 }
 
 // deployment makes the operator Deployment's settings values.

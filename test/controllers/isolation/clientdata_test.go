@@ -206,6 +206,33 @@ func TestTenantJourneyOnTheNode(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("delta never Ready: %v", err)
 	}
+	// The client revokes Superviber's Infisical access: within a refresh
+	// (--tenant-infisical-refresh) the server fails closed and says why,
+	// and the kubelet's readiness probe takes it out of service; restored,
+	// it serves again.
+	clients.Infisical.RevokeMembership(delta.Project, delta.IdentityID)
+	if err := eventuallyCall(ctx, s, func(text string, isError bool) bool {
+		return isError && strings.Contains(text, "access revoked by the client")
+	}); err != nil {
+		t.Fatalf("revoked, the server still served: %v", err)
+	}
+	if err := waitTenant(ctx, "delta", func(bt *bluev1.BlueTenant) bool {
+		return meta.IsStatusConditionFalse(bt.Status.Conditions, bluev1.ConditionReady)
+	}); err != nil {
+		t.Fatalf("revoked, delta stayed Ready: %v", err)
+	}
+	clients.Infisical.RestoreMembership(delta.Project, delta.IdentityID)
+	if err := eventuallyCall(ctx, s, func(_ string, isError bool) bool { return !isError }); err != nil {
+		t.Fatalf("restored, the server did not serve again: %v", err)
+	}
+	if err := waitTenant(ctx, "delta", func(bt *bluev1.BlueTenant) bool {
+		return meta.IsStatusConditionTrue(bt.Status.Conditions, bluev1.ConditionReady)
+	}); err != nil {
+		t.Fatalf("restored, delta never Ready again: %v", err)
+	}
+	if restarts := restartsOf(ctx, pod); restarts != 0 {
+		t.Errorf("the server restarted %d times through the revocation; it must fail closed, not crash", restarts)
+	}
 	pid, err := n.ContainerPID(ctx, pod, controllers.ServerName)
 	if err != nil {
 		t.Fatal(err)
@@ -245,6 +272,33 @@ func TestTenantJourneyOnTheNode(t *testing.T) {
 	if len(after) != len(objs) {
 		t.Errorf("the client's bucket held %d objects, %d after the tenant was deleted: the documents are the client's", len(objs), len(after))
 	}
+}
+
+// eventuallyCall calls blue_rfc_list until its answer is ok.
+func eventuallyCall(ctx context.Context, s *mcp.ClientSession, ok func(text string, isError bool) bool) error {
+	var last string
+	err := wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		text, isError, err := world.CallTool(ctx, s, "blue_rfc_list", nil)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		last = text
+		return ok(text, isError), nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w; last answer: %.200s", err, last)
+	}
+	return nil
+}
+
+// restartsOf is the pod's server container's restart count.
+func restartsOf(ctx context.Context, pod *corev1.Pod) int32 {
+	var fresh corev1.Pod
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, &fresh); err != nil || len(fresh.Status.ContainerStatuses) == 0 {
+		return -1
+	}
+	return fresh.Status.ContainerStatuses[0].RestartCount
 }
 
 // waitTenant polls the BlueTenant until ok.

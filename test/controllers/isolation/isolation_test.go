@@ -75,6 +75,9 @@ var (
 		MetricsNamespace:        metricsNS,
 		OperatorNamespace:       operatorNS,
 		MaxConcurrentReconciles: 2,
+		// A client's revocation reaches delta's server within a second.
+		InfisicalRefresh:    time.Second,
+		AccessCheckInterval: time.Second,
 	}
 )
 
