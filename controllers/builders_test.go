@@ -382,6 +382,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"plain http AWS endpoint on port 80", func(o *Options) { o.AWSEndpoints.STS = "http://sts.internal" }, "port 443"},
 		{"Infisical refresh under a second", func(o *Options) { o.InfisicalRefresh = 500 * time.Millisecond }, "--tenant-infisical-refresh"},
 		{"access check under a second", func(o *Options) { o.AccessCheckInterval = time.Millisecond }, "--tenant-access-check-interval"},
+		{"Infisical refresh beyond the grace period", func(o *Options) { o.InfisicalRefresh = 6 * time.Minute }, "at most 5m0s"},
 		{"server intervals", func(o *Options) { o.InfisicalRefresh, o.AccessCheckInterval = 5*time.Second, time.Minute }, ""},
 		{"AWS endpoint without a host", func(o *Options) { o.AWSEndpoints.S3 = "https://:443" }, "no host"},
 		{"AWS endpoint without scheme", func(o *Options) { o.AWSEndpoints.STS = "sts.eu-west-1.amazonaws.com" }, "--aws-sts-endpoint"},

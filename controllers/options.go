@@ -138,6 +138,12 @@ func (o Options) Validate() error {
 			return fmt.Errorf("%s must be at least 1s (or 0: the server's default), got %s", d.flag, d.v)
 		}
 	}
+	// The server serves its cached settings through an Infisical outage for
+	// its grace period (5 minutes), counted from the last good refresh: a
+	// longer refresh would leave no grace at all.
+	if o.InfisicalRefresh > maxInfisicalRefresh {
+		return fmt.Errorf("--tenant-infisical-refresh must be at most %s, the servers' grace period for an Infisical outage, got %s", maxInfisicalRefresh, o.InfisicalRefresh)
+	}
 	if o.AccessInterval < 0 {
 		return fmt.Errorf("--client-access-interval must not be negative, got %s", o.AccessInterval)
 	}
@@ -173,6 +179,10 @@ func checkEndpoint(raw string) error {
 	}
 	return nil
 }
+
+// maxInfisicalRefresh is the servers' grace period (tenantconfig's
+// DefaultGrace; the operator imports nothing of the server).
+const maxInfisicalRefresh = 5 * time.Minute
 
 // RegionPlaceholder in an AWS endpoint is replaced by the tenant's
 // spec.aws.region: VPC endpoints serve their own region only.

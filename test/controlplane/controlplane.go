@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"k8s.io/client-go/rest"
@@ -49,7 +50,8 @@ type Options struct {
 	// (envtest turns it off): a pod without a ServiceAccount gets its
 	// namespace's default, one naming a ServiceAccount that does not exist
 	// is refused, and unless it opts out its container gets that account's
-	// token and the cluster's CA. Run NodeControllers with it.
+	// token and the cluster's CA. The controllers that make those accounts
+	// and CAs run with it (NodeControllers has them).
 	ServiceAccountAdmission bool
 	// AdvertiseAddress is the address the API server gives as the kubernetes
 	// Service's endpoint: test/node's APIServerIP, where the node's network
@@ -124,8 +126,18 @@ func Start(o Options) (p *Plane, err error) {
 	if p.Config, err = p.Env.Start(); err != nil {
 		return nil, fmt.Errorf("start etcd and kube-apiserver: %w", err)
 	}
-	if len(o.Controllers) > 0 {
-		if err := p.startControllerManager(assets, o.Controllers); err != nil {
+	controllers := o.Controllers
+	if o.ServiceAccountAdmission {
+		// Without them no namespace gets the ServiceAccount every pod is
+		// admitted with, nor the CA its token comes with.
+		for _, c := range []string{"serviceaccount-controller", "root-ca-certificate-publisher-controller"} {
+			if !slices.Contains(controllers, c) {
+				controllers = append(slices.Clone(controllers), c)
+			}
+		}
+	}
+	if len(controllers) > 0 {
+		if err := p.startControllerManager(assets, controllers); err != nil {
 			return nil, fmt.Errorf("start kube-controller-manager: %w", err)
 		}
 	}

@@ -143,6 +143,9 @@ func TestPodRunsWithItsSecurityContext(t *testing.T) {
 // (the controller-manager makes it), a token for it and the cluster's CA
 // (ConfigMap kube-root-ca.crt, which the controller-manager publishes in
 // every namespace) in the container, and a token the API server accepts.
+// (The test API server's certificate names 127.0.0.1 only, so a client in
+// the pod would still have to name that server; the credentials are what a
+// cluster gives.)
 func TestPodGetsItsServiceAccountTokenAndTheClustersCA(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

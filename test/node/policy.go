@@ -25,8 +25,9 @@ const policyName = "kube-network-policies"
 // node. Two differences: the pod's API server address is the node's loopback
 // forwarder (the engine only knows in-cluster configuration, and the API
 // server's certificate names 127.0.0.1, not the kubernetes Service), and its
-// token volume is spelled out, because the test API server runs without the
-// ServiceAccount admission plugin that would add it.
+// token volume is its own (the ServiceAccount admission plugin leaves alone
+// a pod that mounts the token's path itself), so the engine runs on a
+// control plane with or without that plugin.
 func policyObjects(nodeName, apiPort string, caPEM []byte) []client.Object {
 	ns := metav1.NamespaceSystem
 	meta := metav1.ObjectMeta{Name: policyName, Namespace: ns}

@@ -143,8 +143,15 @@ func createDelta(ctx context.Context) error {
 // in it. The client's documents stay in the client's account throughout.
 func TestTenantJourneyOnTheNode(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// Each phase has a deadline of its own (within), so a slow one is
+	// named; the whole is bounded too.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	within := func(d time.Duration) context.Context {
+		c, cancel := context.WithTimeout(ctx, d)
+		t.Cleanup(cancel)
+		return c
+	}
 	var bt bluev1.BlueTenant
 	if err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		err := k8s.Get(ctx, types.NamespacedName{Name: "delta"}, &bt)
@@ -207,31 +214,40 @@ func TestTenantJourneyOnTheNode(t *testing.T) {
 		t.Fatalf("delta never Ready: %v", err)
 	}
 	// The client revokes Superviber's Infisical access: within a refresh
-	// (--tenant-infisical-refresh) the server fails closed and says why,
-	// and the kubelet's readiness probe takes it out of service; restored,
-	// it serves again.
+	// (--tenant-infisical-refresh=1s here, the server's 30 s otherwise) the
+	// server fails closed and says why, and the kubelet's readiness probe
+	// (every 5 s, two failures) takes it out of service; restored, it
+	// serves again.
+	if env := envOf(pod, controllers.ServerName); env[contract.EnvInfisicalRefresh] != "1s" || env[contract.EnvAccessCheckInterval] != "1s" {
+		t.Fatalf("delta's server runs with %s=%q and %s=%q, want the operator's 1s", contract.EnvInfisicalRefresh, env[contract.EnvInfisicalRefresh],
+			contract.EnvAccessCheckInterval, env[contract.EnvAccessCheckInterval])
+	}
 	clients.Infisical.RevokeMembership(delta.Project, delta.IdentityID)
-	if err := eventuallyCall(ctx, s, func(text string, isError bool) bool {
+	if err := eventuallyCall(within(10*time.Second), s, func(text string, isError bool) bool {
 		return isError && strings.Contains(text, "access revoked by the client")
 	}); err != nil {
-		t.Fatalf("revoked, the server still served: %v", err)
+		t.Fatalf("revoked, the server still served after 10 s (a 1 s refresh): %v", err)
 	}
-	if err := waitTenant(ctx, "delta", func(bt *bluev1.BlueTenant) bool {
-		return meta.IsStatusConditionFalse(bt.Status.Conditions, bluev1.ConditionReady)
+	if err := waitTenant(within(time.Minute), "delta", func(bt *bluev1.BlueTenant) bool {
+		c := meta.FindStatusCondition(bt.Status.Conditions, bluev1.ConditionReady)
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == bluev1.ReasonDeploymentUnavailable
 	}); err != nil {
-		t.Fatalf("revoked, delta stayed Ready: %v", err)
+		t.Fatalf("revoked, delta did not go unavailable: %v", err)
 	}
 	clients.Infisical.RestoreMembership(delta.Project, delta.IdentityID)
-	if err := eventuallyCall(ctx, s, func(_ string, isError bool) bool { return !isError }); err != nil {
-		t.Fatalf("restored, the server did not serve again: %v", err)
+	if err := eventuallyCall(within(10*time.Second), s, func(_ string, isError bool) bool { return !isError }); err != nil {
+		t.Fatalf("restored, the server did not serve again within 10 s: %v", err)
 	}
-	if err := waitTenant(ctx, "delta", func(bt *bluev1.BlueTenant) bool {
+	if err := waitTenant(within(time.Minute), "delta", func(bt *bluev1.BlueTenant) bool {
 		return meta.IsStatusConditionTrue(bt.Status.Conditions, bluev1.ConditionReady)
 	}); err != nil {
 		t.Fatalf("restored, delta never Ready again: %v", err)
 	}
-	if restarts := restartsOf(ctx, pod); restarts != 0 {
-		t.Errorf("the server restarted %d times through the revocation; it must fail closed, not crash", restarts)
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, pod); err != nil {
+		t.Fatal(err)
+	}
+	if restarts, err := restartsOf(pod, controllers.ServerName); err != nil || restarts != 0 {
+		t.Errorf("the server restarted %d times through the revocation (%v); it must fail closed, not crash", restarts, err)
 	}
 	pid, err := n.ContainerPID(ctx, pod, controllers.ServerName)
 	if err != nil {
@@ -242,13 +258,13 @@ func TestTenantJourneyOnTheNode(t *testing.T) {
 	if err := patchTenant(ctx, "delta", func(bt *bluev1.BlueTenant) { bt.Spec.Suspend = true }); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitTenant(ctx, "delta", func(bt *bluev1.BlueTenant) bool {
+	if err := waitTenant(within(time.Minute), "delta", func(bt *bluev1.BlueTenant) bool {
 		c := meta.FindStatusCondition(bt.Status.Conditions, bluev1.ConditionReady)
 		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == bluev1.ReasonSuspended
 	}); err != nil {
 		t.Fatalf("delta never Suspended: %v", err)
 	}
-	if err := waitGone(ctx, fmt.Sprintf("/proc/%d", pid)); err != nil {
+	if err := waitGone(within(time.Minute), pid); err != nil {
 		t.Errorf("the suspended tenant's server still runs on the node: %v", err)
 	}
 	if err := k8s.Get(ctx, types.NamespacedName{Namespace: controllers.NamespaceFor("delta"), Name: controllers.TokenSecretName}, &corev1.Secret{}); err != nil {
@@ -259,7 +275,7 @@ func TestTenantJourneyOnTheNode(t *testing.T) {
 	if err := k8s.Delete(ctx, &bt); err != nil {
 		t.Fatal(err)
 	}
-	if err := wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+	if err := wait.PollUntilContextCancel(within(2*time.Minute), 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		err := k8s.Get(ctx, types.NamespacedName{Name: controllers.NamespaceFor("delta")}, &corev1.Namespace{})
 		return apierrors.IsNotFound(err), nil
 	}); err != nil {
@@ -292,13 +308,27 @@ func eventuallyCall(ctx context.Context, s *mcp.ClientSession, ok func(text stri
 	return nil
 }
 
-// restartsOf is the pod's server container's restart count.
-func restartsOf(ctx context.Context, pod *corev1.Pod) int32 {
-	var fresh corev1.Pod
-	if err := k8s.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, &fresh); err != nil || len(fresh.Status.ContainerStatuses) == 0 {
-		return -1
+// restartsOf is the restart count of the pod's container named name.
+func restartsOf(pod *corev1.Pod, name string) (int32, error) {
+	for _, c := range pod.Status.ContainerStatuses {
+		if c.Name == name {
+			return c.RestartCount, nil
+		}
 	}
-	return fresh.Status.ContainerStatuses[0].RestartCount
+	return 0, fmt.Errorf("pod %s/%s reports no container %s", pod.Namespace, pod.Name, name)
+}
+
+// envOf is the plain values of a container's environment in the pod spec.
+func envOf(pod *corev1.Pod, name string) map[string]string {
+	out := map[string]string{}
+	for _, c := range pod.Spec.Containers {
+		if c.Name == name {
+			for _, e := range c.Env {
+				out[e.Name] = e.Value
+			}
+		}
+	}
+	return out
 }
 
 // waitTenant polls the BlueTenant until ok.
@@ -324,11 +354,28 @@ func patchTenant(ctx context.Context, name string, change func(*bluev1.BlueTenan
 	})
 }
 
-// waitGone waits for a path (a process's /proc entry) to disappear.
-func waitGone(ctx context.Context, path string) error {
+// waitGone waits for the process pid to end: its /proc entry gone, or
+// taken by a process started later (pids are reused).
+func waitGone(ctx context.Context, pid int) error {
+	started := func() (string, error) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return "", err
+		}
+		// Field 22, the start time, counted after the command's ")".
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 20 {
+			return "", fmt.Errorf("/proc/%d/stat: %q", pid, b)
+		}
+		return f[19], nil
+	}
+	first, err := started()
+	if err != nil {
+		return nil
+	}
 	return wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(context.Context) (bool, error) {
-		_, err := os.Stat(path)
-		return os.IsNotExist(err), nil
+		now, err := started()
+		return os.IsNotExist(err) || (err == nil && now != first), nil
 	})
 }
 
