@@ -171,13 +171,9 @@ func serverEnv(t *bluev1.BlueTenant, o Options, e effective, hashes string) []*c
 	}
 	// The operator's AWS endpoints, the same for every tenant: only the
 	// platform chooses where the pods' AWS calls go, never a BlueTenant.
-	for _, ep := range []struct{ name, url string }{
-		{contract.EnvSTSEndpoint, o.AWSEndpoints.STS},
-		{contract.EnvS3Endpoint, o.AWSEndpoints.S3},
-		{contract.EnvDynamoDBEndpoint, o.AWSEndpoints.DynamoDB},
-	} {
+	for _, ep := range o.AWSEndpoints.list() {
 		if ep.url != "" {
-			env = append(env, envVar(ep.name, strings.ReplaceAll(ep.url, RegionPlaceholder, t.Spec.AWS.Region)))
+			env = append(env, envVar(ep.env, strings.ReplaceAll(ep.url, RegionPlaceholder, t.Spec.AWS.Region)))
 		}
 	}
 	switch {

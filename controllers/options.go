@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/superviber/blue-operator/api/contract"
 )
 
 // FieldManager is the server-side apply field manager of every object the
@@ -81,6 +83,20 @@ type AWSEndpoints struct {
 	STS, S3, DynamoDB string
 }
 
+// awsEndpoint is one of AWSEndpoints with the operator flag that sets it and
+// the pods' variable that carries it.
+type awsEndpoint struct{ flag, env, url string }
+
+// list is every endpoint, set or not, in a fixed order (the pods'
+// environment is hashed).
+func (e AWSEndpoints) list() []awsEndpoint {
+	return []awsEndpoint{
+		{"--aws-sts-endpoint", contract.EnvSTSEndpoint, e.STS},
+		{"--aws-s3-endpoint", contract.EnvS3Endpoint, e.S3},
+		{"--aws-dynamodb-endpoint", contract.EnvDynamoDBEndpoint, e.DynamoDB},
+	}
+}
+
 // DefaultOptions are the settings a plain `manager` run gets.
 func DefaultOptions() Options {
 	return Options{
@@ -118,11 +134,7 @@ func (o Options) Validate() error {
 			return fmt.Errorf("--egress-denied-cidr %q: write an IPv4 range as IPv4", c)
 		}
 	}
-	for _, e := range []struct{ flag, url string }{
-		{"--aws-sts-endpoint", o.AWSEndpoints.STS},
-		{"--aws-s3-endpoint", o.AWSEndpoints.S3},
-		{"--aws-dynamodb-endpoint", o.AWSEndpoints.DynamoDB},
-	} {
+	for _, e := range o.AWSEndpoints.list() {
 		if err := checkEndpoint(e.url); err != nil {
 			return fmt.Errorf("%s %q: %w", e.flag, e.url, err)
 		}
