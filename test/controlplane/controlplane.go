@@ -31,9 +31,13 @@ var DefaultControllers = []string{
 // not-ready taint a kubelet registers with), each namespace's default
 // ServiceAccount, and the cluster's CA in each namespace (ConfigMap
 // kube-root-ca.crt, which every pod with a service-account token mounts).
-var NodeControllers = append(append([]string(nil), DefaultControllers...),
-	"endpointslice-controller", "node-lifecycle-controller",
-	"serviceaccount-controller", "root-ca-certificate-publisher-controller")
+var NodeControllers = slices.Concat(DefaultControllers,
+	[]string{"endpointslice-controller", "node-lifecycle-controller"}, serviceAccountControllers)
+
+// serviceAccountControllers make what ServiceAccount admission admits pods
+// with: each namespace's default ServiceAccount, and the CA its tokens come
+// with (kube-root-ca.crt).
+var serviceAccountControllers = []string{"serviceaccount-controller", "root-ca-certificate-publisher-controller"}
 
 // Options say what to start.
 type Options struct {
@@ -128,9 +132,7 @@ func Start(o Options) (p *Plane, err error) {
 	}
 	controllers := o.Controllers
 	if o.ServiceAccountAdmission {
-		// Without them no namespace gets the ServiceAccount every pod is
-		// admitted with, nor the CA its token comes with.
-		for _, c := range []string{"serviceaccount-controller", "root-ca-certificate-publisher-controller"} {
+		for _, c := range serviceAccountControllers {
 			if !slices.Contains(controllers, c) {
 				controllers = append(slices.Clone(controllers), c)
 			}
