@@ -59,8 +59,10 @@ type Options struct {
 	ServiceAccountAdmission bool
 	// AdvertiseAddress is the address the API server gives as the kubernetes
 	// Service's endpoint: test/node's APIServerIP, where the node's network
-	// forwards to the API server, for a plane with a real node. Empty:
-	// envtest's 127.0.0.1.
+	// forwards to the API server, for a plane with a real node. Its serving
+	// certificate then names that address and the kubernetes Service
+	// (KubernetesServiceIP, kubernetes.default.svc, ...), so in-cluster
+	// clients in pods verify it. Empty: envtest's 127.0.0.1.
 	AdvertiseAddress string
 }
 
@@ -123,6 +125,13 @@ func Start(o Options) (p *Plane, err error) {
 	p.Env.ControlPlane.APIServer.Configure().Set("shutdown-send-retry-after", "true")
 	if o.AdvertiseAddress != "" {
 		p.Env.ControlPlane.APIServer.Configure().Set("advertise-address", o.AdvertiseAddress)
+		// Pods reach this server as a cluster's: its certificate names
+		// the kubernetes Service and the advertised address too.
+		ca, err := writeClusterCerts(p.certDir, o.AdvertiseAddress)
+		if err != nil {
+			return nil, fmt.Errorf("API server certificates: %w", err)
+		}
+		p.Env.ControlPlane.APIServer.SecureServing.CA = ca
 	}
 	if o.ServiceAccountAdmission {
 		p.Env.ControlPlane.APIServer.Configure().Disable("disable-admission-plugins")

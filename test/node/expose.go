@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -26,6 +27,18 @@ const ExposedPort = "443"
 // at:ExposedPort. The bytes are copied as they are: TLS stays end to end.
 // Stop removes the address and the forwarder with the network.
 func (n *Node) Expose(ctx context.Context, at, target string) (string, error) {
+	return n.expose(ctx, at, target, nil)
+}
+
+// ExposeTLS is Expose for a plain-HTTP server that the pods reach over TLS
+// with cert, terminated at the exposed address, as a cloud's endpoints
+// terminate TLS at their edge: the local stack's client-side systems, whose
+// certificate the local internet's CA signs.
+func (n *Node) ExposeTLS(ctx context.Context, at, target string, cert tls.Certificate) (string, error) {
+	return n.expose(ctx, at, target, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+}
+
+func (n *Node) expose(ctx context.Context, at, target string, tlsConf *tls.Config) (string, error) {
 	a, err := netip.ParseAddr(at)
 	if err != nil || !InternetPrefix.Contains(a) {
 		return "", fmt.Errorf("expose %s at %s: the address must be in %s", target, at, InternetPrefix)
@@ -38,8 +51,18 @@ func (n *Node) Expose(ctx context.Context, at, target string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("expose %s at %s: %w", target, addr, err)
 	}
+	if tlsConf != nil {
+		l = tls.NewListener(l, tlsConf)
+	}
 	f := newForwarder(target)
 	f.serve(l)
 	n.exposed = append(n.exposed, f)
 	return addr, nil
+}
+
+// DialFromNetwork opens a TCP connection to addr (an IP address and port)
+// from the node's network, off the node, as a cloud's load balancer in front
+// of its nodes connects: the way in to a NodePort Service at NodeIP.
+func (n *Node) DialFromNetwork(ctx context.Context, addr string) (net.Conn, error) {
+	return dialIn(ctx, n.l.networkPath(), addr)
 }

@@ -217,8 +217,10 @@ func (f *forwarder) pipe(in net.Conn) {
 	done := make(chan struct{}, 2)
 	cp := func(dst, src net.Conn) {
 		_, _ = io.Copy(dst, src)
-		if tc, ok := dst.(*net.TCPConn); ok {
-			_ = tc.CloseWrite()
+		// A half-close (TCP's FIN, TLS's close_notify) tells the other
+		// side this one is done.
+		if hc, ok := dst.(interface{ CloseWrite() error }); ok {
+			_ = hc.CloseWrite()
 		}
 		done <- struct{}{}
 	}

@@ -391,3 +391,7 @@ func writeFiles(files map[string]string) error {
 	}
 	return nil
 }
+
+// PodLogsDir is where the kubelet writes every container's log
+// (<namespace>_<pod>_<uid>/<container>/<restart>.log).
+func (n *Node) PodLogsDir() string { return n.l.podLogsDir() }

@@ -2,9 +2,13 @@ package node_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -143,9 +147,9 @@ func TestPodRunsWithItsSecurityContext(t *testing.T) {
 // (the controller-manager makes it), a token for it and the cluster's CA
 // (ConfigMap kube-root-ca.crt, which the controller-manager publishes in
 // every namespace) in the container, and a token the API server accepts.
-// (The test API server's certificate names 127.0.0.1 only, so a client in
-// the pod would still have to name that server; the credentials are what a
-// cluster gives.)
+// With them, a client in the pod reaches the API server as an in-cluster
+// client does: through the kubernetes Service (kube-proxy), verifying the
+// server's certificate against the mounted CA by the Service's name.
 func TestPodGetsItsServiceAccountTokenAndTheClustersCA(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -178,8 +182,17 @@ func TestPodGetsItsServiceAccountTokenAndTheClustersCA(t *testing.T) {
 	if err := k8s.Create(ctx, review); err != nil {
 		t.Fatal(err)
 	}
-	if want := "system:serviceaccount:" + ns + ":default"; !review.Status.Authenticated || review.Status.User.Username != want {
+	want := "system:serviceaccount:" + ns + ":default"
+	if !review.Status.Authenticated || review.Status.User.Username != want {
 		t.Errorf("the container's token: authenticated %v as %q, want %s", review.Status.Authenticated, review.Status.User.Username, want)
+	}
+
+	// In-cluster: from the pod's network namespace, to the Service's
+	// address as KUBERNETES_SERVICE_HOST gives it, TLS verified by name.
+	if who, err := whoAmIInCluster(ctx, pod, ca, token); err != nil {
+		t.Errorf("in-cluster client: %v", err)
+	} else if who != want {
+		t.Errorf("in-cluster client authenticated as %q, want %s", who, want)
 	}
 
 	// A pod naming a ServiceAccount that does not exist is refused, as by
@@ -191,6 +204,41 @@ func TestPodGetsItsServiceAccountTokenAndTheClustersCA(t *testing.T) {
 	if err := k8s.Create(ctx, ghost); !apierrors.IsForbidden(err) {
 		t.Errorf("a pod of a ServiceAccount that does not exist: %v, want forbidden", err)
 	}
+}
+
+// whoAmIInCluster asks the API server who the token is (a
+// SelfSubjectReview, which every authenticated user may make) from inside
+// the pod's network namespace, as its in-cluster client would: at the
+// kubernetes Service's address, trusting only the pod's ca.crt, verifying
+// the certificate for kubernetes.default.svc.
+func whoAmIInCluster(ctx context.Context, pod *corev1.Pod, ca []byte, token []byte) (string, error) {
+	hc, err := n.HTTPClient(ctx, pod)
+	if err != nil {
+		return "", err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(ca) {
+		return "", errors.New("the pod's ca.crt holds no certificate")
+	}
+	hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots, ServerName: "kubernetes.default.svc"}
+	body := strings.NewReader(`{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		"https://"+net.JoinHostPort(controlplane.KubernetesServiceIP, "443")+"/apis/authentication.k8s.io/v1/selfsubjectreviews", body)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var review authv1.SelfSubjectReview
+	if err := json.NewDecoder(resp.Body).Decode(&review); err != nil || resp.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("SelfSubjectReview: HTTP %d (%v)", resp.StatusCode, err)
+	}
+	return review.Status.UserInfo.Username, nil
 }
 
 func TestServiceLeadsToItsPods(t *testing.T) {

@@ -19,7 +19,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -43,7 +42,6 @@ import (
 	"github.com/superviber/blue-operator/controllers"
 	"github.com/superviber/blue-operator/test/controlplane"
 	"github.com/superviber/blue-operator/test/node"
-	"github.com/superviber/blue-operator/test/testutil"
 )
 
 // The namespaces the operator's NetworkPolicy names.
@@ -226,30 +224,27 @@ func setup(ctx context.Context, plane *controlplane.Plane) error {
 	return nil
 }
 
-// serverImageRef is the server image as `make image` builds it, with this
-// suite's version.
-const serverImageRef = "docker.io/superviber/blue-mcp:isolation-test"
+// serverImage is the server image as `make image` builds it, with this
+// suite's version; serverImageRef is how pods name it.
+var (
+	serverImage    = node.ImageSpec{Command: "blue-mcp", Image: "blue-mcp", Version: "isolation-test"}
+	serverImageRef = serverImage.Ref()
+)
 
-// buildServerImage builds cmd/blue-mcp as the release does (static, no cgo)
-// and its image with hack/image, as `make image` does, into a temporary
-// directory; cleanup removes it.
+// buildServerImage builds cmd/blue-mcp and its image as `make image` does
+// into a temporary directory; cleanup removes it.
 func buildServerImage(ctx context.Context) (archive string, cleanup func(), err error) {
 	dir, err := os.MkdirTemp("", "blue-mcp-image-")
 	if err != nil {
 		return "", nil, err
 	}
 	cleanup = func() { _ = os.RemoveAll(dir) }
-	bin, err := testutil.BuildCommand(ctx, dir, "blue-mcp", "-ldflags=-s -w -X main.version=isolation-test")
+	spec := serverImage
+	spec.Dir = dir
+	archive, err = node.BuildImage(ctx, spec)
 	if err != nil {
 		cleanup()
 		return "", nil, err
-	}
-	archive = filepath.Join(dir, "blue-mcp.oci.tar")
-	out, err := exec.CommandContext(ctx, "go", "run", "github.com/superviber/blue-operator/hack/image",
-		"-image", "blue-mcp", "-name", "blue-mcp", "-binary", bin, "-version", "isolation-test", "-o", archive).CombinedOutput()
-	if err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("build the server image: %w\n%s", err, out)
 	}
 	return archive, cleanup, nil
 }
