@@ -3,11 +3,13 @@
 # its directory (BLUE_NODE_BIN for test/node): containerd, its runc shim and
 # ctr; the CNI bridge, host-local and loopback plugins (in cni/); the
 # NetworkPolicy engine kube-network-policies, with hack/node's patch applied;
-# and, as OCI archives in images/, the sandbox image (superviber/pause:node)
-# the probe pods' image (superviber/netcheck:node, hack/node/netcheck) and
-# the NetworkPolicy engine's (superviber/kube-network-policies:node). It
-# also links in the kubelet and kube-proxy that hack/setup-envtest.sh builds
-# with the control plane, and installs Debian's runc and nftables (kube-proxy
+# and, as OCI archives in images/, the sandbox image (superviber/pause:node),
+# the probe pods' image (superviber/netcheck:node, hack/node/netcheck), the
+# NetworkPolicy engine's (superviber/kube-network-policies:node) and the
+# ingress controller's, Traefik (superviber/traefik:node, built by
+# hack/setup-ingress.sh in a cache and module of its own). It also links in
+# the kubelet and kube-proxy that hack/setup-envtest.sh builds with the
+# control plane, and installs Debian's runc and nftables (kube-proxy
 # programs Services with nft) when they are missing.
 #
 # Like the control plane, everything is built in one generated module that
@@ -15,7 +17,9 @@
 # (no cgo, no -trimpath), so the libraries it shares with the repository
 # (client-go, grpc, x/sys, ...) are compiled once on a cold machine. Cached
 # outside the repo, keyed by the versions and the patch; a second run is
-# instant.
+# instant. Traefik has its own build list (see hack/setup-ingress.sh) and
+# is asked for only to pack its image, so its version never touches the
+# runtime's key.
 #
 # Logs go to stderr; stdout is only the directory. With BLUE_PREFETCH=1 it
 # only installs the Debian packages and downloads the modules.
@@ -27,9 +31,11 @@ containerd_version=v2.4.2
 plugins_version=v1.10.0
 knp_version=v0.8.0
 patch_file="$root/hack/node/kube-network-policies-nfqueue.patch"
-# The images change with their commands' source and with the image builder.
-images=(pause netcheck kube-network-policies)
-images_key=$(cat "$root"/hack/node/*/*.go "$root"/hack/image/*.go "$patch_file" | sha256sum | cut -c1-12)
+# The images change with their commands' source, with the image builder and
+# with Traefik's build (its key, printed without building).
+images=(pause netcheck kube-network-policies traefik)
+ingress_key=$("$root/hack/setup-ingress.sh" --key)
+images_key=$({ cat "$root"/hack/node/*/*.go "$root"/hack/image/*.go "$patch_file"; echo "$ingress_key"; } | sha256sum | cut -c1-12)
 patch_key=$(sha256sum <"$patch_file" | cut -c1-12)
 
 cache=${BLUE_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/blue-operator/node}
@@ -79,6 +85,10 @@ if [[ ! -d /proc/sys/net/bridge ]] && ! modprobe br_netfilter 2>/dev/null; then
   exit 1
 fi
 
+# Traefik's modules, for its image (hack/setup-ingress.sh takes its own
+# cache's lock, never this one).
+prefetch_ingress() { BLUE_PREFETCH=1 "$root/hack/setup-ingress.sh" >&2; }
+
 export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
 d="$srcdir/module"
 mkdir -p "$d"
@@ -124,6 +134,7 @@ GO
   ld="-s -w -X $v.Version=$containerd_version -X $v.Revision=blue-operator -X $v.Package=github.com/containerd/containerd/v2"
   if prefetch_only; then
     (cd "$d" && go mod tidy >&2)
+    prefetch_ingress
     exit 0
   fi
   rm -rf "$bindir/.new"
@@ -142,16 +153,22 @@ GO
   rmdir "$bindir/.new"
 fi
 if prefetch_only; then
+  prefetch_ingress
   exit 0
 fi
 
 # The images: no registry is reachable, so the node's containerd is pinned
-# to this sandbox image, and test/node imports both.
+# to this sandbox image, and test/node imports them all. Traefik's binary
+# comes from its own cache (instant when built; its lock is taken inside
+# this one, and it never takes this one).
 if ! images_built; then
   mkdir -p "$bindir/images/$images_key"
+  ingress_bin=$("$root/hack/setup-ingress.sh")
   for i in "${images[@]}"; do
     bin="$bindir/$i"
-    if [[ -d "$root/hack/node/$i" ]]; then
+    if [[ $i == traefik ]]; then
+      bin="$ingress_bin/traefik"
+    elif [[ -d "$root/hack/node/$i" ]]; then
       bin="$bindir/images/$i"
       (cd "$root" && go build -ldflags "-s -w" -o "$bin" "./hack/node/$i")
     fi
