@@ -65,7 +65,7 @@ envtest-assets: ## Build etcd, kube-apiserver, kube-controller-manager, kube-sch
 	@hack/setup-envtest.sh $(CONTROL_PLANE) >/dev/null
 
 .PHONY: node
-node: ## Build the test node: containerd, runc (Debian), CNI plugins, kube-network-policies, kubelet, kube-proxy and its images (cached), and print its directory.
+node: ## Build the test node: containerd, runc (Debian), CNI plugins, kube-network-policies, kubelet, kube-proxy and its images, Traefik's among them (cached), and print its directory.
 	@hack/setup-node.sh
 
 .PHONY: promtool
@@ -156,8 +156,8 @@ monitoring: ## promtool check rules and test rules on deploy/monitoring, and its
 		go test -count=1 -v ./test/monitoring
 
 .PHONY: e2e
-e2e: node_modules ## The end-to-end journey on the local stack (also part of make test), with step timings.
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh $(CONTROL_PLANE))" \
+e2e: node_modules ## The end-to-end journey on the local stack (also part of make test), with step timings; needs root.
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh $(CONTROL_PLANE))" BLUE_NODE_BIN="$$(hack/setup-node.sh)" \
 		go test -count=1 -v -run TestJourney ./test/e2e
 
 .PHONY: bench-operator
@@ -230,5 +230,6 @@ $(CONTROLLER_GEN):
 ##@ Run
 
 .PHONY: run-local
-run-local: node_modules ## The local stack: control plane, operator, tenant pods and client systems, until Ctrl-C.
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh $(CONTROL_PLANE))" go run ./test/cmd/local-stack $(LOCAL_ARGS)
+run-local: node_modules ## The local stack: control plane, a real node, the operator, Traefik, the sample tenants and their clients' systems, until Ctrl-C; needs root.
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh $(CONTROL_PLANE))" BLUE_NODE_BIN="$$(hack/setup-node.sh)" \
+		go run ./test/cmd/local-stack $(LOCAL_ARGS)

@@ -43,8 +43,8 @@ type accessPoller struct {
 	http     *http.Client
 	interval time.Duration
 	// portsAnnotation, when set, names a pod annotation mapping container
-	// port names to addresses ("metrics=127.0.0.1:40123,..."), for the local
-	// stack, whose stand-in kubelet runs pods as processes on loopback ports.
+	// port names to addresses ("metrics=127.0.0.1:40123,..."), for tests
+	// whose pods run nowhere (Options.PodPortsAnnotation).
 	portsAnnotation string
 
 	mu   sync.Mutex

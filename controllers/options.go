@@ -53,9 +53,9 @@ type Options struct {
 	// read into the ClientAccess condition (DefaultAccessInterval when zero).
 	AccessInterval time.Duration
 	// PodPortsAnnotation, when set, is a pod annotation giving each container
-	// port's address as name=host:port pairs, read instead of the pod IP (the
-	// local stack's stand-in kubelet runs pods as processes on loopback
-	// ports). Empty in a cluster.
+	// port's address as name=host:port pairs, read instead of the pod IP: for
+	// tests whose pods run nowhere, with a local server standing in for a
+	// pod's port. Empty in a cluster (the manager has no flag for it).
 	PodPortsAnnotation string
 	// AWSEndpoints, when set, are where every tenant pod sends its AWS calls
 	// in place of AWS's regional public endpoints.

@@ -82,7 +82,6 @@ func run(args []string) error {
 	fs.StringVar(&opts.AWSEndpoints.DynamoDB, "aws-dynamodb-endpoint", "", "DynamoDB URL every tenant pod uses, on port 443; {region} is the tenant's region (empty: AWS's regional endpoint)")
 	fs.DurationVar(&opts.InfisicalRefresh, "tenant-infisical-refresh", 0, "how often every tenant's server re-reads its Infisical settings, so how soon a client's revocation or rotation takes effect (0: the server's 30s)")
 	fs.DurationVar(&opts.AccessCheckInterval, "tenant-access-check-interval", 0, "how often every tenant's server checks the client's side for the ClientAccess condition (0: the server's 30s)")
-	fs.StringVar(&opts.PodPortsAnnotation, "pod-ports-annotation", "", "read pod addresses from this annotation (name=host:port pairs) instead of the pod IP; only for the local stack's stand-in kubelet")
 	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
 	// --kubeconfig (also KUBECONFIG or in-cluster config) as every controller has it.
 	config.RegisterFlags(fs)

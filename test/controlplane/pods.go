@@ -12,7 +12,7 @@ import (
 
 // MarkPodsRunning plays the status half of a kubelet for one namespace, for
 // tests that need Deployments to become available without running anything
-// (test/kubelet runs the processes for real): it binds unscheduled pods to
+// (test/node runs them for real): it binds unscheduled pods to
 // node, reports them Running and Ready, and finishes pods being deleted. It
 // fails while the namespace has no live pod, so callers can wait on it.
 func MarkPodsRunning(ctx context.Context, c client.Client, ns, node string) error {

@@ -1,5 +1,7 @@
 // Package e2e drives the journey a platform team and a client go through,
-// on the local stack: kubectl apply two tenants → MCP calls → isolation →
+// on the local stack (a real node, the operator installed from
+// config/default, Traefik in front of the tenants): kubectl apply two
+// tenants → MCP calls through the ingress controller → isolation →
 // rotation → revocation → suspend → delete. Tenant A's server reads and
 // writes its client's storage directly; tenant B's goes through its
 // client's API Gateway and data Lambda (under the emulator), and the
@@ -33,8 +35,8 @@ import (
 	"github.com/superviber/blue-operator/api/contract"
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
 	"github.com/superviber/blue-operator/controllers"
-	"github.com/superviber/blue-operator/test/kubelet"
 	"github.com/superviber/blue-operator/test/localstack"
+	"github.com/superviber/blue-operator/test/node"
 	"github.com/superviber/blue-operator/test/testutil"
 	"github.com/superviber/blue-operator/test/world"
 )
@@ -137,8 +139,8 @@ type party struct {
 }
 
 func TestJourney(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test` or `make e2e`")
+	if err := node.RequireEnv(); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := exec.LookPath(kubectlPath()); err != nil {
 		t.Fatal("no kubectl: run through make (hack/setup-envtest.sh builds it) or put one on PATH")
@@ -152,16 +154,23 @@ func TestJourney(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(stack.Stop)
+		t.Cleanup(func() {
+			if err := stack.Stop(); err != nil {
+				t.Error(err)
+			}
+		})
 	})
 	kc := stack.Kubeconfig
 	samples := filepath.Join(root, "config", "samples")
 
 	step(t, "1. kubectl apply two BlueTenants; both Ready", func() {
-		if err := stack.SeedFrom(ctx, samples); err != nil {
+		// The samples, each pointed at its client's Infisical in the
+		// local internet.
+		tenants, err := stack.WriteTenants(ctx, samples)
+		if err != nil {
 			t.Fatal(err)
 		}
-		kubectl(t, kc, "apply", "-f", filepath.Join(samples, "blue_v1alpha1_bluetenant.yaml"), "-f", filepath.Join(samples, "blue_v1alpha1_bluetenant_globex.yaml"))
+		kubectl(t, kc, "apply", "-f", tenants)
 		if err := stack.WaitReady(ctx, stepTimeout, "acme", "globex"); err != nil {
 			t.Fatal(err)
 		}
@@ -407,7 +416,13 @@ func TestJourney(t *testing.T) {
 		}
 	}
 	// accessReport is a tenant server's own report, from /access on the
-	// metrics port of one of its pods, where the operator reads it.
+	// metrics port of one of its pods, where the operator reads it, read
+	// from the metrics namespace (the tenant's NetworkPolicy lets no one
+	// else in).
+	scraper, err := stack.MetricsClient(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	accessReport := func(name string) (contract.AccessReport, error) {
 		var rep contract.AccessReport
 		var pods corev1.PodList
@@ -415,11 +430,11 @@ func TestJourney(t *testing.T) {
 			return rep, err
 		}
 		for i := range pods.Items {
-			addr, ok := kubelet.Endpoint(&pods.Items[i], "metrics")
-			if !ok || pods.Items[i].DeletionTimestamp != nil {
+			p := &pods.Items[i]
+			if p.Status.PodIP == "" || p.DeletionTimestamp != nil {
 				continue
 			}
-			resp, err := http.Get("http://" + addr + contract.AccessPath)
+			resp, err := scraper.Get("http://" + node.PodAddr(p, contract.PortMetrics) + contract.AccessPath)
 			if err != nil {
 				return rep, err
 			}
@@ -631,7 +646,7 @@ func TestJourney(t *testing.T) {
 		onlyTheLambda()
 	})
 
-	step(t, "8. tear down: no stray processes or files", func() {
+	step(t, "8. tear down: no stray processes or files, nothing of the node left", func() {
 		stateDir := stack.StateDir()
 		// B's emulator and function run from the state dir: the check
 		// after Stop covers them.
@@ -646,7 +661,12 @@ func TestJourney(t *testing.T) {
 		if !emulator || !function {
 			t.Errorf("before the teardown: emulator running %v, B's function running %v:\n%s", emulator, function, out)
 		}
-		stack.Stop()
+		// Stop checks the node left no process, mount, network namespace,
+		// cgroup or nftables rule, and that the NetworkPolicy engine
+		// never failed a sync.
+		if err := stack.Stop(); err != nil {
+			t.Errorf("tear down: %v", err)
+		}
 		out, _ = exec.Command("pgrep", "-af", stateDir).Output()
 		if len(strings.TrimSpace(string(out))) > 0 {
 			t.Errorf("processes left running:\n%s", out)

@@ -1,9 +1,19 @@
-// Package localstack brings the whole system up on one machine with no cloud
-// and no container runtime: a real control plane (etcd, kube-apiserver,
-// kube-controller-manager, kube-scheduler built from their Go modules), the
-// operator binary, a kubelet stand-in that runs each tenant pod's blue-mcp
-// container as a local process, and every client-side system on loopback
+// Package localstack brings the whole system up on one machine with no cloud:
+// a real control plane (etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler built from their Go modules), a real node (test/node:
+// containerd, runc, the CNI bridge, the kubelet, kube-proxy and the
+// NetworkPolicy engine), the operator installed from config/default as its
+// image, Traefik as the ingress controller, and every client-side system
 // (STS, Infisical, S3, DynamoDB) seeded per client account.
+//
+// The client-side systems run on this machine and are reached from the pods
+// as a cloud's public endpoints are: at internet addresses in the node's
+// network (node.InternetPrefix), over HTTPS on 443, with certificates the
+// local internet's CA signs (Internet), which the server image trusts in
+// place of the public CAs; the operator's AWS endpoint flags and the
+// tenants' Infisical site URL point there. Clients reach their tenant from
+// this machine through Traefik's NodePort, one local port per tenant
+// standing in for the tenant's DNS name (Endpoint).
 //
 // A tenant named in Options.ThroughAPI is seeded in API mode, as a client
 // that keeps every access behind its own API Gateway: its data Lambda
@@ -17,6 +27,7 @@
 // with its projected service-account token, which the test STS verifies
 // with a TokenReview on the API server before it hands out the tenant's hop
 // role; Infisical Kubernetes auth verifies the pod's token the same way.
+// The node needs root (network namespaces, cgroups, mounts).
 // cmd-like use: test/cmd/local-stack (make run-local); tests: test/e2e (make e2e).
 package localstack
 
@@ -25,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,17 +44,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/superviber/blue-operator/api/contract"
 	bluev1 "github.com/superviber/blue-operator/api/v1alpha1"
@@ -50,26 +64,37 @@ import (
 	"github.com/superviber/blue-operator/hack/manifests"
 	"github.com/superviber/blue-operator/test/apigwtest"
 	"github.com/superviber/blue-operator/test/controlplane"
-	"github.com/superviber/blue-operator/test/kubelet"
 	"github.com/superviber/blue-operator/test/lambdarie"
+	"github.com/superviber/blue-operator/test/node"
 	"github.com/superviber/blue-operator/test/ststest"
-	"github.com/superviber/blue-operator/test/testutil"
 	"github.com/superviber/blue-operator/test/world"
 )
 
-// Image is the server image the operator is told to use; the kubelet
-// stand-in runs the locally built blue-mcp for it.
-const Image = "blue-mcp:local"
+// ImageVersion tags the operator and server images the stack builds.
+const ImageVersion = "local"
+
+// The images the stack builds (as make image does) and the node runs.
+var (
+	operatorImage = node.ImageSpec{Command: "manager", Image: "blue-operator", Version: ImageVersion}
+	serverImage   = node.ImageSpec{Command: "blue-mcp", Image: "blue-mcp", Version: ImageVersion}
+)
 
 // HopRoleTemplate is the operator's hop-role template in the local stack.
 const HopRoleTemplate = "arn:aws:iam::111111111111:role/blue-hop-{tenant}"
+
+// The namespaces around the tenants, as the operator's flags name them.
+const (
+	IngressNamespace  = "ingress-system"
+	MetricsNamespace  = "monitoring"
+	OperatorNamespace = "blue-system"
+)
 
 // Options configure a stack.
 type Options struct {
 	// Root is the repository root (config/, cmd/).
 	Root string
-	// StateDir holds kubeconfig, logs, binaries and pod files; emptied at
-	// start and removed by Stop.
+	// StateDir holds kubeconfig, logs, binaries, images and the node's
+	// state; emptied at start and removed by Stop.
 	StateDir string
 	// Samples is the kustomize directory of BlueTenants applied at start;
 	// empty applies none.
@@ -84,16 +109,24 @@ type Options struct {
 type Stack struct {
 	o          Options
 	Plane      *controlplane.Plane
+	Node       *node.Node
 	Kubeconfig string
 	Client     client.Client
 	World      *world.World
+	// Internet is where the client-side systems are in the node's
+	// network, and the CA that signs them.
+	Internet *Internet
 	// Tenants are the seeded client accounts, by BlueTenant name.
 	Tenants map[string]*world.Tenant
 	// APIs are the API-mode clients' gateways and Lambdas, by BlueTenant
 	// name (Options.ThroughAPI).
 	APIs    map[string]*API
 	Applied []string
-	stops   []func()
+	ingress *ingress
+	// monitor is a pod in the metrics namespace, from which MetricsClient
+	// reads what a Prometheus scraper may.
+	monitor *corev1.Pod
+	stops   []func() error
 	bin     string
 }
 
@@ -102,6 +135,9 @@ type Stack struct {
 type API struct {
 	Gateway *apigwtest.Gateway
 	Lambda  *lambdarie.Emulator
+	// URL is the gateway's address as the client's Infisical gives it to
+	// the tenant's server: in the node's network, over HTTPS.
+	URL string
 	// LambdaRole is the function's own role; LambdaKey the key it signs its
 	// S3 and DynamoDB calls with (not a session of the client role, which
 	// may only invoke the API).
@@ -111,160 +147,180 @@ type API struct {
 	Log string
 }
 
+// startPhase is one step of Start, named in its error.
+type startPhase struct {
+	name string
+	run  func(context.Context) error
+}
+
 // Start brings everything up and applies the samples.
-func Start(ctx context.Context, o Options) (s *Stack, err error) {
+func Start(ctx context.Context, o Options) (*Stack, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	s = &Stack{o: o, Tenants: map[string]*world.Tenant{}, APIs: map[string]*API{}}
-	defer func() {
-		if err != nil {
-			s.Stop()
-		}
-	}()
+	if err := node.RequireEnv(); err != nil {
+		return nil, err
+	}
+	s := &Stack{o: o, Tenants: map[string]*world.Tenant{}, APIs: map[string]*API{}, bin: filepath.Join(o.StateDir, "bin")}
 	if err := os.RemoveAll(o.StateDir); err != nil {
 		return nil, err
 	}
-	s.Plane, err = controlplane.Start(controlplane.Options{
-		CRDDirs:     []string{filepath.Join(o.Root, "config", "crd", "bases")},
-		Controllers: controlplane.DefaultControllers,
-		Scheduler:   true,
-		Dir:         o.StateDir,
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.stops = append(s.stops, func() { _ = s.Plane.Stop() })
-	if s.Kubeconfig, err = s.Plane.Kubeconfig("kubeconfig", "local-admin", "system:masters"); err != nil {
-		return nil, err
-	}
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = bluev1.AddToScheme(scheme)
-	if s.Client, err = client.New(s.Plane.Config, client.Options{Scheme: scheme}); err != nil {
-		return nil, err
-	}
-
-	// Client-side systems. STS and Infisical verify pod tokens against the
-	// API server, as AWS's OIDC provider for EKS and Infisical's Kubernetes
-	// auth do.
-	kube, err := kubernetes.NewForConfig(s.Plane.Config)
-	if err != nil {
-		return nil, err
-	}
-	var stopWorld func()
-	s.World, stopWorld, err = world.New(ststest.Options{VerifyWebIdentity: world.TokenReview(kube, "sts.amazonaws.com")})
-	if err != nil {
-		return nil, err
-	}
-	s.stops = append(s.stops, stopWorld)
-	// As Infisical does for an identity whose allowed audience is set: the
-	// review asks for the audience the operator gives the pod's token.
-	s.World.Infisical.SetKubernetesVerifier(world.TokenReview(kube, contract.InfisicalAudience))
-
-	bin := filepath.Join(o.StateDir, "bin")
-	s.bin = bin
-	for _, cmd := range []string{"manager", "blue-mcp"} {
-		if _, err := testutil.BuildCommand(ctx, bin, cmd); err != nil {
-			return nil, err
-		}
+	// What started is stopped when a later step fails.
+	fail := func(err error) (*Stack, error) { return nil, errors.Join(err, s.Stop()) }
+	var images []string
+	phases := []startPhase{
+		{"control plane", s.startPlane},
+		{"client-side systems", s.startWorld},
+		{"images", func(ctx context.Context) (err error) { images, err = s.buildImages(ctx); return err }},
+		{"node", func(ctx context.Context) error { return s.startNode(ctx, images) }},
+		{"client-side systems in the node's network", func(ctx context.Context) error { return s.Internet.expose(ctx, s.Node, s.World) }},
+		{"namespaces", s.createNamespaces},
+		{"operator", s.installOperator},
+		{"ingress controller", s.startIngress},
 	}
 	if len(o.ThroughAPI) > 0 {
-		if err := buildLambda(ctx, filepath.Join(bin, "lambda", "bootstrap")); err != nil {
-			return nil, err
+		phases = append(phases, startPhase{"data Lambda", func(ctx context.Context) error {
+			return buildLambda(ctx, filepath.Join(s.bin, "lambda", "bootstrap"))
+		}})
+	}
+	for _, p := range phases {
+		if err := p.run(ctx); err != nil {
+			return fail(fmt.Errorf("local stack: %s: %w", p.name, err))
 		}
 	}
-	if err := s.startOperator(filepath.Join(bin, "manager")); err != nil {
-		return nil, err
-	}
-	kctx, cancel := context.WithCancel(context.Background())
-	kdone := make(chan error, 1)
-	go func() {
-		kdone <- kubelet.Run(kctx, kubelet.Options{
-			Config:   s.Plane.Config,
-			NodeName: "local-node",
-			Binary: func(image string) (string, error) {
-				if image != Image {
-					return "", fmt.Errorf("no local program for image %q (the local stack runs %s)", image, Image)
-				}
-				return filepath.Join(bin, "blue-mcp"), nil
-			},
-			ExtraEnv: s.podEnv,
-			StateDir: filepath.Join(o.StateDir, "pods"),
-			Log:      o.Log.With("component", "kubelet"),
-		})
-	}()
-	s.stops = append(s.stops, func() { cancel(); <-kdone })
-
 	if o.Samples != "" {
 		names, err := s.Apply(ctx, o.Samples)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		s.Applied = names
 	}
 	return s, nil
 }
 
-// podEnv is what this machine's network gives a pod: the client-side
-// systems' loopback addresses in place of AWS's and Infisical's public ones.
-func (s *Stack) podEnv(*corev1.Pod) map[string]string {
-	return map[string]string{
-		"INFISICAL_SITE_URL":        s.World.Infisical.URL(),
-		"BLUE_STS_ENDPOINT":         s.World.STSURL,
-		"BLUE_S3_ENDPOINT":          s.World.S3.Endpoint(),
-		"BLUE_DYNAMODB_ENDPOINT":    s.World.DDB.Endpoint(),
-		"AWS_EC2_METADATA_DISABLED": "true",
-		// The settings refresh and the client-access check every second,
-		// and the operator reads the report twice as often: a change on the
-		// client's side shows in the BlueTenant within about 1.5 s.
-		"BLUE_INFISICAL_REFRESH":     "1s",
-		"BLUE_ACCESS_CHECK_INTERVAL": "1s",
-	}
-}
-
-func (s *Stack) startOperator(bin string) error {
-	log, err := os.Create(filepath.Join(s.o.StateDir, "operator.log"))
+func (s *Stack) startPlane(context.Context) (err error) {
+	s.Plane, err = controlplane.Start(controlplane.Options{
+		CRDDirs:                 []string{filepath.Join(s.o.Root, "config", "crd", "bases")},
+		AdvertiseAddress:        node.APIServerIP,
+		Controllers:             controlplane.NodeControllers,
+		ServiceAccountAdmission: true,
+		Scheduler:               true,
+		Dir:                     s.o.StateDir,
+	})
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(bin,
-		"--kubeconfig="+s.Kubeconfig,
-		"--metrics-bind-address=127.0.0.1:0",
-		"--health-probe-bind-address=127.0.0.1:0",
-		"--default-image="+Image,
-		"--hop-role-arn-template="+HopRoleTemplate,
-		"--ingress-namespace=ingress-system",
-		// Pods are processes on loopback ports, not pod IPs.
-		"--pod-ports-annotation="+kubelet.PortsAnnotation,
-		"--client-access-interval=500ms",
-	)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start operator: %w", err)
+	s.stops = append(s.stops, s.Plane.Stop)
+	if s.Kubeconfig, err = s.Plane.Kubeconfig("kubeconfig", "local-admin", "system:masters"); err != nil {
+		return err
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); _ = log.Close(); close(done) }()
-	s.stops = append(s.stops, func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = bluev1.AddToScheme(scheme)
+	s.Client, err = client.New(s.Plane.Config, client.Options{Scheme: scheme})
+	return err
+}
+
+// startWorld runs the client-side systems. STS and Infisical verify pod
+// tokens against the API server, as AWS's OIDC provider for EKS and
+// Infisical's Kubernetes auth do.
+func (s *Stack) startWorld(context.Context) error {
+	kube, err := kubernetes.NewForConfig(s.Plane.Config)
+	if err != nil {
+		return err
+	}
+	w, stop, err := world.New(ststest.Options{VerifyWebIdentity: world.TokenReview(kube, "sts.amazonaws.com")})
+	if err != nil {
+		return err
+	}
+	s.World = w
+	s.stops = append(s.stops, func() error { stop(); return nil })
+	// As Infisical does for an identity whose allowed audience is set: the
+	// review asks for the audience the operator gives the pod's token.
+	w.Infisical.SetKubernetesVerifier(world.TokenReview(kube, contract.InfisicalAudience))
+	s.Internet, err = newInternet()
+	return err
+}
+
+// buildImages builds the operator and server images as make image does,
+// the server's CA bundle extended by the local internet's CA.
+func (s *Stack) buildImages(ctx context.Context) ([]string, error) {
+	op, mcp := operatorImage, serverImage
+	op.Dir, mcp.Dir = filepath.Join(s.bin, "images"), filepath.Join(s.bin, "images")
+	mcp.ExtraCA = s.Internet.CAPEM
+	var archives []string
+	for _, spec := range []node.ImageSpec{op, mcp} {
+		a, err := node.BuildImage(ctx, spec)
+		if err != nil {
+			return nil, err
 		}
+		archives = append(archives, a)
+	}
+	return archives, nil
+}
+
+func (s *Stack) startNode(ctx context.Context, images []string) (err error) {
+	s.Node, err = node.Start(ctx, node.Options{
+		Plane: s.Plane, NetworkPolicy: true, Images: images, Dir: filepath.Join(s.o.StateDir, "node"),
 	})
+	if err != nil {
+		return err
+	}
+	s.stops = append(s.stops, func() error { return s.Node.StopAndCheck(context.Background()) })
 	return nil
 }
 
+// createNamespaces makes the namespaces the operator's NetworkPolicies
+// name (its own comes with config/default), and a pod in the metrics
+// namespace to read what a scraper may.
+func (s *Stack) createNamespaces(ctx context.Context) error {
+	for _, ns := range []string{IngressNamespace, MetricsNamespace} {
+		if err := s.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+	}
+	p, err := s.Node.RunProbe(ctx, node.Probe{Namespace: MetricsNamespace, Name: "scraper"})
+	if err != nil {
+		return err
+	}
+	s.monitor = p
+	return nil
+}
+
+// MetricsClient is an HTTP client whose connections come from a pod in the
+// metrics namespace, through the tenants' NetworkPolicies, as a Prometheus
+// scraper's do; address pods by IP (node.PodAddr).
+func (s *Stack) MetricsClient(ctx context.Context) (*http.Client, error) {
+	return s.Node.HTTPClient(ctx, s.monitor)
+}
+
 // Apply seeds a client account for every BlueTenant in a kustomize
-// directory (or file directory), then applies them. It returns their names.
+// directory (or file directory), then applies them as the local world has
+// them (LocalTenants). It returns their names.
 func (s *Stack) Apply(ctx context.Context, dir string) ([]string, error) {
-	objs, err := manifests.Render(dir)
+	tenants, err := s.LocalTenants(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
 	var names []string
+	var objs []*unstructured.Unstructured
+	for _, bt := range tenants {
+		names = append(names, bt.GetName())
+		objs = append(objs, bt)
+	}
+	return names, manifests.Apply(ctx, s.Client, objs, false)
+}
+
+// LocalTenants seeds the client accounts of the BlueTenants in dir and
+// returns those BlueTenants as the local world has them: each client's
+// Infisical at its address in the node's network (spec.infisical.siteURL).
+// The caller applies them, e.g. with kubectl (WriteTenants).
+func (s *Stack) LocalTenants(ctx context.Context, dir string) ([]*unstructured.Unstructured, error) {
+	objs, err := manifests.Render(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
 	for _, o := range objs {
 		if o.GetKind() != "BlueTenant" {
 			continue
@@ -276,31 +332,31 @@ func (s *Stack) Apply(ctx context.Context, dir string) ([]string, error) {
 		if err := s.Seed(ctx, &bt); err != nil {
 			return nil, err
 		}
-		names = append(names, bt.Name)
+		if err := unstructured.SetNestedField(o.Object, s.Internet.InfisicalURL, "spec", "infisical", "siteURL"); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.GetName(), err)
+		}
+		out = append(out, o)
 	}
-	return names, manifests.Apply(ctx, s.Client, objs, false)
+	return out, nil
 }
 
-// SeedFrom seeds the client accounts of the BlueTenants in dir without
-// applying them (the caller applies them, e.g. with kubectl).
-func (s *Stack) SeedFrom(ctx context.Context, dir string) error {
-	objs, err := manifests.Render(dir)
+// WriteTenants writes LocalTenants(dir) into one manifest in the state
+// directory, for kubectl apply -f, and returns its path.
+func (s *Stack) WriteTenants(ctx context.Context, dir string) (string, error) {
+	tenants, err := s.LocalTenants(ctx, dir)
 	if err != nil {
-		return err
+		return "", err
 	}
-	for _, o := range objs {
-		if o.GetKind() != "BlueTenant" {
-			continue
+	var b []byte
+	for _, t := range tenants {
+		y, err := yaml.Marshal(t.Object)
+		if err != nil {
+			return "", err
 		}
-		var bt bluev1.BlueTenant
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &bt); err != nil {
-			return fmt.Errorf("%s: %w", o.GetName(), err)
-		}
-		if err := s.Seed(ctx, &bt); err != nil {
-			return err
-		}
+		b = append(append(b, "---\n"...), y...)
 	}
-	return nil
+	path := filepath.Join(s.o.StateDir, "tenants.yaml")
+	return path, os.WriteFile(path, b, 0o600)
 }
 
 // Seed creates the client account a BlueTenant points at, as the client's
@@ -358,8 +414,9 @@ func buildLambda(ctx context.Context, out string) error {
 
 // seedAPI puts the client in API mode: its data Lambda under the emulator
 // with a key of its own role, the client's API Gateway in front of it for
-// the client role's sessions, and API_ENDPOINT in the client's Infisical
-// folder in place of the bucket, table and key names.
+// the client role's sessions, exposed in the node's network over HTTPS, and
+// API_ENDPOINT in the client's Infisical folder in place of the bucket,
+// table and key names.
 func (s *Stack) seedAPI(ctx context.Context, t *world.Tenant) error {
 	rie, err := lambdarie.Setup(ctx, s.o.Root)
 	if err != nil {
@@ -391,12 +448,15 @@ func (s *Stack) seedAPI(ctx context.Context, t *world.Tenant) error {
 		_ = log.Close()
 		return err
 	}
-	s.stops = append(s.stops, func() { _ = a.Lambda.Stop(); _ = log.Close() })
+	s.stops = append(s.stops, func() error { err := a.Lambda.Stop(); _ = log.Close(); return err })
 	if a.Gateway, err = apigwtest.StartLambda(s.World.STS, t.ClientRole, world.Region, a.Lambda.InvokeURL); err != nil {
 		return err
 	}
-	s.stops = append(s.stops, a.Gateway.Close)
-	s.World.UseAPI(t, a.Gateway.URL)
+	s.stops = append(s.stops, func() error { a.Gateway.Close(); return nil })
+	if a.URL, err = s.Internet.exposeAPI(ctx, s.Node, t.Name, a.Gateway.URL); err != nil {
+		return err
+	}
+	s.World.UseAPI(t, a.URL)
 	s.APIs[t.Name] = a
 	return nil
 }
@@ -411,7 +471,8 @@ func or(v, def string) string {
 // WaitReady waits until every named tenant is Ready. When the operator has
 // issued a tenant's ExternalId (status.externalID), the seeded client role
 // is made to trust it, as the client does with the value the platform team
-// hands over at onboarding.
+// hands over at onboarding; when a tenant's endpoint names a TLS Secret,
+// it is issued from the local internet's CA, as cert-manager would.
 func (s *Stack) WaitReady(ctx context.Context, timeout time.Duration, names ...string) error {
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
@@ -427,6 +488,9 @@ func (s *Stack) WaitReady(ctx context.Context, timeout time.Duration, names ...s
 				}
 				t.ExternalID = bt.Status.ExternalID
 			}
+			if err := s.issueTLS(ctx, &bt); err != nil {
+				return false, err
+			}
 			c := meta.FindStatusCondition(bt.Status.Conditions, bluev1.ConditionReady)
 			if c == nil || c.Status != metav1.ConditionTrue || bt.Status.ObservedGeneration != bt.Generation {
 				last = fmt.Sprintf("%s: %+v", n, c)
@@ -441,31 +505,32 @@ func (s *Stack) WaitReady(ctx context.Context, timeout time.Duration, names ...s
 	return nil
 }
 
-// Endpoint is the local MCP URL of a tenant: one of its ready pods.
-func (s *Stack) Endpoint(ctx context.Context, tenant string) (string, error) {
-	var pods corev1.PodList
-	if err := s.Client.List(ctx, &pods, client.InNamespace(controllers.NamespaceFor(tenant))); err != nil {
-		return "", err
+// issueTLS creates the tenant's endpoint certificate Secret once its
+// namespace exists, signed by the local internet's CA for its host.
+func (s *Stack) issueTLS(ctx context.Context, bt *bluev1.BlueTenant) error {
+	name := bt.Spec.Endpoint.TLSSecretName
+	if name == "" {
+		return nil
 	}
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if p.DeletionTimestamp != nil || !podReady(p) {
-			continue
-		}
-		if addr, ok := kubelet.Endpoint(p, "http"); ok {
-			return "http://" + addr + "/mcp", nil
-		}
+	ns := controllers.NamespaceFor(bt.Name)
+	var existing corev1.Secret
+	err := s.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &existing)
+	if !apierrors.IsNotFound(err) {
+		return client.IgnoreNotFound(err)
 	}
-	return "", fmt.Errorf("%s has no ready pod", tenant)
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
+	crt, key, err := s.Internet.Issue(bt.Spec.Endpoint.Host)
+	if err != nil {
+		return err
 	}
-	return false
+	sec := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key},
+	}
+	if err := s.Client.Create(ctx, sec); err != nil && !apierrors.IsAlreadyExists(err) && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("%s: TLS Secret %s: %w", bt.Name, name, err)
+	}
+	return nil
 }
 
 // Token is the tenant's API token from the Secret the operator generated.
@@ -484,11 +549,15 @@ func (s *Stack) Token(ctx context.Context, tenant string) (string, error) {
 // StateDir is where the stack keeps its files.
 func (s *Stack) StateDir() string { return s.o.StateDir }
 
-// Stop tears everything down in reverse order and removes the state dir.
-func (s *Stack) Stop() {
+// Stop tears everything down in reverse order and removes the state dir. It
+// returns what went wrong, including anything the node left behind or a
+// sync error of the NetworkPolicy engine.
+func (s *Stack) Stop() error {
+	var errs []error
 	for i := len(s.stops) - 1; i >= 0; i-- {
-		s.stops[i]()
+		errs = append(errs, s.stops[i]())
 	}
 	s.stops = nil
-	_ = os.RemoveAll(s.o.StateDir)
+	errs = append(errs, os.RemoveAll(s.o.StateDir))
+	return errors.Join(errs...)
 }

@@ -81,8 +81,11 @@ type Options struct {
 }
 
 // NewWith is New with all of Options.
-func NewWith(o Options) (w *World, stop func(), err error) {
-	w = &World{STS: ststest.New(o.STS)}
+func NewWith(o Options) (*World, func(), error) {
+	// The systems' stops close over w, not over a named result, which an
+	// error return sets to nil before the deferred stops run.
+	w := &World{STS: ststest.New(o.STS)}
+	var err error
 	var stops []func()
 	stopAll := func() {
 		for i := len(stops) - 1; i >= 0; i-- {

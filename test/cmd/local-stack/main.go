@@ -1,7 +1,9 @@
-// Command local-stack runs blue-operator on this machine with no cloud and no
-// container runtime (see test/localstack): the control plane, the operator,
-// tenant pods as local processes, and each client's STS, Infisical, S3 and
-// DynamoDB on loopback, with the tenants from config/samples. The clients
+// Command local-stack runs blue-operator on this machine with no cloud (see
+// test/localstack): the control plane, a real node in a network namespace of
+// its own (containerd, runc, the kubelet, kube-proxy, kube-network-policies),
+// the operator and Traefik as pods on it, and each client's STS, Infisical,
+// S3 and DynamoDB, reached by the pods at internet addresses over HTTPS,
+// with the tenants from config/samples. It needs root. The clients
 // named by -through-api (globex) keep their data behind their own API
 // Gateway and data Lambda, which runs under the Lambda Runtime Interface
 // Emulator. It prints how to reach every tenant and runs until Ctrl-C, then
@@ -58,8 +60,11 @@ func run() error {
 		return err
 	}
 	defer func() {
-		stack.Stop()
-		fmt.Println("stopped; processes ended and", *stateDir, "removed")
+		if err := stack.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "local-stack: stop:", err)
+			return
+		}
+		fmt.Println("stopped; processes ended, the node removed and", *stateDir, "removed")
 	}()
 	if err := stack.WaitReady(ctx, 2*time.Minute, stack.Applied...); err != nil {
 		return err
@@ -77,13 +82,13 @@ func run() error {
 		fmt.Printf("tenant %s\n  endpoint: %s\n  claude mcp add --transport http blue-%s %s --header \"Authorization: Bearer %s\"\n", name, url, name, url, token)
 		fmt.Printf("  .mcp.json: {\"mcpServers\": {\"blue-%s\": {\"type\": \"http\", \"url\": %q, \"headers\": {\"Authorization\": \"Bearer %s\"}}}}\n", name, url, token)
 		if api := stack.APIs[name]; api != nil {
-			fmt.Printf("  data: through the client's API Gateway %s and its Lambda under the emulator (log: %s)\n", api.Gateway.URL, api.Log)
+			fmt.Printf("  data: through the client's API Gateway %s and its Lambda under the emulator (log: %s)\n", api.URL, api.Log)
 		} else if t := stack.Tenants[name]; t != nil {
 			fmt.Printf("  data: direct, bucket %s and table %s\n", t.Bucket, t.Table)
 		}
 		fmt.Println()
 	}
-	fmt.Println("Logs: operator.log, kube-*.log, lambda-*.log and pods/ under", *stateDir, "\nCtrl-C stops everything.")
+	fmt.Printf("Logs: kube-*.log and lambda-*.log under %s, the node's under node/, every pod's (the operator's, Traefik's, the tenants') under %s\nCtrl-C stops everything.\n", *stateDir, stack.Node.PodLogsDir())
 	if *exitWhenReady {
 		return nil
 	}

@@ -1,0 +1,104 @@
+package localstack
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/netip"
+	"net/url"
+
+	"github.com/superviber/blue-operator/test/node"
+	"github.com/superviber/blue-operator/test/testutil"
+	"github.com/superviber/blue-operator/test/world"
+)
+
+// The client-side systems' addresses in the node's network
+// (node.InternetPrefix), as a cloud's public endpoints are to its pods.
+var (
+	stsIP       = netip.MustParseAddr("203.0.113.10")
+	s3IP        = netip.MustParseAddr("203.0.113.11")
+	dynamoIP    = netip.MustParseAddr("203.0.113.12")
+	infisicalIP = netip.MustParseAddr("203.0.113.13")
+	// firstAPIIP is the first client API Gateway's address; each next
+	// client's is the one after.
+	firstAPIIP = netip.MustParseAddr("203.0.113.20")
+)
+
+// Internet is the local stand-in for the public internet the pods reach:
+// where each client-side system is, and the CA that signs their
+// certificates (the server image trusts it, in place of the public CAs
+// that sign AWS's and Infisical's endpoints).
+type Internet struct {
+	ca *testutil.CA
+	// CAPEM is the CA's certificate.
+	CAPEM []byte
+	// The URLs the pods use: what the operator's AWS endpoint flags and the
+	// tenants' spec.infisical.siteURL name.
+	STSURL, S3URL, DynamoDBURL, InfisicalURL string
+	nextAPI                                  netip.Addr
+}
+
+func newInternet() (*Internet, error) {
+	ca, err := testutil.NewCA("blue-operator local internet CA")
+	if err != nil {
+		return nil, err
+	}
+	return &Internet{
+		ca: ca, CAPEM: ca.CertPEM,
+		STSURL: "https://" + stsIP.String(), S3URL: "https://" + s3IP.String(),
+		DynamoDBURL: "https://" + dynamoIP.String(), InfisicalURL: "https://" + infisicalIP.String(),
+		nextAPI: firstAPIIP,
+	}, nil
+}
+
+// Issue signs a server certificate for hosts, PEM-encoded.
+func (in *Internet) Issue(hosts ...string) (certPEM, keyPEM []byte, err error) {
+	return in.ca.Issue(hosts...)
+}
+
+// expose puts STS, S3, DynamoDB and Infisical at their addresses in the
+// node's network, HTTPS terminated there.
+func (in *Internet) expose(ctx context.Context, n *node.Node, w *world.World) error {
+	for _, e := range []struct {
+		ip     netip.Addr
+		target string
+	}{
+		{stsIP, w.STSURL}, {s3IP, w.S3.Endpoint()}, {dynamoIP, w.DDB.Endpoint()}, {infisicalIP, w.Infisical.URL()},
+	} {
+		if _, err := in.exposeAt(ctx, n, e.ip, e.target); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exposeAPI puts a client's API Gateway at the next free address, and
+// returns its URL there.
+func (in *Internet) exposeAPI(ctx context.Context, n *node.Node, tenant, target string) (string, error) {
+	ip := in.nextAPI
+	in.nextAPI = ip.Next()
+	u, err := in.exposeAt(ctx, n, ip, target)
+	if err != nil {
+		return "", fmt.Errorf("%s's API Gateway: %w", tenant, err)
+	}
+	return u, nil
+}
+
+func (in *Internet) exposeAt(ctx context.Context, n *node.Node, ip netip.Addr, target string) (string, error) {
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("%q is not a server's URL", target)
+	}
+	crt, key, err := in.ca.Issue(ip.String())
+	if err != nil {
+		return "", err
+	}
+	cert, err := tls.X509KeyPair(crt, key)
+	if err != nil {
+		return "", err
+	}
+	if _, err := n.ExposeTLS(ctx, ip.String(), u.Host, cert); err != nil {
+		return "", err
+	}
+	return "https://" + ip.String(), nil
+}
