@@ -303,12 +303,10 @@ func (s *Stack) Apply(ctx context.Context, dir string) ([]string, error) {
 		return nil, err
 	}
 	var names []string
-	var objs []*unstructured.Unstructured
 	for _, bt := range tenants {
 		names = append(names, bt.GetName())
-		objs = append(objs, bt)
 	}
-	return names, manifests.Apply(ctx, s.Client, objs, false)
+	return names, manifests.Apply(ctx, s.Client, tenants, false)
 }
 
 // LocalTenants seeds the client accounts of the BlueTenants in dir and

@@ -39,6 +39,8 @@ func BuildImage(ctx context.Context, s ImageSpec) (archive string, err error) {
 		return "", err
 	}
 	bin := filepath.Join(s.Dir, s.Command)
+	// Not testutil.BuildCommand: the image holds nothing but the binary, so
+	// it is built without cgo whatever the caller's CGO_ENABLED.
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "-ldflags=-s -w -X main.version="+s.Version,
 		"github.com/superviber/blue-operator/cmd/"+s.Command)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -6,12 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
-	"time"
 )
 
 // SelfSignedTLS makes a certificate for hosts (IP addresses or DNS names),
@@ -22,28 +18,16 @@ func SelfSignedTLS(hosts ...string) (certPEM string, cert tls.Certificate, err e
 	if err != nil {
 		return "", tls.Certificate{}, fmt.Errorf("key: %w", err)
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	tpl, err := certTemplate("blue-operator test server")
 	if err != nil {
-		return "", tls.Certificate{}, fmt.Errorf("serial: %w", err)
+		return "", tls.Certificate{}, err
 	}
-	tpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "blue-operator test server"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		// Its own issuer: a CA certificate, so verifiers that want one in
-		// the roots accept it.
-		IsCA: true, BasicConstraintsValid: true,
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tpl.IPAddresses = append(tpl.IPAddresses, ip)
-		} else {
-			tpl.DNSNames = append(tpl.DNSNames, h)
-		}
-	}
+	tpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign
+	tpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	// Its own issuer: a CA certificate, so verifiers that want one in the
+	// roots accept it.
+	tpl.IsCA, tpl.BasicConstraintsValid = true, true
+	addHosts(tpl, hosts)
 	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
 	if err != nil {
 		return "", tls.Certificate{}, fmt.Errorf("certificate: %w", err)
