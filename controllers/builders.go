@@ -169,6 +169,9 @@ func serverEnv(t *bluev1.BlueTenant, o Options, e effective, hashes string) []*c
 	if inf.CABundle != "" {
 		env = append(env, envVar(contract.EnvInfisicalCA, inf.CABundle))
 	}
+	if ca := t.Spec.AWS.APICABundle; ca != "" {
+		env = append(env, envVar(contract.EnvAPICA, ca))
+	}
 	// The operator's AWS endpoints, the same for every tenant: only the
 	// platform chooses where the pods' AWS calls go, never a BlueTenant.
 	for _, ep := range o.AWSEndpoints.list() {

@@ -418,10 +418,10 @@ func envOf(c corev1.Container) map[string]corev1.EnvVar {
 }
 
 // The operator's AWS endpoints and server intervals reach every tenant's
-// server, and a tenant's Infisical CA only its own; unset, the environment
-// names none of them (and existing Deployments keep their hash).
-func TestServerEnvEndpointsAndInfisicalCA(t *testing.T) {
-	names := []string{contract.EnvSTSEndpoint, contract.EnvS3Endpoint, contract.EnvDynamoDBEndpoint, contract.EnvInfisicalCA,
+// server, and a tenant's Infisical and API CAs only its own; unset, the
+// environment names none of them (and existing Deployments keep their hash).
+func TestServerEnvEndpointsAndCAs(t *testing.T) {
+	names := []string{contract.EnvSTSEndpoint, contract.EnvS3Endpoint, contract.EnvDynamoDBEndpoint, contract.EnvInfisicalCA, contract.EnvAPICA,
 		contract.EnvInfisicalRefresh, contract.EnvAccessCheckInterval}
 	plain := envOf(typed[appsv1.Deployment](t, buildDeployment(unitTenant(), testOpts, "sha256:x")).Spec.Template.Spec.Containers[0])
 	for _, n := range names {
@@ -434,10 +434,12 @@ func TestServerEnvEndpointsAndInfisicalCA(t *testing.T) {
 	o.InfisicalRefresh, o.AccessCheckInterval = 5*time.Second, 90*time.Second
 	bt := unitTenant()
 	bt.Spec.Infisical.CABundle = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	bt.Spec.AWS.APICABundle = "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n"
 	env := envOf(typed[appsv1.Deployment](t, buildDeployment(bt, o, "sha256:x")).Spec.Template.Spec.Containers[0])
 	for n, want := range map[string]string{
 		contract.EnvSTSEndpoint: "https://sts." + bt.Spec.AWS.Region + ".vpce", contract.EnvS3Endpoint: "https://s3.vpce", contract.EnvDynamoDBEndpoint: "https://ddb.vpce",
 		contract.EnvInfisicalCA:      bt.Spec.Infisical.CABundle,
+		contract.EnvAPICA:            bt.Spec.AWS.APICABundle,
 		contract.EnvInfisicalRefresh: "5s", contract.EnvAccessCheckInterval: "1m30s",
 	} {
 		if got := env[n].Value; got != want {

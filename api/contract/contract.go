@@ -60,6 +60,10 @@ const (
 	EnvSTSEndpoint      = "BLUE_STS_ENDPOINT"
 	EnvS3Endpoint       = "BLUE_S3_ENDPOINT"
 	EnvDynamoDBEndpoint = "BLUE_DYNAMODB_ENDPOINT"
+	// EnvAPICA is PEM (spec.aws.apiCABundle): the CAs that sign the TLS
+	// certificate of the client's API (API_ENDPOINT), trusted for that API
+	// only, besides the system's.
+	EnvAPICA = "BLUE_API_CA_CERTIFICATE"
 
 	// EnvInfisicalRefresh is how often the server re-reads the client's
 	// Infisical settings: a revocation or rotation takes effect within it

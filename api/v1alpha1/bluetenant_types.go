@@ -184,6 +184,18 @@ type AWSSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$')",message="aws.hopRoleArn must be an IAM role ARN such as arn:aws:iam::111111111111:role/blue-hop-acme"
 	// +optional
 	HopRoleArn string `json:"hopRoleArn,omitempty"`
+
+	// APICABundle is PEM: the certificates of the CAs that sign the TLS
+	// certificate of the client's API (the API_ENDPOINT in its Infisical
+	// folder), when a private CA signs it, as for a private API Gateway
+	// behind the client's own domain. The server trusts them for that API
+	// only, besides the public CAs it ships with. Certificates only: a
+	// private key is refused.
+	// +kubebuilder:validation:MaxLength=16384
+	// +kubebuilder:validation:XValidation:rule="!self.contains('PRIVATE KEY')",message="aws.apiCABundle holds a private key: give only the CA certificates, and rotate that key"
+	// +kubebuilder:validation:XValidation:rule="self == '' || self.matches('^(\\\\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\\\\s]+-----END CERTIFICATE-----)+\\\\s*$')",message="aws.apiCABundle must be PEM certificates only (each from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----): no other blocks, no other text"
+	// +optional
+	APICABundle string `json:"apiCABundle,omitempty"`
 }
 
 // InfisicalSpec locates the client's Infisical secrets.

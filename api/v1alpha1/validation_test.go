@@ -111,6 +111,11 @@ func TestInvalidTenantsAreRefused(t *testing.T) {
 		{"Infisical CA bundle with a private key", func(b *bluev1.BlueTenant) {
 			b.Spec.Infisical.CABundle = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
 		}, "infisical.caBundle holds a private key"},
+		{"API CA bundle that is not PEM", func(b *bluev1.BlueTenant) { b.Spec.AWS.APICABundle = "MIIBszCCAVmgAwIBAgIU" }, "aws.apiCABundle must be PEM certificates only"},
+		{"API CA bundle with a note", func(b *bluev1.BlueTenant) { b.Spec.AWS.APICABundle = exampleCA + "our API's CA" }, "aws.apiCABundle must be PEM certificates only"},
+		{"API CA bundle with a private key", func(b *bluev1.BlueTenant) {
+			b.Spec.AWS.APICABundle = exampleCA + "-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n"
+		}, "aws.apiCABundle holds a private key"},
 		{"missing project", func(b *bluev1.BlueTenant) { b.Spec.Infisical.ProjectID = "" }, "spec.infisical.projectId"},
 		{"secret path not absolute", func(b *bluev1.BlueTenant) { b.Spec.Infisical.SecretPath = "blue" }, "spec.infisical.secretPath"},
 		{"zero replicas (use suspend)", func(b *bluev1.BlueTenant) { r := int32(0); b.Spec.Replicas = &r }, "spec.replicas"},
@@ -235,6 +240,24 @@ func TestInfisicalCABundleIsAccepted(t *testing.T) {
 			continue
 		}
 		_ = k8s.Delete(context.Background(), bt)
+	}
+}
+
+// The CA of a client's private API, as PEM, is accepted, and may be
+// changed or removed (the client rotates its CA).
+func TestAPICABundleIsAccepted(t *testing.T) {
+	ctx := context.Background()
+	bt := valid("api-ca-bundle")
+	bt.Spec.AWS.APICABundle = exampleCA
+	if err := k8s.Create(ctx, bt); err != nil {
+		t.Fatalf("apiCABundle refused: %v", err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, bt) })
+	for _, bundle := range []string{exampleCA + exampleCA, ""} {
+		bt.Spec.AWS.APICABundle = bundle
+		if err := k8s.Update(ctx, bt); err != nil {
+			t.Errorf("apiCABundle changed to %d bytes: %v", len(bundle), err)
+		}
 	}
 }
 

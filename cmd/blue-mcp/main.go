@@ -80,6 +80,7 @@ type settings struct {
 	maxSessions                                                              int
 	maxBody                                                                  int64
 	region, stsEndpoint, s3Endpoint, ddbEndpoint                             string
+	apiCA                                                                    string // PEM, spec.aws.apiCABundle
 	infisical                                                                tenantconfig.Settings
 	shutdown, sessionIdle, sessionEvict                                      time.Duration
 	attemptTimeout, callTimeout                                              time.Duration
@@ -120,6 +121,7 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	str(&s.ddbEndpoint, "dynamodb-endpoint", contract.EnvDynamoDBEndpoint, "", "DynamoDB endpoint override")
 	str(&s.infisical.SiteURL, "infisical-site-url", contract.EnvInfisicalSite, "https://app.infisical.com", "Infisical instance")
 	str(&s.infisical.CACertificate, "infisical-ca-certificate", contract.EnvInfisicalCA, "", "PEM certificates of the CAs of a self-hosted Infisical, trusted for it besides the system's")
+	str(&s.apiCA, "api-ca-certificate", contract.EnvAPICA, "", "PEM certificates of the CAs that sign the client's API (API_ENDPOINT), trusted for it besides the system's")
 	str(&s.infisical.ProjectID, "infisical-project-id", contract.EnvInfisicalProj, "", "client's Infisical project")
 	str(&s.infisical.Environment, "infisical-environment", contract.EnvInfisicalEnv, "prod", "Infisical environment slug")
 	str(&s.infisical.SecretPath, "infisical-secret-path", contract.EnvInfisicalPath, "/", "Infisical folder")
@@ -227,6 +229,11 @@ func (s settings) validate() error {
 			}
 		}
 	}
+	if s.apiCA != "" {
+		if _, err := contract.ParseCABundle(s.apiCA); err != nil {
+			return fmt.Errorf("--api-ca-certificate (%s): %w", contract.EnvAPICA, err)
+		}
+	}
 	if err := s.infisical.Validate(); err != nil {
 		return fmt.Errorf("infisical settings: %w", err)
 	}
@@ -267,10 +274,14 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("aws: %w", err)
 	}
+	apiRoots, err := backend.APIRoots(s.apiCA)
+	if err != nil {
+		return fmt.Errorf("--api-ca-certificate: %w", err)
+	}
 	be := backend.New(source, assumer, backend.Options{
 		Account: s.infisical.AccountID,
 		Region:  s.region, S3Endpoint: s.s3Endpoint, DDBEndpoint: s.ddbEndpoint, Caller: server.Caller,
-		AttemptTimeout: s.attemptTimeout,
+		AttemptTimeout: s.attemptTimeout, APIRoots: apiRoots,
 	})
 	source.OnChange(be.Changed)
 	var released sync.Once

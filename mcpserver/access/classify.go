@@ -1,6 +1,7 @@
 package access
 
 import (
+	"crypto/x509"
 	"errors"
 	"strings"
 
@@ -67,6 +68,11 @@ func FromAPI(err error) Report {
 		return New(ReasonGranted, "the client's API answers the signed requests of the client role")
 	case errors.As(err, &refused):
 		return New(ReasonAPIRefused, "the client's API refused the signed request: its resource policy or the client role's execute-api:Invoke policy does not allow it")
+	case errors.As(err, new(x509.UnknownAuthorityError)):
+		// Nothing signed was sent: the handshake came first.
+		return New(ReasonAPIUnreachable, "the client's API shows a certificate signed by a CA the server does not trust (x509: certificate signed by unknown authority): if a private CA signs it, give that CA in spec.aws.apiCABundle")
+	case errors.As(err, new(x509.HostnameError)):
+		return New(ReasonAPIUnreachable, "the client's API shows a certificate for another host name than API_ENDPOINT's")
 	}
 	return New(ReasonAPIUnreachable, "the client's API did not answer the signed request")
 }

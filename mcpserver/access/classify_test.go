@@ -1,8 +1,11 @@
 package access
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -80,6 +83,17 @@ func TestFromAPI(t *testing.T) {
 	} {
 		if r := FromAPI(err); r.Reason != want || r.Status != Reasons[want] {
 			t.Errorf("%v: %+v, want %s", err, r, want)
+		}
+	}
+	// A certificate the server does not trust says what to set, as the
+	// HTTP client wraps it (url.Error around tls.CertificateVerificationError).
+	for err, mention := range map[error]string{
+		&url.Error{Op: "Get", URL: "https://api.acme.internal/v1/rfcs", Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}}:                  "spec.aws.apiCABundle",
+		&url.Error{Op: "Get", URL: "https://api.acme.internal/v1/rfcs", Err: &tls.CertificateVerificationError{Err: x509.HostnameError{Host: "api.acme.internal"}}}: "host name",
+	} {
+		r := FromAPI(fmt.Errorf("list: %w", err))
+		if r.Reason != ReasonAPIUnreachable || !strings.Contains(r.Message, mention) || strings.Contains(r.Message, "acme.internal") {
+			t.Errorf("%v: %+v, want %s mentioning %q and not the host", err, r, ReasonAPIUnreachable, mention)
 		}
 	}
 }

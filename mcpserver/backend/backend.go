@@ -7,6 +7,8 @@ package backend
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/superviber/blue-operator/api/contract"
 	"github.com/superviber/blue-operator/mcpserver/apigw"
 	"github.com/superviber/blue-operator/mcpserver/awscreds"
 	"github.com/superviber/blue-operator/mcpserver/blue"
@@ -54,6 +57,10 @@ type Options struct {
 	S3Endpoint  string // optional override; path-style addressing when set
 	DDBEndpoint string
 	HTTPClient  *http.Client
+	// APIRoots are the CAs the client's API (API_ENDPOINT) is trusted by,
+	// the system's among them (APIRoots from spec.aws.apiCABundle); nil:
+	// the system's alone. S3, DynamoDB and STS never use them.
+	APIRoots *x509.CertPool
 	// AttemptTimeout bounds each request to S3, DynamoDB or the client's
 	// API when HTTPClient is nil (DefaultAttemptTimeout when zero): a
 	// request the other side never answers is given up and retried by the
@@ -121,8 +128,51 @@ func New(cfg Config, creds Credentials, o Options) *Backend {
 		o.HTTPClient = &http.Client{Timeout: t, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	apigwHTTP := *o.HTTPClient
-	apigwHTTP.Transport = tracing.Transport("ClientAPI", o.HTTPClient.Transport)
+	apigwHTTP.Transport = tracing.Transport("ClientAPI", withRoots(o.HTTPClient.Transport, o.APIRoots))
 	return &Backend{cfg: cfg, creds: creds, o: o, stores: map[key]tools.Store{}, cache: store.NewBodyCache(o.bodyCacheBytes()), apigwHTTP: &apigwHTTP}
+}
+
+// withRoots is rt trusting roots instead of the system's CAs; rt itself
+// when roots is nil or rt is not an *http.Transport (a test's own).
+func withRoots(rt http.RoundTripper, roots *x509.CertPool) http.RoundTripper {
+	if roots == nil {
+		return rt
+	}
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	t, ok := rt.(*http.Transport)
+	if !ok {
+		return rt
+	}
+	t = t.Clone()
+	if t.TLSClientConfig == nil {
+		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	t.TLSClientConfig.RootCAs = roots
+	return t
+}
+
+// APIRoots is the system's CAs and those of pemText (spec.aws.apiCABundle),
+// for Options.APIRoots; nil when pemText is empty.
+func APIRoots(pemText string) (*x509.CertPool, error) {
+	if pemText == "" {
+		return nil, nil
+	}
+	certs, err := contract.ParseCABundle(pemText)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		// No system bundle (a scratch image without one): the client's
+		// CAs alone, which is all its private API needs.
+		pool = x509.NewCertPool()
+	}
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool, nil
 }
 
 // Changed forgets every cached client and credential: the client rotated a

@@ -1,9 +1,6 @@
 package tenantconfig
 
 import (
-	"bytes"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -139,39 +136,10 @@ func (s Settings) Validate() error {
 	return errors.Join(errs...)
 }
 
-// checkCACertificate accepts PEM holding certificates only, at least one: a
-// private key pasted by mistake is refused, not carried into a pod's
-// environment.
+// checkCACertificate accepts PEM holding certificates only, at least one.
 func checkCACertificate(pemText string) error {
-	rest := []byte(pemText)
-	n := 0
-	for {
-		// pem.Decode skips text before a block: refuse it, as the API
-		// server does (spec.infisical.caBundle).
-		rest = bytes.TrimSpace(rest)
-		if len(rest) == 0 {
-			break
-		}
-		if !bytes.HasPrefix(rest, []byte("-----BEGIN ")) {
-			return errors.New("text outside the PEM certificates")
-		}
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			return errors.New("a PEM block that does not end")
-		}
-		if b.Type != "CERTIFICATE" {
-			return fmt.Errorf("holds a %q block; give only certificates", b.Type)
-		}
-		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
-			return fmt.Errorf("certificate %d: %w", n+1, err)
-		}
-		n++
-	}
-	if n == 0 {
-		return errors.New("no PEM certificate in it")
-	}
-	return nil
+	_, err := contract.ParseCABundle(pemText)
+	return err
 }
 
 func checkSiteURL(raw string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 
@@ -25,9 +26,13 @@ var (
 )
 
 // Internet is the local stand-in for the public internet the pods reach:
-// where each client-side system is, and the CA that signs their
-// certificates (the server image trusts it, in place of the public CAs
-// that sign AWS's and Infisical's endpoints).
+// where each client-side system is, and the CA that signs the
+// certificates of the client's own systems (its Infisical and its API
+// Gateway's domain), which its BlueTenant names as a client with a private
+// CA does (spec.infisical.caBundle, spec.aws.apiCABundle). The server image
+// is the shipped one and trusts only the public CAs otherwise, so the
+// stand-ins for AWS's own endpoints are plain HTTP, on the HTTPS port the
+// NetworkPolicy opens.
 type Internet struct {
 	ca *testutil.CA
 	// CAPEM is the CA's certificate.
@@ -45,10 +50,15 @@ func newInternet() (*Internet, error) {
 	}
 	return &Internet{
 		ca: ca, CAPEM: ca.CertPEM,
-		STSURL: "https://" + stsIP.String(), S3URL: "https://" + s3IP.String(),
-		DynamoDBURL: "https://" + dynamoIP.String(), InfisicalURL: "https://" + infisicalIP.String(),
-		nextAPI: firstAPIIP,
+		STSURL: plainURL(stsIP), S3URL: plainURL(s3IP), DynamoDBURL: plainURL(dynamoIP),
+		InfisicalURL: "https://" + infisicalIP.String(),
+		nextAPI:      firstAPIIP,
 	}, nil
+}
+
+// plainURL is plain HTTP at ip on the exposed (HTTPS) port.
+func plainURL(ip netip.Addr) string {
+	return "http://" + net.JoinHostPort(ip.String(), node.ExposedPort)
 }
 
 // Issue signs a server certificate for hosts, PEM-encoded.
@@ -56,20 +66,25 @@ func (in *Internet) Issue(hosts ...string) (certPEM, keyPEM []byte, err error) {
 	return in.ca.Issue(hosts...)
 }
 
-// expose puts STS, S3, DynamoDB and Infisical at their addresses in the
-// node's network, HTTPS terminated there.
+// expose puts STS, S3 and DynamoDB at their addresses in the node's
+// network, and Infisical, HTTPS terminated there.
 func (in *Internet) expose(ctx context.Context, n *node.Node, w *world.World) error {
 	for _, e := range []struct {
 		ip     netip.Addr
 		target string
 	}{
-		{stsIP, w.STSURL}, {s3IP, w.S3.Endpoint()}, {dynamoIP, w.DDB.Endpoint()}, {infisicalIP, w.Infisical.URL()},
+		{stsIP, w.STSURL}, {s3IP, w.S3.Endpoint()}, {dynamoIP, w.DDB.Endpoint()},
 	} {
-		if _, err := in.exposeAt(ctx, n, e.ip, e.target); err != nil {
+		u, err := url.Parse(e.target)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("%q is not a server's URL", e.target)
+		}
+		if _, err := n.Expose(ctx, e.ip.String(), u.Host); err != nil {
 			return err
 		}
 	}
-	return nil
+	_, err := in.exposeAt(ctx, n, infisicalIP, w.Infisical.URL())
+	return err
 }
 
 // exposeAPI puts a client's API Gateway at the next free address, and

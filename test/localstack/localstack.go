@@ -8,10 +8,14 @@
 //
 // The client-side systems run on this machine and are reached from the pods
 // as a cloud's public endpoints are: at internet addresses in the node's
-// network (node.InternetPrefix), over HTTPS on 443, with certificates the
-// local internet's CA signs (Internet), which the server image trusts in
-// place of the public CAs; the operator's AWS endpoint flags and the
-// tenants' Infisical site URL point there. Clients reach their tenant from
+// network (node.InternetPrefix), on 443. The client's own systems, its
+// Infisical and its API Gateway's domain, serve HTTPS with certificates the
+// local internet's CA signs (Internet), a private CA that each BlueTenant
+// names (spec.infisical.caBundle, spec.aws.apiCABundle); the server image
+// is exactly make image's and trusts the public CAs besides, which no local
+// server can show, so the stand-ins for AWS's own STS, S3 and DynamoDB are
+// plain HTTP. The operator's AWS endpoint flags and the tenants' Infisical
+// site URL point there. Clients reach their tenant from
 // this machine through Traefik's NodePort, one local port per tenant
 // standing in for the tenant's DNS name (Endpoint).
 //
@@ -242,12 +246,10 @@ func (s *Stack) startWorld(context.Context) error {
 	return err
 }
 
-// buildImages builds the operator and server images as make image does,
-// the server's CA bundle extended by the local internet's CA.
+// buildImages builds the operator and server images as make image does.
 func (s *Stack) buildImages(ctx context.Context) ([]string, error) {
 	op, mcp := operatorImage, serverImage
 	op.Dir, mcp.Dir = filepath.Join(s.bin, "images"), filepath.Join(s.bin, "images")
-	mcp.ExtraCA = s.Internet.CAPEM
 	var archives []string
 	for _, spec := range []node.ImageSpec{op, mcp} {
 		a, err := node.BuildImage(ctx, spec)
@@ -311,8 +313,12 @@ func (s *Stack) Apply(ctx context.Context, dir string) ([]string, error) {
 
 // LocalTenants seeds the client accounts of the BlueTenants in dir and
 // returns those BlueTenants as the local world has them: each client's
-// Infisical at its address in the node's network (spec.infisical.siteURL).
-// The caller applies them, e.g. with kubectl (WriteTenants).
+// Infisical at its address in the node's network (spec.infisical.siteURL),
+// and the CA of the client's own systems, its Infisical's and, for a
+// client whose data is behind its API, its API Gateway domain's, given as
+// a client with a private CA gives it (spec.infisical.caBundle,
+// spec.aws.apiCABundle). The caller applies them,
+// e.g. with kubectl (WriteTenants).
 func (s *Stack) LocalTenants(ctx context.Context, dir string) ([]*unstructured.Unstructured, error) {
 	objs, err := manifests.Render(dir)
 	if err != nil {
@@ -330,8 +336,21 @@ func (s *Stack) LocalTenants(ctx context.Context, dir string) ([]*unstructured.U
 		if err := s.Seed(ctx, &bt); err != nil {
 			return nil, err
 		}
-		if err := unstructured.SetNestedField(o.Object, s.Internet.InfisicalURL, "spec", "infisical", "siteURL"); err != nil {
-			return nil, fmt.Errorf("%s: %w", o.GetName(), err)
+		for _, f := range []struct {
+			value string
+			path  []string
+		}{
+			{s.Internet.InfisicalURL, []string{"spec", "infisical", "siteURL"}},
+			{string(s.Internet.CAPEM), []string{"spec", "infisical", "caBundle"}},
+		} {
+			if err := unstructured.SetNestedField(o.Object, f.value, f.path...); err != nil {
+				return nil, fmt.Errorf("%s: %w", o.GetName(), err)
+			}
+		}
+		if slices.Contains(s.o.ThroughAPI, bt.Name) {
+			if err := unstructured.SetNestedField(o.Object, string(s.Internet.CAPEM), "spec", "aws", "apiCABundle"); err != nil {
+				return nil, fmt.Errorf("%s: %w", o.GetName(), err)
+			}
 		}
 		out = append(out, o)
 	}

@@ -20,11 +20,7 @@ type ImageSpec struct {
 	Image string
 	// Version tags the image and is stamped into the binary.
 	Version string
-	// ExtraCA, when set, is added to the image's CA bundle: the local
-	// internet's root CA, standing in for the public CAs that sign a
-	// cloud's endpoints (nothing else in the image changes).
-	ExtraCA []byte
-	// Dir holds the binary, the bundle and the archive.
+	// Dir holds the binary and the archive.
 	Dir string
 }
 
@@ -47,20 +43,9 @@ func BuildImage(ctx context.Context, s ImageSpec) (archive string, err error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build cmd/%s: %w\n%s", s.Command, err, out)
 	}
-	ca := debianCABundle
-	if len(s.ExtraCA) > 0 {
-		b, err := os.ReadFile(debianCABundle)
-		if err != nil {
-			return "", fmt.Errorf("the image's CA bundle: %w", err)
-		}
-		ca = filepath.Join(s.Dir, s.Image+"-ca.crt")
-		if err := os.WriteFile(ca, append(append(b, '\n'), s.ExtraCA...), 0o644); err != nil {
-			return "", err
-		}
-	}
 	archive = filepath.Join(s.Dir, s.Image+".oci.tar")
 	out, err := exec.CommandContext(ctx, "go", "run", "github.com/superviber/blue-operator/hack/image",
-		"-image", s.Image, "-name", s.Command, "-binary", bin, "-version", s.Version, "-ca", ca, "-o", archive).CombinedOutput()
+		"-image", s.Image, "-name", s.Command, "-binary", bin, "-version", s.Version, "-ca", debianCABundle, "-o", archive).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("build the %s image: %w\n%s", s.Image, err, out)
 	}

@@ -138,6 +138,8 @@ func TestBadSettingsAreNamed(t *testing.T) {
 			contract.EnvOIDCIssuer + "=https://idp", contract.EnvOIDCAudience + "=a", contract.EnvOIDCAllowedEmailDomains + "=acme.com,@evil.com"}, nil, "--oidc-allowed-email-domains (" + contract.EnvOIDCAllowedEmailDomains + `): "@evil.com"`},
 		{"oidc allow-list in token mode", []string{contract.EnvTenant + "=a", "AWS_REGION=eu-west-1", contract.EnvClientAccount + "=222222222222", contract.EnvPublicURL + "=https://a/mcp", contract.EnvTokenHashes + "=sha256:00"},
 			[]string{"--oidc-allowed-groups", "blue"}, "--oidc-allowed-groups (" + contract.EnvOIDCAllowedGroups + ") applies only in oidc auth mode"},
+		{"API CA with its key", []string{contract.EnvTenant + "=a", "AWS_REGION=eu-west-1", contract.EnvClientAccount + "=222222222222", contract.EnvPublicURL + "=https://a/mcp", contract.EnvTokenHashes + "=sha256:00",
+			contract.EnvAPICA + "=-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"}, nil, "--api-ca-certificate (" + contract.EnvAPICA + `): holds a "PRIVATE KEY" block`},
 		{"unknown flag", nil, []string{"--bogus"}, "bogus"},
 	}
 	for _, tc := range cases {
