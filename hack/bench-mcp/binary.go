@@ -117,9 +117,11 @@ type binary struct {
 	path string
 	size int64
 	e    *env
+	// extra is added to the pod's environment (-server-env).
+	extra []string
 }
 
-func buildBinary(ctx context.Context, e *env, tmp string) (*binary, error) {
+func buildBinary(ctx context.Context, e *env, tmp string, extra []string) (*binary, error) {
 	path := filepath.Join(tmp, "blue-mcp")
 	// Built as releases are, by the Makefile's target (tags, static, stripped).
 	build := exec.CommandContext(ctx, "make", "-s", "build-blue-mcp", "BIN="+tmp, "VERSION=bench")
@@ -130,7 +132,7 @@ func buildBinary(ctx context.Context, e *env, tmp string) (*binary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("built binary: %w", err)
 	}
-	return &binary{path: path, size: fi.Size(), e: e}, nil
+	return &binary{path: path, size: fi.Size(), e: e, extra: extra}, nil
 }
 
 // environ is the pod's environment. It is built from nothing rather than
@@ -214,7 +216,7 @@ func (b *binary) startTimed(ctx context.Context, tier string, extraArgs ...strin
 		"--dynamodb-endpoint", b.e.w.DDB.Endpoint(),
 	}, extraArgs...)
 	cmd := exec.Command(b.path, args...)
-	cmd.Env = b.environ(tier, listen, metrics, base+"/mcp")
+	cmd.Env = append(b.environ(tier, listen, metrics, base+"/mcp"), b.extra...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = childProcAttr()
 

@@ -62,6 +62,7 @@ type settings struct {
 	latencyWarm  int
 	quick        bool
 	only         map[string]bool // phases to run (-only); nil: all
+	serverEnv    []string        // NAME=value added to the blue-mcp binary's environment (-server-env)
 	serveBare    bool            // internal: run as the bare baseline server process
 	barePayload  string          // internal: with serveBare, the result its payload tool answers with
 }
@@ -86,6 +87,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.IntVar(&s.latencyWarm, "latency-warm", 10, "latency across accounts: warm calls per tool")
 	fs.BoolVar(&s.quick, "quick", false, "smoke run: few calls, short phases")
 	only := fs.String("only", "", "run only these phases (comma-separated: "+strings.Join(phaseNames, ", ")+"); empty: all")
+	serverEnv := fs.String("server-env", "", "space-separated NAME=value added to the blue-mcp binary's environment, to measure a runtime setting (e.g. GOGC=50 GOMAXPROCS=1); empty: the pod's environment only")
 	fs.BoolVar(&s.serveBare, "serve-bare", false, "internal: serve the bare baseline and print its address")
 	fs.StringVar(&s.barePayload, "bare-payload", "", "internal: with -serve-bare, a file holding the result the payload tool answers with")
 	if err := fs.Parse(args); err != nil {
@@ -123,6 +125,12 @@ func parseFlags(args []string) (settings, error) {
 			return s, fmt.Errorf("-latency %q: want durations such as 50ms,100ms", *latencies)
 		}
 		s.latencies = append(s.latencies, d)
+	}
+	for _, kv := range strings.Fields(*serverEnv) {
+		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+			return s, fmt.Errorf("-server-env %q: want NAME=value pairs separated by spaces", *serverEnv)
+		}
+		s.serverEnv = append(s.serverEnv, kv)
 	}
 	for _, v := range strings.Split(*only, ",") {
 		if v = strings.TrimSpace(v); v == "" {
@@ -227,7 +235,7 @@ func run(ctx context.Context, args []string) error {
 	var bin *binary
 	if s.runs("starts") || s.runs("sts") || s.runs("load") || s.runs("latency") {
 		phase("", "build cmd/blue-mcp", func() error {
-			bin, err = buildBinary(ctx, e, tmp)
+			bin, err = buildBinary(ctx, e, tmp, s.serverEnv)
 			return err
 		})
 	}
@@ -235,6 +243,11 @@ func run(ctx context.Context, args []string) error {
 		phase("starts", "start to ready and idle RSS", func() error {
 			st, err := measureStarts(ctx, bin, s)
 			r.starts = st
+			return err
+		})
+		phase("starts", "the SDK floor's idle memory, with and without the Infisical go-sdk", func() error {
+			f, err := measureFloor(ctx, tmp, s)
+			r.floor = f
 			return err
 		})
 		var live *proc

@@ -18,6 +18,8 @@ func TestOnlySelectsPhases(t *testing.T) {
 		{args: []string{"-only", "load, latency"}, runs: []string{"load", "latency"}, skips: []string{"overhead", "starts", "sts"}},
 		{args: []string{"-only", "idle"}, wantErr: `unknown phase "idle"`},
 		{args: []string{"-only", "latency", "-latency", ""}, wantErr: "-only latency with no -latency"},
+		{args: []string{"-server-env", "GOGC=50 =1"}, wantErr: "-server-env"},
+		{args: []string{"-server-env", "GOGC"}, wantErr: "want NAME=value"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			s, err := parseFlags(tc.args)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -27,6 +28,7 @@ type report struct {
 	settings
 	overhead *overheadResult
 	starts   *startResult
+	floor    *floorResult
 	sts      *stsResult
 	load     *loadResult
 	latency  []*latencyResult
@@ -43,7 +45,11 @@ func mark(pass bool) string {
 func (r *report) print(out io.Writer) {
 	fmt.Fprintf(out, "\nblue-mcp benchmark: %d CPUs (GOMAXPROCS %d), %s; latencies are medians unless marked\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(out, "every backend on loopback: test STS, test Infisical, gofakes3 (in this process), dynalite (node, behind a recording proxy)\n\n")
+	fmt.Fprintf(out, "every backend on loopback: test STS, test Infisical, gofakes3 (in this process), dynalite (node, behind a recording proxy)\n")
+	if len(r.serverEnv) > 0 {
+		fmt.Fprintf(out, "the blue-mcp binary runs with %s added to the pod's environment (-server-env): not the shipped defaults\n", strings.Join(r.serverEnv, " "))
+	}
+	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	row := func(n, figure, value, target, result string) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, figure, value, target, result)
@@ -89,6 +95,12 @@ func (r *report) print(out io.Writer) {
 		anon := kib(rss.Anon)
 		row("2", "  of which anonymous (grows per pod; the rest is the binary's shared pages)", fmt.Sprintf("%.1f MiB", anon),
 			fmt.Sprintf("<= %.0f MiB", targetAnonMiB), mark(anon <= targetAnonMiB))
+		if f := r.floor; f != nil && len(f.All) > 0 && len(f.NoInfisical) > 0 {
+			all, noInf := kib(medianMem(f.All).Anon), kib(medianMem(f.NoInfisical).Anon)
+			row("2", "  SDK floor: anonymous of a binary linking the same third-party packages, running nothing", fmt.Sprintf("%.1f MiB", all), "(baseline)", "")
+			row("2", "    of it, the Infisical go-sdk's package state", fmt.Sprintf("%.1f MiB", all-noInf), "(info)", "")
+			row("2", "  blue-mcp's own anonymous memory, above that floor", fmt.Sprintf("%.1f MiB", anon-all), "(info)", "")
+		}
 	} else {
 		missing("2", "starts", "idle RSS of blue-mcp", fmt.Sprintf("< %.0f MiB", targetRSSMiB))
 	}
