@@ -15,7 +15,7 @@ import (
 func TestResultCarriesBluesFields(t *testing.T) {
 	r := ok("a < b").with(map[string]any{"tasks": []int{1}, "status": "draft", "id": "0001", "progress": 1})
 	r.Progress = progressView(nil)
-	b, err := marshalRaw(r) // as the tool encodes it: no HTML escapes
+	b, err := r.MarshalJSON() // as the tool encodes it: no HTML escapes
 	if err != nil {
 		t.Fatal(err)
 	}
