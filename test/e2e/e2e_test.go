@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -150,13 +151,24 @@ func TestJourney(t *testing.T) {
 	var stack *localstack.Stack
 	step(t, "start the local stack, with B's API Gateway and Lambda", func() {
 		var err error
-		stack, err = localstack.Start(ctx, localstack.Options{Root: root, StateDir: t.TempDir(), ThroughAPI: []string{"globex"}})
+		// The stack's own log (its local entries' proxy errors) and the
+		// pods' logs are shown when the journey fails, before teardown
+		// removes them.
+		stackLog := &testutil.Buffer{}
+		stack, err = localstack.Start(ctx, localstack.Options{Root: root, StateDir: t.TempDir(), ThroughAPI: []string{"globex"},
+			Log: slog.New(slog.NewTextHandler(stackLog, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
 			if err := stack.Stop(); err != nil {
 				t.Error(err)
+			}
+		})
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("local stack log:\n%s", stackLog.String())
+				logPodTails(t, stack.Node.PodLogsDir())
 			}
 		})
 	})
@@ -780,4 +792,25 @@ func findNodeModules(t *testing.T, bin string) string {
 	}
 	t.Fatalf("node_modules/.bin/%s not found up to the repo root: run `make node_modules` (npm ci)", bin)
 	return ""
+}
+
+// logPodTails logs the last lines of every container log under dir (the
+// node's pod logs: the operator's, Traefik's, the tenants' servers').
+func logPodTails(t *testing.T, dir string) {
+	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		rel, _ := filepath.Rel(dir, path)
+		t.Logf("%s (last %d lines):\n%s", rel, len(lines), strings.Join(lines, "\n"))
+		return nil
+	})
 }
