@@ -44,7 +44,9 @@ const (
 // dashboard, no API, no file provider), an HTTP and an HTTPS entry point,
 // and /ping for its readiness probe. Traefik's routers from Ingresses serve
 // TLS only on an entry point that has TLS on, as its chart sets websecure;
-// there each Ingress's spec.tls Secret is served by SNI.
+// there each Ingress's spec.tls Secret is served by SNI. Its log is plain
+// text, with an access log line per request (status, duration, the
+// backend's error), which the end-to-end test shows when it fails.
 var traefikArgs = []string{
 	"--entrypoints.web.address=:8000",
 	"--entrypoints.websecure.address=:8443",
@@ -56,6 +58,8 @@ var traefikArgs = []string{
 	"--global.checknewversion=false",
 	"--global.sendanonymoususage=false",
 	"--log.level=INFO",
+	"--log.nocolor=true",
+	"--accesslog=true",
 }
 
 // ingressObjects are Traefik's ServiceAccount, the ClusterRole its Ingress
