@@ -2,7 +2,6 @@ package localstack
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -75,11 +74,11 @@ func (in *Internet) expose(ctx context.Context, n *node.Node, w *world.World) er
 	}{
 		{stsIP, w.STSURL}, {s3IP, w.S3.Endpoint()}, {dynamoIP, w.DDB.Endpoint()},
 	} {
-		u, err := url.Parse(e.target)
-		if err != nil || u.Host == "" {
-			return fmt.Errorf("%q is not a server's URL", e.target)
+		host, err := hostOf(e.target)
+		if err != nil {
+			return err
 		}
-		if _, err := n.Expose(ctx, e.ip.String(), u.Host); err != nil {
+		if _, err := n.Expose(ctx, e.ip.String(), host); err != nil {
 			return err
 		}
 	}
@@ -100,20 +99,25 @@ func (in *Internet) exposeAPI(ctx context.Context, n *node.Node, tenant, target 
 }
 
 func (in *Internet) exposeAt(ctx context.Context, n *node.Node, ip netip.Addr, target string) (string, error) {
+	host, err := hostOf(target)
+	if err != nil {
+		return "", err
+	}
+	cert, err := in.ca.IssueTLS(ip.String())
+	if err != nil {
+		return "", err
+	}
+	if _, err := n.ExposeTLS(ctx, ip.String(), host, cert); err != nil {
+		return "", err
+	}
+	return "https://" + ip.String(), nil
+}
+
+// hostOf is the host:port of a local server's URL.
+func hostOf(target string) (string, error) {
 	u, err := url.Parse(target)
 	if err != nil || u.Host == "" {
 		return "", fmt.Errorf("%q is not a server's URL", target)
 	}
-	crt, key, err := in.ca.Issue(ip.String())
-	if err != nil {
-		return "", err
-	}
-	cert, err := tls.X509KeyPair(crt, key)
-	if err != nil {
-		return "", err
-	}
-	if _, err := n.ExposeTLS(ctx, ip.String(), u.Host, cert); err != nil {
-		return "", err
-	}
-	return "https://" + ip.String(), nil
+	return u.Host, nil
 }

@@ -31,11 +31,7 @@ func privateAPI(t *testing.T, gw *apigwtest.Gateway) (endpoint, caPEM string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	crt, key, err := ca.Issue("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(crt, key)
+	cert, err := ca.IssueTLS("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
