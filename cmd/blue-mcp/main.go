@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -80,7 +81,8 @@ type settings struct {
 	maxSessions                                                              int
 	maxBody                                                                  int64
 	region, stsEndpoint, s3Endpoint, ddbEndpoint                             string
-	apiCA                                                                    string // PEM, spec.aws.apiCABundle
+	apiCA                                                                    string         // PEM, spec.aws.apiCABundle
+	apiRoots                                                                 *x509.CertPool // the system's CAs and apiCA's; nil without apiCA
 	infisical                                                                tenantconfig.Settings
 	shutdown, sessionIdle, sessionEvict                                      time.Duration
 	attemptTimeout, callTimeout                                              time.Duration
@@ -174,6 +176,10 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 		}
 		s.maxSessions = n
 	}
+	var err error
+	if s.apiRoots, err = backend.APIRoots(s.apiCA); err != nil {
+		return s, fmt.Errorf("--api-ca-certificate (%s): %w", contract.EnvAPICA, err)
+	}
 	return s, s.validate()
 }
 
@@ -229,11 +235,6 @@ func (s settings) validate() error {
 			}
 		}
 	}
-	if s.apiCA != "" {
-		if _, err := contract.ParseCABundle(s.apiCA); err != nil {
-			return fmt.Errorf("--api-ca-certificate (%s): %w", contract.EnvAPICA, err)
-		}
-	}
 	if err := s.infisical.Validate(); err != nil {
 		return fmt.Errorf("infisical settings: %w", err)
 	}
@@ -274,14 +275,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("aws: %w", err)
 	}
-	apiRoots, err := backend.APIRoots(s.apiCA)
-	if err != nil {
-		return fmt.Errorf("--api-ca-certificate: %w", err)
-	}
 	be := backend.New(source, assumer, backend.Options{
 		Account: s.infisical.AccountID,
 		Region:  s.region, S3Endpoint: s.s3Endpoint, DDBEndpoint: s.ddbEndpoint, Caller: server.Caller,
-		AttemptTimeout: s.attemptTimeout, APIRoots: apiRoots,
+		AttemptTimeout: s.attemptTimeout, APIRoots: s.apiRoots,
 	})
 	source.OnChange(be.Changed)
 	var released sync.Once

@@ -88,7 +88,7 @@ func (s Settings) Validate() error {
 		bad("SiteURL", "%v", err)
 	}
 	if s.CACertificate != "" {
-		if err := checkCACertificate(s.CACertificate); err != nil {
+		if _, err := contract.ParseCABundle(s.CACertificate); err != nil {
 			bad("CACertificate", "%v", err)
 		}
 	}
@@ -134,12 +134,6 @@ func (s Settings) Validate() error {
 		bad("ExternalID", "must be 2 to 1224 characters of letters, digits and +=,.@:/-_ (what STS accepts)")
 	}
 	return errors.Join(errs...)
-}
-
-// checkCACertificate accepts PEM holding certificates only, at least one.
-func checkCACertificate(pemText string) error {
-	_, err := contract.ParseCABundle(pemText)
-	return err
 }
 
 func checkSiteURL(raw string) error {
