@@ -119,7 +119,7 @@ func printDetails(w io.Writer, s settings, r result) {
 	fmt.Fprintf(w, "operator writes after the last tenant converged (included above): %d; writes went on until %.1fs (converged at %.2fs)\n",
 		op.SettleWrites, op.BusySeconds, op.Seconds)
 	if hk := b.Writes.Housekeeping + op.Writes.Housekeeping + op.IdleWrites.Housekeeping; hk > 0 {
-		fmt.Fprintf(w, "API server lease renewals left out of all counts: %d baseline, %d operator, %d idle\n",
+		fmt.Fprintf(w, "API server housekeeping (lease renewals, ClusterIP allocations) left out of all counts: %d baseline, %d operator, %d idle\n",
 			b.Writes.Housekeeping, op.Writes.Housekeeping, op.IdleWrites.Housekeeping)
 	}
 	for _, m := range [][]string{b.Missing, op.Missing} {
