@@ -795,8 +795,11 @@ func findNodeModules(t *testing.T, bin string) string {
 }
 
 // logPodTails logs the last lines of every container log under dir (the
-// node's pod logs: the operator's, Traefik's, the tenants' servers').
+// node's pod logs: the operator's, Traefik's, the tenants' servers'), and
+// the last of the earlier lines that mention an error, which a busy log
+// (Traefik's at debug level) would otherwise push out of the tail.
 func logPodTails(t *testing.T, dir string) {
+	const tail = 40
 	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil
@@ -806,10 +809,22 @@ func logPodTails(t *testing.T, dir string) {
 			return nil
 		}
 		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-		if len(lines) > 40 {
-			lines = lines[len(lines)-40:]
-		}
 		rel, _ := filepath.Rel(dir, path)
+		if len(lines) > tail {
+			var errs []string
+			for _, l := range lines[:len(lines)-tail] {
+				if strings.Contains(strings.ToLower(l), "error") {
+					errs = append(errs, l)
+				}
+			}
+			if len(errs) > tail {
+				errs = errs[len(errs)-tail:]
+			}
+			if len(errs) > 0 {
+				t.Logf("%s (last %d earlier lines that mention an error):\n%s", rel, len(errs), strings.Join(errs, "\n"))
+			}
+			lines = lines[len(lines)-tail:]
+		}
 		t.Logf("%s (last %d lines):\n%s", rel, len(lines), strings.Join(lines, "\n"))
 		return nil
 	})

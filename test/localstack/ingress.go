@@ -46,7 +46,9 @@ const (
 // TLS only on an entry point that has TLS on, as its chart sets websecure;
 // there each Ingress's spec.tls Secret is served by SNI. Its log is plain
 // text, with an access log line per request (status, duration, the
-// backend's error), which the end-to-end test shows when it fails.
+// backend's error), which the end-to-end test shows when it fails. Its level
+// is DEBUG because Traefik logs its proxy's own errors (a backend that
+// closed mid-answer, a client that went away) only at that level.
 var traefikArgs = []string{
 	"--entrypoints.web.address=:8000",
 	"--entrypoints.websecure.address=:8443",
@@ -57,7 +59,7 @@ var traefikArgs = []string{
 	"--providers.kubernetesingress.ingressclass=" + ingressClass,
 	"--global.checknewversion=false",
 	"--global.sendanonymoususage=false",
-	"--log.level=INFO",
+	"--log.level=DEBUG",
 	"--log.nocolor=true",
 	"--accesslog=true",
 }
