@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -202,10 +204,36 @@ func (in *ingress) entryFor(bt *bluev1.BlueTenant) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	e := &entry{url: "http://" + l.Addr().String() + "/mcp", srv: &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}}
+	e := &entry{url: "http://" + l.Addr().String() + "/mcp", srv: &http.Server{Handler: in.traced(proxy), ReadHeaderTimeout: 10 * time.Second}}
 	go func() { _ = e.srv.Serve(l) }()
 	in.entries[bt.Name] = e
 	return e.url, nil
+}
+
+// traced logs, at debug level, a request whose answer was not finished:
+// whether its client had hung up first, and which connection to Traefik it
+// used (Traefik's log names the same connection by its port), so that a cut
+// answer says which end closed.
+func (in *ingress) traced(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var upstream atomic.Value
+		r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) {
+				upstream.Store(info.Conn.LocalAddr().String() + " reused=" + strconv.FormatBool(info.Reused))
+			},
+		}))
+		defer func() {
+			v := recover()
+			if v != nil || r.Context().Err() != nil {
+				in.log.Debug("answer not finished", "upstream_conn", upstream.Load(),
+					"client_gone", r.Context().Err() != nil, "aborted", v != nil)
+			}
+			if v != nil {
+				panic(v) // http.ErrAbortHandler: the server resets the client's connection
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (in *ingress) close() {
